@@ -1,0 +1,124 @@
+"""Engine front ends: run the kernels of ``imgops._kernels`` on plane stacks.
+
+Every public filter is a few lines on top of these: ``apply`` (check, lay out,
+run, restore, cast), ``separable`` (a chain of 1-D passes with SciPy's per-pass
+border rule), ``correlate2d`` (any 2-D kernel; rank-1 kernels become two 1-D
+passes) and ``box`` (running sums).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from . import _core
+from ._kernels import border, stencil
+
+
+def apply(image, body: Callable[[np.ndarray], np.ndarray], *, out_dtype: str = "same",
+          backend: str = "auto", plane_dtype=None, mode: str | None = None,
+          allow_valid: bool = False) -> np.ndarray:
+    """Check ``image``, run ``body`` on its ``(P, H, W)`` planes, restore layout and dtype.
+
+    out_dtype: "same" (the input's dtype, integers rounded and saturated) or
+    "float" (float32, float64 for float64 input), or "raw" (whatever body returns).
+    plane_dtype: dtype of the planes given to body: None for the compute dtype,
+    "native" for the input's own dtype (native byte order).
+    """
+    backend = _core.resolve_backend(backend, image)
+    image = _core.check_image(image)
+    if mode is not None:
+        _core.check_mode(mode, allow_valid=allow_valid)
+    if backend == "cuda":  # pragma: no cover - needs a GPU
+        raise NotImplementedError("this operation has no CUDA kernel yet")
+    dtype = _core.native(image.dtype)
+    if plane_dtype is None:
+        plane_dtype = _core.compute_dtype(dtype)
+    elif plane_dtype == "native":
+        plane_dtype = dtype
+    planes, layout = _core.to_planes(image, plane_dtype)
+    result = layout.restore(body(planes))
+    if out_dtype == "same":
+        return _core.finish(result, dtype)
+    if out_dtype == "float":
+        return _core.finish(result, _core.edge_dtype(dtype))
+    return result
+
+
+def correlate1d(planes: np.ndarray, weights: np.ndarray, axis: int, before: int, mode: str,
+                cval: float) -> np.ndarray:
+    """One 1-D correlation pass along ``axis`` (0: rows/H, 1: columns/W)."""
+    out = np.empty_like(planes)
+    w = np.ascontiguousarray(weights, dtype=planes.dtype)
+    fn = stencil.correlate_cols if axis == 0 else stencil.correlate_rows
+    fn(planes, w, before, _core.MODES[mode], planes.dtype.type(cval), out)
+    return out
+
+
+def separable(planes: np.ndarray, passes: Sequence[tuple], mode: str, cval: float
+              ) -> np.ndarray:
+    """Chain 1-D passes ``(axis, weights[, before])``; each pass extends its own input
+    with ``cval``, as ``scipy.ndimage``'s chained 1-D filters do."""
+    for p in passes:
+        axis, w = p[0], np.asarray(p[1], dtype=np.float64)
+        before = p[2] if len(p) > 2 else w.size // 2
+        planes = correlate1d(planes, w, axis, before, mode, cval)
+    return planes
+
+
+def rank1_factors(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(u, v)`` with ``kernel == outer(u, v)`` exactly (to rounding), or None."""
+    i0, j0 = np.unravel_index(np.argmax(np.abs(kernel)), kernel.shape)
+    pivot = kernel[i0, j0]
+    if pivot == 0:
+        return None
+    u = kernel[:, j0].copy()
+    v = kernel[i0, :] / pivot
+    if np.allclose(np.outer(u, v), kernel, rtol=0, atol=1e-12 * abs(pivot)):
+        return u, v
+    return None
+
+
+def correlate2d(planes: np.ndarray, kernel: np.ndarray, mode: str, cval: float,
+                before: tuple[int, int] | None = None) -> np.ndarray:
+    """2-D correlation with SciPy's ``ndimage.correlate`` semantics (or ``valid``)."""
+    kh, kw = kernel.shape
+    if mode == "valid":
+        P, H, W = planes.shape
+        out = np.empty((P, H - kh + 1, W - kw + 1), planes.dtype)
+        stencil.correlate_valid(planes, np.ascontiguousarray(kernel, planes.dtype), out)
+        return out
+    by, bx = before if before is not None else (kh // 2, kw // 2)
+    factors = rank1_factors(kernel) if kh > 1 and kw > 1 else None
+    if kh == 1 or kw == 1:
+        factors = (kernel[:, 0].copy(), np.ones(1)) if kw == 1 else (np.ones(1), kernel[0].copy())
+    if factors is not None:
+        u, v = factors
+        if kh > 1 or u[0] != 1:
+            planes = correlate1d(planes, u, 0, by, mode, cval)
+        if kw > 1 or v[0] != 1:
+            # The row pass sees, outside the image, what a column of cval became: cval*sum(u).
+            planes = correlate1d(planes, v, 1, bx, mode, cval * float(np.sum(u)))
+        return planes
+    padded = border.pad(planes, by, kh - 1 - by, bx, kw - 1 - bx, _core.MODES[mode], cval)
+    out = np.empty_like(planes)
+    stencil.correlate_valid(padded, np.ascontiguousarray(kernel, planes.dtype), out)
+    return out
+
+
+def box(planes: np.ndarray, size: tuple[int, int], mode: str, cval: float) -> np.ndarray:
+    """Mean over a ``size`` window: a running-sum pass along H, then along W (as SciPy)."""
+    ky, kx = size
+    m = _core.MODES[mode]
+    cv = planes.dtype.type(cval)
+    if ky > 1:
+        out = np.empty_like(planes)
+        finite = np.isfinite(planes).all(axis=(1, 2))
+        stencil.box_cols(planes, ky, ky // 2, m, cv, out, 64, finite)
+        planes = out
+    if kx > 1:
+        out = np.empty_like(planes)
+        stencil.box_rows(planes, kx, kx // 2, m, cv, out)
+        planes = out
+    return planes

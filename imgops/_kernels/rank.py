@@ -1,0 +1,152 @@
+"""Rank (median) engine on padded ``(P, H + k - 1, W + k - 1)`` stacks, exact.
+
+Three algorithms, chosen by window and dtype:
+- 3x3: each padded column's three samples sorted once per row, then the median of
+  nine from the sorted triples (max of lows, median of middles, min of highs).
+- uint8, windows of 7x7 and more: Huang's sliding histogram, O(k) per pixel.
+- otherwise: gather the window and select (quickselect).
+A window holding NaN gives NaN.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(inline="always", cache=True)
+def _sort3(a, b, c):
+    if a > b:
+        a, b = b, a
+    if b > c:
+        b, c = c, b
+    if a > b:
+        a, b = b, a
+    return a, b, c
+
+
+@njit(inline="always", cache=True)
+def _med3(a, b, c):
+    return max(min(a, b), min(max(a, b), c))
+
+
+@njit(parallel=True, cache=True)
+def median3(padded, out):
+    P, H, W = out.shape
+    for idx in prange(P * H):
+        p = idx // H
+        y = idx - p * H
+        r0 = padded[p, y]
+        r1 = padded[p, y + 1]
+        r2 = padded[p, y + 2]
+        n = W + 2
+        lo = np.empty(n, dtype=padded.dtype)
+        mi = np.empty(n, dtype=padded.dtype)
+        hi = np.empty(n, dtype=padded.dtype)
+        bad = np.zeros(n, dtype=np.bool_)
+        for x in range(n):
+            a, b, c = _sort3(r0[x], r1[x], r2[x])
+            lo[x] = a
+            mi[x] = b
+            hi[x] = c
+            bad[x] = (r0[x] != r0[x]) or (r1[x] != r1[x]) or (r2[x] != r2[x])
+        orow = out[p, y]
+        for x in range(W):
+            a = max(max(lo[x], lo[x + 1]), lo[x + 2])
+            b = _med3(mi[x], mi[x + 1], mi[x + 2])
+            c = min(min(hi[x], hi[x + 1]), hi[x + 2])
+            orow[x] = _med3(a, b, c)
+            if bad[x] or bad[x + 1] or bad[x + 2]:
+                orow[x] = np.nan  # only reachable for floats
+
+
+@njit(inline="always", cache=True)
+def _select(a, n, r):
+    """The r-th smallest of a[:n] (a is reordered)."""
+    lo = 0
+    hi = n - 1
+    while hi > lo:
+        pivot = a[(lo + hi) // 2]
+        i = lo
+        j = hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if r <= j:
+            hi = j
+        elif r >= i:
+            lo = i
+        else:
+            break
+    return a[r]
+
+
+@njit(parallel=True, cache=True)
+def median_select(padded, k, out):
+    P, H, W = out.shape
+    n = k * k
+    r = n // 2
+    for idx in prange(P * H):
+        p = idx // H
+        y = idx - p * H
+        win = np.empty(n, dtype=padded.dtype)
+        orow = out[p, y]
+        for x in range(W):
+            m = 0
+            bad = False
+            for i in range(k):
+                row = padded[p, y + i]
+                for j in range(k):
+                    v = row[x + j]
+                    bad |= v != v
+                    win[m] = v
+                    m += 1
+            if bad:
+                orow[x] = np.nan
+            else:
+                orow[x] = _select(win, n, r)
+
+
+@njit(parallel=True, cache=True)
+def median_hist_u8(padded, k, out):
+    """Huang's sliding-histogram median for uint8: O(k) updates per pixel."""
+    P, H, W = out.shape
+    r = (k * k) // 2
+    for idx in prange(P * H):
+        p = idx // H
+        y = idx - p * H
+        hist = np.zeros(256, dtype=np.int32)
+        for i in range(k):
+            row = padded[p, y + i]
+            for j in range(k):
+                hist[row[j]] += 1
+        # running position: m = value of the median, below = count of samples < m
+        m = 0
+        below = 0
+        while below + hist[m] <= r:
+            below += hist[m]
+            m += 1
+        orow = out[p, y]
+        orow[0] = m
+        for x in range(1, W):
+            for i in range(k):
+                row = padded[p, y + i]
+                vo = row[x - 1]
+                vi = row[x + k - 1]
+                hist[vo] -= 1
+                if vo < m:
+                    below -= 1
+                hist[vi] += 1
+                if vi < m:
+                    below += 1
+            while below > r:
+                m -= 1
+                below -= hist[m]
+            while below + hist[m] <= r:
+                below += hist[m]
+                m += 1
+            orow[x] = m

@@ -1,0 +1,171 @@
+"""Linear stencil engines: 1-D correlation passes, 2-D correlation, running-sum box.
+
+All work on C-contiguous ``(P, H, W)`` float stacks. The inner loops run over
+contiguous x through slice views (``seg = row[j:j + W]; seg[x]``) rather than
+run-time offsets (``row[x + j]``): the latter makes Numba emit a wraparound
+check that stops LLVM from vectorising (measured 3-12x slower).
+
+Every weight is applied, zeros included, so a NaN reaches every output whose
+window holds it (SPEC's rule; SciPy's 1-D passes do the same).
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from .border import fill_line, map_index
+
+
+@njit(parallel=True, cache=True)
+def correlate_rows(src, w, before, mode, cval, out):
+    """out[p, y, x] = sum_j w[j] * ext(src)[p, y, x + j - before]  (along W)."""
+    P, H, W = src.shape
+    k = w.shape[0]
+    for idx in prange(P * H):
+        p = idx // H
+        y = idx - p * H
+        buf = np.empty(W + k - 1, dtype=out.dtype)
+        fill_line(src[p, y], buf, before, mode, cval)
+        orow = out[p, y]
+        for x in range(W):
+            orow[x] = 0
+        for j in range(k):
+            wj = w[j]
+            seg = buf[j:j + W]
+            for x in range(W):
+                orow[x] += wj * seg[x]
+
+
+@njit(parallel=True, cache=True)
+def correlate_cols(src, w, before, mode, cval, out):
+    """out[p, y, x] = sum_j w[j] * ext(src)[p, y + j - before, x]  (along H)."""
+    P, H, W = src.shape
+    k = w.shape[0]
+    for idx in prange(P * H):
+        p = idx // H
+        y = idx - p * H
+        orow = out[p, y]
+        for x in range(W):
+            orow[x] = 0
+        for j in range(k):
+            wj = w[j]
+            sy = map_index(y + j - before, H, mode)
+            if sy < 0:
+                c = wj * cval
+                for x in range(W):
+                    orow[x] += c
+            else:
+                srow = src[p, sy]
+                for x in range(W):
+                    orow[x] += wj * srow[x]
+
+
+@njit(parallel=True, cache=True)
+def correlate_valid(src, w, out):
+    """Valid 2-D correlation: out[p, y, x] = sum w[i, j] * src[p, y + i, x + j]."""
+    P, Ho, Wo = out.shape
+    kh, kw = w.shape
+    for idx in prange(P * Ho):
+        p = idx // Ho
+        y = idx - p * Ho
+        orow = out[p, y]
+        for x in range(Wo):
+            orow[x] = 0
+        for i in range(kh):
+            srow = src[p, y + i]
+            for j in range(kw):
+                wij = w[i, j]
+                seg = srow[j:j + Wo]
+                for x in range(Wo):
+                    orow[x] += wij * seg[x]
+
+
+@njit(inline="always", cache=True)
+def _direct_mean(buf, k, out):
+    n = out.shape[0]
+    inv = 1.0 / k
+    for x in range(n):
+        s = 0.0
+        for j in range(k):
+            s += buf[x + j]
+        out[x] = s * inv
+
+
+@njit(parallel=True, cache=True)
+def box_rows(src, k, before, mode, cval, out):
+    """Mean over k samples along W, by running sums in float64 (cost independent of k).
+
+    Lines holding NaN or inf fall back to direct sums, so non-finite values reach
+    only the outputs whose windows hold them.
+    """
+    P, H, W = src.shape
+    inv = 1.0 / k
+    for idx in prange(P * H):
+        p = idx // H
+        y = idx - p * H
+        buf = np.empty(W + k - 1, dtype=out.dtype)
+        fill_line(src[p, y], buf, before, mode, cval)
+        orow = out[p, y]
+        finite = True
+        for x in range(buf.shape[0]):
+            if not np.isfinite(buf[x]):
+                finite = False
+                break
+        if not finite:
+            _direct_mean(buf, k, orow)
+            continue
+        s = 0.0
+        for j in range(k):
+            s += buf[j]
+        orow[0] = s * inv
+        tail = buf[k:k + W - 1]
+        head = buf[0:W - 1]
+        for x in range(W - 1):
+            s += tail[x] - head[x]
+            orow[x + 1] = s * inv
+
+
+@njit(parallel=True, cache=True)
+def box_cols(src, k, before, mode, cval, out, chunk, finite):
+    """Mean over k samples along H: float64 running sums over rows, ``chunk`` rows a task.
+
+    Planes holding NaN or inf (``finite[p]`` false) use direct sums instead.
+    """
+    P, H, W = src.shape
+    nchunks = (H + chunk - 1) // chunk
+    inv = 1.0 / k
+    for idx in prange(P * nchunks):
+        p = idx // nchunks
+        y0 = (idx - p * nchunks) * chunk
+        y1 = min(y0 + chunk, H)
+        acc = np.zeros(W, dtype=np.float64)
+        if not finite[p]:
+            for y in range(y0, y1):
+                acc[:] = 0.0
+                for j in range(k):
+                    _add_row(src, p, map_index(y + j - before, H, mode), cval, acc, 1.0)
+                orow = out[p, y]
+                for x in range(W):
+                    orow[x] = acc[x] * inv
+            continue
+        for j in range(k):
+            _add_row(src, p, map_index(y0 + j - before, H, mode), cval, acc, 1.0)
+        for y in range(y0, y1):
+            orow = out[p, y]
+            for x in range(W):
+                orow[x] = acc[x] * inv
+            if y + 1 < y1:
+                _add_row(src, p, map_index(y + k - before, H, mode), cval, acc, 1.0)
+                _add_row(src, p, map_index(y - before, H, mode), cval, acc, -1.0)
+
+
+@njit(inline="always", cache=True)
+def _add_row(src, p, sy, cval, acc, sign):
+    W = acc.shape[0]
+    if sy < 0:
+        c = sign * cval
+        for x in range(W):
+            acc[x] += c
+    else:
+        srow = src[p, sy]
+        for x in range(W):
+            acc[x] += sign * srow[x]

@@ -1,0 +1,71 @@
+"""Bad input gets a clear exception naming the argument (SPEC.md)."""
+
+import numpy as np
+import pytest
+
+import imgops
+
+IMG = np.zeros((8, 8), np.float32)
+
+
+@pytest.mark.parametrize("bad", [np.zeros((4, 4), bool), np.zeros((4, 4), np.int64),
+                                 np.zeros((4, 4), np.complex64), np.zeros((4, 4), object),
+                                 np.zeros((4, 4), np.int8), np.zeros((4, 4), np.float16)])
+def test_unsupported_dtype(bad):
+    with pytest.raises(TypeError, match="uint8, uint16, float32, float64"):
+        imgops.gaussian(bad, 1.0)
+
+
+@pytest.mark.parametrize("bad, exc, msg", [
+    ([[1.0, 2.0]], TypeError, "image must be a NumPy array"),
+    ("abc", TypeError, "image"),
+    (np.zeros(5, np.float32), ValueError, "image must be shaped"),
+    (np.zeros((1, 2, 3, 4, 5), np.float32), ValueError, "image must be shaped"),
+    (np.zeros((0, 4), np.float32), ValueError, "image is empty"),
+    (np.zeros((2, 0, 3), np.uint8), ValueError, "image is empty"),
+])
+def test_bad_images(bad, exc, msg):
+    for fn in (lambda a: imgops.gaussian(a, 1), imgops.sobel, imgops.median,
+               lambda a: imgops.correlate(a, np.ones((3, 3)))):
+        with pytest.raises(exc, match=msg):
+            fn(bad)
+
+
+@pytest.mark.parametrize("call, exc, msg", [
+    (lambda: imgops.gaussian(IMG, -1.0), ValueError, "sigma"),
+    (lambda: imgops.gaussian(IMG, np.nan), ValueError, "sigma"),
+    (lambda: imgops.gaussian(IMG, (1, 2, 3)), ValueError, "sigma"),
+    (lambda: imgops.gaussian(IMG, 1.0, truncate=0), ValueError, "truncate"),
+    (lambda: imgops.gaussian(IMG, "x"), TypeError, "sigma"),
+    (lambda: imgops.box(IMG, 0), ValueError, "size"),
+    (lambda: imgops.box(IMG, 2.5), TypeError, "size"),
+    (lambda: imgops.median(IMG, 0), ValueError, "size"),
+    (lambda: imgops.median(IMG, 1000), ValueError, "size"),
+    (lambda: imgops.correlate(IMG, np.array([[np.nan]])), ValueError, "kernel"),
+    (lambda: imgops.correlate(IMG, np.array([[np.inf, 1.0]])), ValueError, "kernel"),
+    (lambda: imgops.correlate(IMG, np.ones(3)), ValueError, "kernel"),
+    (lambda: imgops.correlate(IMG, np.ones((0, 3))), ValueError, "kernel"),
+    (lambda: imgops.correlate(IMG, "k"), TypeError, "kernel"),
+    (lambda: imgops.correlate(IMG, np.ones((3, 3)), mode="bogus"), ValueError, "mode"),
+    (lambda: imgops.gaussian(IMG, 1.0, mode="valid"), ValueError, "mode"),
+    (lambda: imgops.sobel(IMG, axis=2), ValueError, "axis"),
+    (lambda: imgops.sobel(IMG, backend="gpu"), ValueError, "backend"),
+])
+def test_bad_parameters(call, exc, msg):
+    with pytest.raises(exc, match=msg):
+        call()
+
+
+def test_cuda_without_gpu_is_a_clear_runtime_error():
+    info = imgops.backends()
+    if info["cuda"]["available"]:
+        pytest.skip("a GPU (or the simulator) is present")
+    with pytest.raises(RuntimeError, match="GPU"):
+        imgops.gaussian(IMG, 1.0, backend="cuda")
+
+
+def test_backends_report():
+    info = imgops.backends()
+    assert info["cpu"]["threads"] >= 1
+    assert isinstance(info["cuda"]["available"], bool)
+    assert info["cuda"]["available"] or info["cuda"]["reason"]
