@@ -4,6 +4,7 @@ NumPy in, NumPy out; CUDA device arrays in, device arrays out. See SPEC.md for
 the contract each function keeps with its reference implementation.
 """
 
+from . import nn
 from ._core import backends
 from .filters import (
     box,
@@ -17,10 +18,27 @@ from .filters import (
     scharr,
     sobel,
 )
+from .sampling import (
+    avg_pool,
+    bilinear_kernel,
+    conv_transpose,
+    downsample,
+    max_pool,
+    resize,
+    upsample,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "nn",
+    "avg_pool",
+    "bilinear_kernel",
+    "conv_transpose",
+    "downsample",
+    "max_pool",
+    "resize",
+    "upsample",
     "backends",
     "box",
     "convolve",

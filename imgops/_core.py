@@ -166,14 +166,16 @@ class Layout:
         return (self.shape[0], self.shape[3])
 
     def restore(self, planes: np.ndarray) -> np.ndarray:
+        """Planes back to this layout; the plane count may differ (channels mixed)."""
         nd = len(self.shape)
         h, w = planes.shape[-2:]
-        if nd == 2:
+        if nd == 2 and planes.shape[0] == 1:
             return planes[0]
-        if nd == 3:
+        if nd <= 3:
             return np.ascontiguousarray(np.moveaxis(planes, 0, -1))
-        n, c = self.shape[0], self.shape[3]
-        return np.ascontiguousarray(planes.reshape(n, c, h, w).transpose(0, 2, 3, 1))
+        n = self.shape[0]
+        return np.ascontiguousarray(
+            planes.reshape(n, -1, h, w).transpose(0, 2, 3, 1))
 
 
 def to_planes(image: np.ndarray, dtype=None) -> tuple[np.ndarray, Layout]:

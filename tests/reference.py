@@ -63,3 +63,109 @@ def edge(name):
                                                                    cval=cval))
         return fn(a, axis=axis, mode=mode, cval=cval)
     return f
+
+
+# ----------------------------------------------------------------------------- sampling
+# Obviously-correct NumPy versions of PyTorch's documented formulas, on one (H, W)
+# float64 plane. Where torch is importable the tests compare against it as well.
+def pool_out(n, k, s, p, ceil_mode):
+    num = n + 2 * p - k
+    o = (-(-num // s) if ceil_mode else num // s) + 1
+    if ceil_mode and (o - 1) * s >= n + p:
+        o -= 1
+    return o
+
+
+def max_pool(a, k, s, p, ceil_mode):
+    (kh, kw), (sh, sw), (ph, pw) = k, s, p
+    H, W = a.shape
+    padded = np.full((H + 2 * ph + kh, W + 2 * pw + kw), -np.inf)
+    padded[ph:ph + H, pw:pw + W] = a
+    ho, wo = pool_out(H, kh, sh, ph, ceil_mode), pool_out(W, kw, sw, pw, ceil_mode)
+    out = np.empty((ho, wo))
+    for i in range(ho):
+        for j in range(wo):
+            win = padded[i * sh:i * sh + kh, j * sw:j * sw + kw]
+            out[i, j] = np.nan if np.isnan(win).any() else win.max()
+    return out
+
+
+def avg_pool(a, k, s, p, ceil_mode, count_include_pad):
+    (kh, kw), (sh, sw), (ph, pw) = k, s, p
+    H, W = a.shape
+    ho, wo = pool_out(H, kh, sh, ph, ceil_mode), pool_out(W, kw, sw, pw, ceil_mode)
+    out = np.empty((ho, wo))
+    for i in range(ho):
+        for j in range(wo):
+            y0, x0 = i * sh - ph, j * sw - pw
+            y1, x1 = min(y0 + kh, H + ph), min(x0 + kw, W + pw)
+            size = (y1 - y0) * (x1 - x0)
+            y0, x0, y1, x1 = max(y0, 0), max(x0, 0), min(y1, H), min(x1, W)
+            win = a[y0:y1, x0:x1]
+            out[i, j] = win.sum() / (size if count_include_pad else win.size)
+    return out
+
+
+def _src_index(o, n_in, n_out, method, align_corners):
+    from fractions import Fraction
+    if method == "nearest":
+        return min(int(Fraction(o * n_in, n_out)), n_in - 1)
+    if method == "nearest-exact":
+        return min(int(Fraction((2 * o + 1) * n_in, 2 * n_out)), n_in - 1)
+    if align_corners:
+        return Fraction(o * (n_in - 1), n_out - 1) if n_out > 1 else Fraction(0)
+    return max(Fraction((2 * o + 1) * n_in, 2 * n_out) - Fraction(1, 2), Fraction(0))
+
+
+def resize(a, shape, method, align_corners=False):
+    import math
+    H, W = a.shape
+    ho, wo = shape
+    out = np.empty(shape)
+    for i in range(ho):
+        for j in range(wo):
+            if method in ("nearest", "nearest-exact"):
+                out[i, j] = a[_src_index(i, H, ho, method, False),
+                              _src_index(j, W, wo, method, False)]
+            elif method == "bilinear":
+                sy = _src_index(i, H, ho, method, align_corners)
+                sx = _src_index(j, W, wo, method, align_corners)
+                y0, x0 = min(math.floor(sy), H - 1), min(math.floor(sx), W - 1)
+                y1, x1 = min(y0 + 1, H - 1), min(x0 + 1, W - 1)
+                ly, lx = float(sy - y0), float(sx - x0)
+                out[i, j] = ((1 - ly) * ((1 - lx) * a[y0, x0] + lx * a[y0, x1])
+                             + ly * ((1 - lx) * a[y1, x0] + lx * a[y1, x1]))
+            else:  # area = adaptive average pooling
+                y0, y1 = i * H // ho, -(-(i + 1) * H // ho)
+                x0, x1 = j * W // wo, -(-(j + 1) * W // wo)
+                out[i, j] = a[y0:y1, x0:x1].mean()
+    return out
+
+
+def conv_transpose(x, w, stride, padding, output_padding, bias):
+    """x (Cin, H, W), w (Cin, Cout, kh, kw): scatter every input pixel (the definition)."""
+    (sh, sw), (ph, pw), (oh, ow) = stride, padding, output_padding
+    cin, H, W = x.shape
+    _, cout, kh, kw = w.shape
+    Ho, Wo = (H - 1) * sh - 2 * ph + kh + oh, (W - 1) * sw - 2 * pw + kw + ow
+    full = np.zeros((cout, (H - 1) * sh + kh + oh, (W - 1) * sw + kw + ow))
+    for ci in range(cin):
+        for i in range(H):
+            for j in range(W):
+                full[:, i * sh:i * sh + kh, j * sw:j * sw + kw] += x[ci, i, j] * w[ci]
+    out = full[:, ph:ph + Ho, pw:pw + Wo]
+    return out + np.asarray(bias, float).reshape(-1, 1, 1)
+
+
+def conv2d(x, w, stride, padding, bias):
+    """x (Cin, H, W), w (Cout, Cin, kh, kw), zero padding."""
+    (sh, sw), (ph, pw) = stride, padding
+    xp = np.pad(x, ((0, 0), (ph, ph), (pw, pw)))
+    cout, cin, kh, kw = w.shape
+    Ho, Wo = (xp.shape[1] - kh) // sh + 1, (xp.shape[2] - kw) // sw + 1
+    out = np.empty((cout, Ho, Wo))
+    for i in range(Ho):
+        for j in range(Wo):
+            win = xp[:, i * sh:i * sh + kh, j * sw:j * sw + kw]
+            out[:, i, j] = np.tensordot(w, win, axes=3)
+    return out + np.asarray(bias, float).reshape(-1, 1)[:, :, None]
