@@ -6,6 +6,7 @@ the contract each function keeps with its reference implementation.
 
 from . import nn
 from ._core import backends
+from .denoise import bilateral, canny, denoise, estimate_noise, nl_means
 from .filters import (
     box,
     convolve,
@@ -31,6 +32,11 @@ from .sampling import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "bilateral",
+    "canny",
+    "denoise",
+    "estimate_noise",
+    "nl_means",
     "nn",
     "avg_pool",
     "bilinear_kernel",

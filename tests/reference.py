@@ -169,3 +169,42 @@ def conv2d(x, w, stride, padding, bias):
             win = xp[:, i * sh:i * sh + kh, j * sw:j * sw + kw]
             out[:, i, j] = np.tensordot(w, win, axes=3)
     return out + np.asarray(bias, float).reshape(-1, 1)[:, :, None]
+
+
+# ----------------------------------------------------------------------------- denoising
+NP_PAD = {"reflect": "symmetric", "mirror": "reflect", "nearest": "edge", "wrap": "wrap",
+          "constant": "constant"}
+
+
+def bilateral(image, sigma_color, sigma_spatial, radius=None, mode="reflect"):
+    """SPEC's formula on an (H, W) or (H, W, C) float64 image, vectorised over pixels."""
+    import math
+    a = np.asarray(image, np.float64)
+    if a.ndim == 2:
+        return bilateral(a[..., None], sigma_color, sigma_spatial, radius, mode)[..., 0]
+    r = max(2, math.ceil(3 * sigma_spatial)) if radius is None else radius
+    H, W, _ = a.shape
+    p = np.pad(a, ((r, r), (r, r), (0, 0)), mode=NP_PAD[mode])
+    num = np.zeros_like(a)
+    den = np.zeros((H, W))
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            q = p[r + dy:r + dy + H, r + dx:r + dx + W]
+            w = (math.exp(-(dy * dy + dx * dx) / (2 * sigma_spatial ** 2))
+                 * np.exp(-((q - a) ** 2).sum(-1) / (2 * sigma_color ** 2)))
+            num += w[..., None] * q
+            den += w
+    return num / den[..., None]
+
+
+def estimate_noise(image):
+    """Immerkær: sqrt(pi/2) / (6 (W-2)(H-2)) * sum |I * N|, per channel, averaged."""
+    import math
+
+    import scipy.signal
+    n = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], float)
+    a = np.asarray(image, np.float64)
+    planes = [a] if a.ndim == 2 else [a[..., c] for c in range(a.shape[-1])]
+    sig = [math.sqrt(math.pi / 2) / (6 * (p.shape[1] - 2) * (p.shape[0] - 2))
+           * np.abs(scipy.signal.correlate2d(p, n, "valid")).sum() for p in planes]
+    return float(np.mean(sig))

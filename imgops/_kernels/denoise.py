@@ -1,0 +1,197 @@
+"""Denoising engines: bilateral, fast non-local means, canny's suppression and hysteresis.
+
+Each works on one image's channel stack ``(C, H, W)`` at a time (channels are
+measured together), already extended at the border by ``border.pad``.
+"""
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(parallel=True, cache=True, fastmath={"contract", "arcp", "reassoc"})
+def bilateral(padded, r, spatial, inv2sc2, out):
+    """out(p) = sum_q w q / sum_q w, w = spatial[q - p] * exp(-|I(p) - I(q)|^2 / 2 sc^2).
+
+    padded (C, H + 2r, W + 2r); spatial ((2r+1)^2) holds exp(-|q-p|^2 / 2 ss^2).
+    """
+    C, H, W = out.shape
+    k = 2 * r + 1
+    for y in prange(H):
+        num = np.zeros(C)
+        for x in range(W):
+            num[:] = 0.0
+            den = 0.0
+            for i in range(k):
+                for j in range(k):
+                    d2 = 0.0
+                    for c in range(C):
+                        t = padded[c, y + i, x + j] - padded[c, y + r, x + r]
+                        d2 += t * t
+                    w = spatial[i * k + j] * math.exp(-d2 * inv2sc2)
+                    den += w
+                    for c in range(C):
+                        num[c] += w * padded[c, y + i, x + j]
+            for c in range(C):
+                out[c, y, x] = num[c] / den
+
+
+@njit(inline="always", cache=True)
+def _diff_row(padded, rp, uy, ux, c0, var2c, dr):
+    """dr[i] = sum_c (P[c, rp, c0 + i] - P[c, rp + uy, c0 + i + ux])^2 - var2c."""
+    C = padded.shape[0]
+    L = dr.shape[0]
+    a = padded[0, rp, c0:c0 + L]
+    b = padded[0, rp + uy, c0 + ux:c0 + ux + L]
+    for i in range(L):
+        t = a[i] - b[i]
+        dr[i] = t * t - var2c
+    for c in range(1, C):
+        a = padded[c, rp, c0:c0 + L]
+        b = padded[c, rp + uy, c0 + ux:c0 + ux + L]
+        for i in range(L):
+            t = a[i] - b[i]
+            dr[i] += t * t
+
+
+@njit(parallel=True, cache=True, fastmath={"contract", "arcp", "reassoc"})
+def nl_means(padded, pad, o, d, inv_h2s2, var2c, out):
+    """scikit-image's fast non-local means (Darbon et al.; Froment), as a gather.
+
+    For every search offset u in [-d, d]^2 the patch distance of p and p + u is
+    the sum over rows and columns (p - o, p + o] of the channel-summed squared
+    difference minus 2 C sigma^2 (scikit-image's finite-difference integral
+    covers s - 1 samples per axis), found by running sums: the cost does not
+    depend on the patch size. Weight exp(-max(dist, 0) / (C h^2 s^2)), zero
+    beyond 5, with scikit-image's approximate exp (Schraudolph 1999: the high
+    32 bits of a float64 set to int(1512775 y + 1072632447)), which also avoids
+    a transcendental call per weight.
+
+    padded (C, H + 2 pad, W + 2 pad), pad >= o + d; out (C, H, W).
+    """
+    C, H, W = out.shape
+    R = 8
+    nstripes = (H + R - 1) // R
+    L = W + 2 * o
+    for st in prange(nstripes):
+        y0 = st * R
+        y1 = min(H, y0 + R)
+        acc = np.zeros((C, y1 - y0, W))
+        wsum = np.zeros((y1 - y0, W))
+        V = np.empty(L)
+        dr = np.empty(L)
+        wrow = np.empty(W)
+        wbits = np.empty(W, dtype=np.int64)
+        wexp = wbits.view(np.float64)
+        c0 = pad - o + 1  # padded column of the first window sample of image column 0
+        for uy in range(-d, d + 1):
+            for ux in range(-d, d + 1):
+                V[:] = 0.0
+                for rr in range(y0 - o + 1, y0 + o + 1):
+                    _diff_row(padded, rr + pad, uy, ux, c0, var2c, dr)
+                    for i in range(L):
+                        V[i] += dr[i]
+                for y in range(y0, y1):
+                    if y > y0:
+                        _diff_row(padded, y + o + pad, uy, ux, c0, var2c, dr)
+                        for i in range(L):
+                            V[i] += dr[i]
+                        _diff_row(padded, y - o + pad, uy, ux, c0, var2c, dr)
+                        for i in range(L):
+                            V[i] -= dr[i]
+                    s = 0.0
+                    for i in range(2 * o):
+                        s += V[i]
+                    wrow[0] = s
+                    head = V[0:W - 1]
+                    tail = V[2 * o:2 * o + W - 1]
+                    for x in range(W - 1):
+                        s += tail[x] - head[x]
+                        wrow[x + 1] = s
+                    ry = y - y0
+                    ws = wsum[ry]
+                    for x in range(W):
+                        dist = max(wrow[x], 0.0) * inv_h2s2
+                        wbits[x] = np.int64(1072632447.0 - 1512775.0 * dist) << 32
+                        wrow[x] = dist
+                    for x in range(W):
+                        w = wexp[x] if wrow[x] <= 5.0 else 0.0
+                        wrow[x] = w
+                        ws[x] += w
+                    for c in range(C):
+                        src = padded[c, y + uy + pad, pad + ux:pad + ux + W]
+                        a = acc[c, ry]
+                        for x in range(W):
+                            a[x] += wrow[x] * src[x]
+        for c in range(C):
+            for ry in range(y1 - y0):
+                for x in range(W):
+                    out[c, y0 + ry, x] = acc[c, ry, x] / wsum[ry, x]
+
+
+@njit(parallel=True, cache=True)
+def nonmax_suppression(isobel, jsobel, magnitude, low, out):
+    """Canny's non-maximum suppression with bilinear interpolation along the gradient
+    (scikit-image's rule), and the low threshold; the outermost pixels are never edges."""
+    H, W = magnitude.shape
+    for x in prange(H):
+        for y in range(W):
+            out[x, y] = 0.0
+            m = magnitude[x, y]
+            if x == 0 or y == 0 or x == H - 1 or y == W - 1 or not (m >= low):
+                continue
+            gi = isobel[x, y]
+            gj = jsobel[x, y]
+            down = gi <= 0
+            left = gj <= 0
+            ai = abs(gi)
+            aj = abs(gj)
+            if (not down and not left) or (down and left):
+                if ai > aj:
+                    w = aj / ai
+                    n11, n12 = magnitude[x + 1, y], magnitude[x + 1, y + 1]
+                    n21, n22 = magnitude[x - 1, y], magnitude[x - 1, y - 1]
+                else:
+                    w = ai / aj
+                    n11, n12 = magnitude[x, y + 1], magnitude[x + 1, y + 1]
+                    n21, n22 = magnitude[x, y - 1], magnitude[x - 1, y - 1]
+            else:
+                if ai < aj:
+                    w = ai / aj
+                    n11, n12 = magnitude[x, y + 1], magnitude[x - 1, y + 1]
+                    n21, n22 = magnitude[x, y - 1], magnitude[x + 1, y - 1]
+                else:
+                    w = aj / ai
+                    n11, n12 = magnitude[x - 1, y], magnitude[x - 1, y + 1]
+                    n21, n22 = magnitude[x + 1, y], magnitude[x + 1, y - 1]
+            if n12 * w + n11 * (1.0 - w) <= m and n22 * w + n21 * (1.0 - w) <= m:
+                out[x, y] = m
+
+
+@njit(cache=True)
+def hysteresis(suppressed, high, out):
+    """Keep the 8-connected components of suppressed > 0 that hold a value >= high."""
+    H, W = suppressed.shape
+    stack = np.empty(H * W, dtype=np.int64)
+    top = 0
+    for i in range(H):
+        for j in range(W):
+            out[i, j] = False
+            if suppressed[i, j] >= high and suppressed[i, j] > 0:
+                out[i, j] = True
+                stack[top] = i * W + j
+                top += 1
+    while top > 0:
+        top -= 1
+        i = stack[top] // W
+        j = stack[top] - i * W
+        for di in range(-1, 2):
+            for dj in range(-1, 2):
+                a = i + di
+                b = j + dj
+                if a >= 0 and a < H and b >= 0 and b < W and not out[a, b] \
+                        and suppressed[a, b] > 0:
+                    out[a, b] = True
+                    stack[top] = a * W + b
+                    top += 1

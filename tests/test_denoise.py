@@ -1,0 +1,211 @@
+"""Denoising and canny against SPEC's references (scikit-image, SciPy, formulas)."""
+
+import numpy as np
+import pytest
+import reference as R
+from conftest import MODES, assert_matches, random_image
+from reference import to_dtype
+
+import imgops
+
+skdata = pytest.importorskip("skimage.data")
+from skimage import feature, restoration  # noqa: E402
+
+
+def _noisy(img, sigma, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.clip(img + rng.normal(0, sigma, img.shape), 0, 255).astype(np.uint8)
+
+
+def _psnr(clean, x):
+    mse = np.mean((clean.astype(float) - x.astype(float)) ** 2)
+    return 10 * np.log10(255.0 ** 2 / mse)
+
+
+# ------------------------------------------------------------------ bilateral
+@pytest.mark.parametrize("mode", MODES)
+def test_bilateral_modes(mode, dtype):
+    img = random_image((13, 17, 3), dtype, seed=1)
+    scale = 255 if dtype == np.uint8 else 65535 if dtype == np.uint16 else 1.0
+    out = imgops.bilateral(img, 0.3 * scale, 1.2, mode=mode)
+    ref = R.bilateral(img, 0.3 * scale, 1.2, mode=mode)
+    assert out.dtype == dtype
+    assert_matches(out, to_dtype(ref, dtype), dtype)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (3, 2), (9, 11), (2, 9, 8, 2)])
+def test_bilateral_shapes_and_radius(shape):
+    img = random_image(shape, np.float64, seed=2)
+    out = imgops.bilateral(img, 0.5, 2.0, radius=3)
+    if img.ndim == 4:
+        ref = np.stack([R.bilateral(x, 0.5, 2.0, radius=3) for x in img])
+    else:
+        ref = R.bilateral(img, 0.5, 2.0, radius=3)
+    assert_matches(out, ref, np.float64)
+
+
+def test_bilateral_photograph():
+    img = skdata.astronaut()[100:160, 200:250]
+    assert_matches(imgops.bilateral(img, 20.0, 2.0), to_dtype(R.bilateral(img, 20.0, 2.0),
+                                                               np.uint8), np.uint8)
+
+
+# ------------------------------------------------------------------ nl_means
+def _skimage_nlm(img, h, s, d, sigma):
+    out = restoration.denoise_nl_means(img, patch_size=s, patch_distance=d, h=h, sigma=sigma,
+                                       fast_mode=True, preserve_range=True,
+                                       channel_axis=-1 if img.ndim == 3 else None)
+    return out.reshape(img.shape)  # scikit-image squeezes length-1 axes
+
+
+def _check_nlm(out, ref, dtype):
+    """SPEC: max error <= 1 % and mean <= 0.3 % of the value range (integers +1)."""
+    rng_ = 255.0 if dtype == np.uint8 else 65535.0 if dtype == np.uint16 else \
+        float(np.ptp(ref)) or 1.0
+    assert out.shape == ref.shape
+    err = np.abs(out.astype(float) - ref)
+    extra = 1.0 if np.dtype(dtype).kind == "u" else 0.0
+    assert err.max() <= 0.01 * rng_ + extra
+    assert err.mean() <= 0.003 * rng_ + extra
+    assert out.dtype == dtype
+
+
+@pytest.mark.parametrize("s, d, h, sigma", [(5, 6, 20.0, 25.0), (7, 4, 15.0, 0.0),
+                                            (4, 3, 30.0, 10.0), (1, 2, 10.0, 0.0)])
+def test_nl_means_matches_skimage(s, d, h, sigma):
+    for img in (skdata.astronaut()[:48, :56], skdata.camera()[200:250, 100:140]):
+        noisy = _noisy(img, 25)
+        out = imgops.nl_means(noisy, h, patch_size=s, patch_distance=d, sigma=sigma)
+        _check_nlm(out, _skimage_nlm(noisy, h, s, d, sigma), np.uint8)
+
+
+def test_nl_means_dtypes(dtype):
+    img = random_image((21, 19, 2), dtype, seed=4)
+    scale = 255 if dtype == np.uint8 else 65535 if dtype == np.uint16 else 1.0
+    h = 0.4 * scale
+    out = imgops.nl_means(img, h, patch_size=3, patch_distance=3)
+    ref = _skimage_nlm(img.astype(np.float64), h, 3, 3, 0.0)
+    _check_nlm(out, ref, dtype)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 5), (7, 1), (3, 4, 3)])
+def test_nl_means_tiny(shape):
+    img = random_image(shape, np.float64, seed=5)
+    out = imgops.nl_means(img, 0.3, patch_size=3, patch_distance=2)
+    _check_nlm(out, _skimage_nlm(img, 0.3, 3, 2, 0.0), np.float64)
+
+
+def test_nl_means_batch_equals_each_image():
+    batch = random_image((3, 12, 14, 3), np.float32, seed=6)
+    out = imgops.nl_means(batch, 0.3, patch_size=3, patch_distance=2)
+    for i in range(3):
+        _check_nlm(out[i], _skimage_nlm(batch[i].astype(float), 0.3, 3, 2, 0.0), np.float32)
+
+
+def test_nl_means_nan():
+    img = random_image((20, 20), np.float64, seed=7)
+    img[10, 10] = np.nan
+    out = imgops.nl_means(img, 0.3, patch_size=3, patch_distance=2)
+    assert np.isnan(out[10, 10]) and np.isnan(out[7, 13])  # within patch + search reach
+    assert np.isfinite(out[:5]).all() and np.isfinite(out[:, :5]).all()
+
+
+# ------------------------------------------------------------------ noise estimate, denoise
+@pytest.mark.parametrize("shape", [(3, 3), (40, 33), (30, 31, 3), (2, 9, 8, 2)])
+def test_estimate_noise(shape):
+    img = random_image(shape, np.float32, seed=8)
+    if img.ndim == 4:
+        ref = np.mean([R.estimate_noise(x[..., c]) for x in img for c in range(2)])
+    else:
+        ref = R.estimate_noise(img)
+    assert abs(imgops.estimate_noise(img) - ref) <= 1e-9 * max(1, ref)
+    assert isinstance(imgops.estimate_noise(img), float)
+
+
+def test_estimate_noise_recovers_sigma():
+    rng = np.random.default_rng(0)
+    assert abs(imgops.estimate_noise(rng.normal(100, 10.0, (300, 300))) - 10.0) < 0.3
+    with pytest.raises(ValueError, match="3x3"):
+        imgops.estimate_noise(np.zeros((2, 5)))
+
+
+def test_denoise_default_is_the_documented_recipe():
+    noisy = _noisy(skdata.astronaut()[:64, :64], 25)
+    s = imgops.estimate_noise(noisy)
+    ref = imgops.nl_means(noisy, 0.8 * s, sigma=s, patch_size=5, patch_distance=6)
+    np.testing.assert_array_equal(imgops.denoise(noisy), ref)
+    np.testing.assert_array_equal(imgops.denoise(noisy, "nl-means"), ref)
+    _check_nlm(ref, _skimage_nlm(noisy, 0.8 * s, 5, 6, s), np.uint8)
+
+
+def test_denoise_methods_and_constant_image():
+    noisy = _noisy(skdata.camera()[:40, :40], 15)
+    np.testing.assert_array_equal(imgops.denoise(noisy, "median"), imgops.median(noisy, 3))
+    np.testing.assert_array_equal(imgops.denoise(noisy, "gaussian", sigma=2.0),
+                                  imgops.gaussian(noisy, 2.0))
+    s = imgops.estimate_noise(noisy)
+    np.testing.assert_array_equal(imgops.denoise(noisy, "bilateral"),
+                                  imgops.bilateral(noisy, 2 * s, 1.5))
+    flat = np.full((10, 10, 3), 7, np.uint8)
+    for m in imgops.denoise.__globals__["DENOISE_METHODS"]:
+        np.testing.assert_array_equal(imgops.denoise(flat, m), flat)
+    with pytest.raises(ValueError, match="method"):
+        imgops.denoise(noisy, "bm3d")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea", "camera"])
+def test_denoise_quality(name):
+    """SPEC quality bar: +6 dB PSNR at sigma = 25 on real photographs."""
+    clean = getattr(skdata, name)()
+    noisy = _noisy(clean, 25, seed=42)
+    assert _psnr(clean, imgops.denoise(noisy)) >= _psnr(clean, noisy) + 6.0
+
+
+# ------------------------------------------------------------------ canny
+@pytest.mark.parametrize("name", ["camera", "coins", "astronaut", "text"])
+@pytest.mark.parametrize("sigma", [1.0, 2.0, 3.0])
+@pytest.mark.parametrize("lo, hi, q", [(None, None, False), (20, 50, False), (0.6, 0.9, True)])
+def test_canny_photographs(name, sigma, lo, hi, q):
+    img = getattr(skdata, name)()
+    if img.ndim == 3:
+        from skimage.color import rgb2gray
+        img = (rgb2gray(img) * 255).astype(np.uint8)
+    ours = imgops.canny(img, sigma, lo, hi, q)
+    ref = feature.canny(img, sigma, lo, hi, use_quantiles=q)
+    assert ours.dtype == bool and ours.shape == img.shape
+    assert (ours == ref).mean() >= 0.999
+
+
+@pytest.mark.parametrize("dt", [np.uint16, np.float32, np.float64])
+def test_canny_dtypes(dt):
+    img = skdata.camera()[100:228, 100:228].astype(np.float64) / 255
+    img = (img * 65535).astype(dt) if dt == np.uint16 else img.astype(dt)
+    ref = feature.canny(img, 1.5)
+    assert (imgops.canny(img, 1.5) == ref).mean() >= 0.999
+
+
+def test_canny_edge_cases():
+    assert not imgops.canny(np.full((20, 20), 0.5)).any()
+    assert not imgops.canny(np.zeros((1, 1))).any()
+    with pytest.raises(ValueError, match="2-D"):
+        imgops.canny(np.zeros((5, 5, 3)))
+    with pytest.raises(ValueError, match="threshold"):
+        imgops.canny(np.zeros((5, 5)), low_threshold=0.5, high_threshold=0.1)
+    with pytest.raises(ValueError, match="sigma"):
+        imgops.canny(np.zeros((5, 5)), sigma=-1)
+
+
+@pytest.mark.parametrize("call, msg", [
+    (lambda a: imgops.bilateral(a, 0, 1), "sigma_color"),
+    (lambda a: imgops.bilateral(a, 1, -1), "sigma_spatial"),
+    (lambda a: imgops.bilateral(a, 1, 1, radius=-1), "radius"),
+    (lambda a: imgops.bilateral(a, 1, 1, mode="valid"), "mode"),
+    (lambda a: imgops.nl_means(a, 0), "h"),
+    (lambda a: imgops.nl_means(a, 1, patch_size=0), "patch_size"),
+    (lambda a: imgops.nl_means(a, 1, patch_distance=-1), "patch_distance"),
+    (lambda a: imgops.nl_means(a, 1, sigma=-2), "sigma"),
+])
+def test_bad_parameters(call, msg):
+    with pytest.raises(ValueError, match=msg):
+        call(np.zeros((8, 8), np.float32))
