@@ -1,0 +1,1 @@
+"""The ``imgops`` command line (installed as ``imgops.cli``)."""

@@ -1,0 +1,209 @@
+"""The batch: choose files, plan outputs, refuse what is unsafe, run the pipeline.
+
+Reading and writing run in a pool of ``workers`` threads, overlapped with the
+computation, which runs in the calling thread (Numba's default threading layer
+aborts on concurrent calls into parallel kernels). At most ``2 * workers + 1``
+images are in memory at once. Ctrl-C stops cleanly: no temporary or partial
+output is left behind, and the exit status is 130.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from . import files
+
+
+@dataclass
+class Job:
+    src: Path
+    dst: Path
+    kind: str  # output format
+
+
+class UsageError(click.UsageError):
+    """Refusals before anything is touched (exit status 2)."""
+
+
+def find_inputs(inputs: list[Path], recursive: bool, glob: str | None
+                ) -> list[tuple[Path, Path]]:
+    """``(file, path relative to its input folder)`` pairs, sorted, duplicates removed."""
+    found: list[tuple[Path, Path]] = []
+    seen: set[Path] = set()
+
+    def wanted(p: Path) -> bool:
+        if p.name.startswith(files.TMP_PREFIX):
+            return False
+        if glob:
+            return fnmatch.fnmatch(p.name, glob)
+        return files.kind_of(p) is not None
+
+    for inp in inputs:
+        if inp.is_dir():
+            it = inp.rglob("*") if recursive else inp.glob("*")
+            for p in sorted(it):
+                if p.is_file() and wanted(p) and p.resolve() not in seen:
+                    seen.add(p.resolve())
+                    found.append((p, p.relative_to(inp)))
+        elif inp.is_file():
+            if inp.resolve() not in seen:
+                seen.add(inp.resolve())
+                found.append((inp, Path(inp.name)))
+        else:
+            raise UsageError(f"input not found: {inp}")
+    return found
+
+
+def _inside(child: Path, parent: Path) -> bool:
+    try:
+        child.resolve().relative_to(parent.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def plan(inputs: list[Path], output: Path, *, recursive: bool, glob: str | None,
+         fmt: str | None, overwrite: bool, skip_existing: bool, raw_tiff: bool = False
+         ) -> tuple[list[Job], list[Job], list[tuple[Path, str]]]:
+    """Jobs to run, jobs skipped (outputs exist), and inputs refused up front (collisions)."""
+    if overwrite and skip_existing:
+        raise UsageError("--overwrite and --skip-existing exclude each other")
+    for inp in inputs:
+        if inp.is_dir() and _inside(output, inp):
+            raise UsageError(f"OUTPUT {output} is inside (or equal to) the input folder {inp}: "
+                             "choose an output folder outside the inputs")
+    if output.exists() and not output.is_dir():
+        raise UsageError(f"OUTPUT {output} exists and is not a folder")
+    pairs = find_inputs(inputs, recursive, glob)
+    jobs, skipped, refused = [], [], []
+    by_dst: dict[Path, Path] = {}
+    for src, rel in pairs:
+        if raw_tiff:
+            suffix, kind = ".tif", "tiff"
+        elif fmt:
+            suffix, kind = files.FORMATS[fmt], files.EXTENSIONS[files.FORMATS[fmt]]
+        else:
+            suffix = src.suffix
+            kind = files.kind_of(src)
+            if kind is None:
+                refused.append((src, f"unknown image format {src.suffix!r}: use --format"))
+                continue
+        dst = output / rel.with_suffix(suffix)
+        key = Path(os.path.normcase(str(dst)))
+        if key in by_dst:
+            refused.append((src, f"output {dst} would also be written from {by_dst[key]}"))
+            continue
+        by_dst[key] = src
+        jobs.append(Job(src, dst, kind))
+    existing = [j for j in jobs if j.dst.exists()]
+    if existing and not (overwrite or skip_existing):
+        names = "\n  ".join(str(j.dst) for j in existing[:20])
+        more = f"\n  ... and {len(existing) - 20} more" if len(existing) > 20 else ""
+        raise UsageError(f"{len(existing)} output file(s) exist; nothing was written. Use "
+                         f"--overwrite or --skip-existing.\n  {names}{more}")
+    if skip_existing:
+        skipped = existing
+        jobs = [j for j in jobs if not j.dst.exists()]
+    return jobs, skipped, refused
+
+
+@dataclass
+class Summary:
+    processed: int = 0
+    skipped: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        rate = self.processed / self.seconds if self.seconds > 0 else 0.0
+        return (f"processed {self.processed}, skipped {self.skipped}, failed {self.failed} "
+                f"in {self.seconds:.2f} s ({rate:.1f} images/s)")
+
+
+def run(jobs: list[Job], process: Callable[[files.Picture], files.Picture], *, workers: int,
+        quiet: bool, summary: Summary) -> None:
+    """Read -> process -> write every job; failures are reported and the batch goes on."""
+    from tqdm import tqdm
+
+    t0 = time.perf_counter()
+    tmp_files: set[str] = set()
+    show = not quiet and sys.stderr.isatty()
+    bar = tqdm(total=len(jobs), unit="img", disable=not show, file=sys.stderr)
+
+    def fail(job: Job, reason: str) -> None:
+        summary.failed += 1
+        msg = f"{job.src}: {reason}"
+        if show:
+            bar.write(msg, file=sys.stderr)
+        else:
+            click.echo(msg, err=True)
+
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="imgops-io")
+    reads: deque = deque()
+    writes: deque = deque()
+    todo = iter(jobs)
+
+    def refill():
+        while len(reads) < max(1, workers) + 1:
+            job = next(todo, None)
+            if job is None:
+                return
+            reads.append((job, pool.submit(files.read, job.src)))
+
+    def drain_writes(limit: int) -> None:
+        while len(writes) > limit:
+            job, fut = writes.popleft()
+            try:
+                fut.result()
+                summary.processed += 1
+            except Exception as exc:
+                fail(job, f"cannot write {job.dst}: {exc}")
+            bar.update(1)
+
+    try:
+        refill()
+        while reads:
+            job, fut = reads.popleft()
+            refill()
+            try:
+                pic = fut.result()
+            except Exception as exc:
+                fail(job, str(exc))
+                bar.update(1)
+                continue
+            try:
+                out = process(pic)
+            except (ValueError, TypeError, files.ImageFileError) as exc:
+                fail(job, f"cannot process: {exc}")
+                bar.update(1)
+                continue
+            writes.append((job, pool.submit(files.write_atomic, out, job.dst, job.kind,
+                                             tmp_files)))
+            drain_writes(max(1, workers))
+        drain_writes(0)
+    except KeyboardInterrupt:
+        for _, f in list(reads) + list(writes):
+            f.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+        for tmp in list(tmp_files):
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+        bar.close()
+        summary.seconds = time.perf_counter() - t0
+        click.echo(f"interrupted: {summary.line()}", err=True)
+        raise SystemExit(130) from None
+    pool.shutdown(wait=True)
+    bar.close()
+    summary.seconds = time.perf_counter() - t0

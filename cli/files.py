@@ -1,0 +1,253 @@
+"""Reading and writing image files without losing bit depth, alpha or color profile.
+
+Pillow reads and writes 8-bit PNG, JPEG, BMP and WebP (palette images become
+RGB/RGBA, JPEG EXIF orientation is applied so outputs look upright); imagecodecs
+reads and writes 16-bit PNG (Pillow cannot hold 16-bit color); tifffile reads
+and writes TIFF (8/16-bit, float32/64). ICC profiles are carried over where the
+output format can hold one (PNG 8-bit, JPEG, WebP, TIFF).
+
+Writes are atomic: a temporary file in the output folder, then ``os.replace``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+EXTENSIONS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff",
+              ".bmp": "bmp", ".webp": "webp"}
+FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "tiff": ".tif", "tif": ".tif",
+           "bmp": ".bmp", "webp": ".webp"}
+JPEG_QUALITY = 95  # with 4:4:4 chroma: visually lossless for photographs
+MAX_PIXELS = 89_478_485  # Pillow's decompression-bomb limit, applied to every format
+TMP_PREFIX = ".imgops-tmp-"
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read once at import: outputs get the usual 0o666 & ~umask mode
+
+
+class ImageFileError(Exception):
+    """A file that cannot be read or written as an image; the message says why."""
+
+
+@dataclass
+class Picture:
+    """Pixels plus what must survive the round trip."""
+
+    pixels: np.ndarray  # (H, W) or (H, W, C), uint8 | uint16 | float32 | float64
+    has_alpha: bool = False
+    icc: bytes | None = None
+    exif: bytes | None = None
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def color(self) -> np.ndarray:
+        return self.pixels[..., :-1] if self.has_alpha else self.pixels
+
+    @property
+    def alpha(self) -> np.ndarray | None:
+        return self.pixels[..., -1:] if self.has_alpha else None
+
+
+def kind_of(path: Path) -> str | None:
+    return EXTENSIONS.get(path.suffix.lower())
+
+
+def _check_size(h: int, w: int, path: Path) -> None:
+    if h * w > MAX_PIXELS:
+        raise ImageFileError(f"{h}x{w} pixels exceeds the limit of {MAX_PIXELS} "
+                             "(possible decompression bomb)")
+
+
+# ----------------------------------------------------------------------------- reading
+def read(path: Path) -> Picture:
+    kind = kind_of(path)
+    try:
+        if path.stat().st_size == 0:
+            raise ImageFileError("empty file")
+        if kind == "tiff":
+            return _read_tiff(path)
+        return _read_pillow(path, kind)
+    except ImageFileError:
+        raise
+    except MemoryError as exc:
+        raise ImageFileError("not enough memory to decode") from exc
+    except Exception as exc:  # any decoder failure becomes a per-file report
+        raise ImageFileError(f"cannot read as an image: {exc}") from exc
+
+
+def _png_depth(path: Path) -> int:
+    with open(path, "rb") as f:
+        head = f.read(26)
+    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return 8
+    return head[24]
+
+
+def _read_pillow(path: Path, kind: str) -> Picture:
+    from PIL import Image, ImageOps
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            im = Image.open(path)
+        except Image.DecompressionBombError as exc:
+            raise ImageFileError(f"possible decompression bomb: {exc}") from exc
+        except Image.DecompressionBombWarning as exc:
+            raise ImageFileError(f"possible decompression bomb: {exc}") from exc
+        with im:
+            _check_size(im.height, im.width, path)
+            icc = im.info.get("icc_profile")
+            if kind == "png" and _png_depth(path) == 16 and im.mode not in ("I;16", "I"):
+                import imagecodecs
+
+                pix = imagecodecs.png_decode(path.read_bytes())
+                return Picture(pix, has_alpha=pix.ndim == 3 and pix.shape[2] in (2, 4),
+                               icc=icc)
+            exif = None
+            if kind == "jpeg":
+                im = ImageOps.exif_transpose(im)  # outputs look upright
+                exif = im.getexif().tobytes() if im.getexif() else None
+            mode = im.mode
+            if mode == "P" or mode == "PA":
+                im = im.convert("RGBA" if ("transparency" in im.info or mode == "PA")
+                                else "RGB")
+            elif mode == "1":
+                im = im.convert("L")
+            elif mode == "CMYK" or mode == "YCbCr":
+                im = im.convert("RGB")
+            elif mode in ("I;16", "I;16B", "I;16L"):
+                pix = np.asarray(im).astype(np.uint16)
+                return Picture(pix, icc=icc)
+            elif mode == "I" and kind == "png":  # 16-bit gray PNG on some Pillow versions
+                pix = np.asarray(im)
+                if pix.min() < 0 or pix.max() > 65535:
+                    raise ImageFileError("unsupported 32-bit integer pixels")
+                return Picture(pix.astype(np.uint16), icc=icc)
+            elif mode not in ("L", "LA", "RGB", "RGBA"):
+                raise ImageFileError(f"unsupported image mode {mode!r}")
+            im.load()
+            pix = np.asarray(im)
+            return Picture(pix.copy(), has_alpha=im.mode in ("LA", "RGBA"), icc=icc, exif=exif)
+
+
+def _read_tiff(path: Path) -> Picture:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tf:
+        page = tf.pages[0]
+        shape = page.shape
+        h, w = (shape[0], shape[1]) if page.planarconfig != 2 or len(shape) < 3 \
+            else (shape[1], shape[2])
+        _check_size(h, w, path)
+        pix = page.asarray()
+        icc = page.tags.get("InterColorProfile")
+        icc = bytes(icc.value) if icc is not None else None
+        extras = page.extrasamples or ()
+        photometric = int(page.photometric)
+    if pix.ndim == 3 and page.planarconfig == 2:  # separate planes -> channels last
+        pix = np.moveaxis(pix, 0, -1)
+    if pix.dtype.newbyteorder("=") not in (np.uint8, np.uint16, np.float32, np.float64):
+        raise ImageFileError(f"unsupported TIFF sample type {pix.dtype}")
+    if pix.ndim not in (2, 3):
+        raise ImageFileError(f"unsupported TIFF layout {pix.shape}")
+    if photometric == 0 and pix.dtype.kind == "u":  # min-is-white: store as min-is-black
+        pix = np.iinfo(pix.dtype).max - pix
+    pix = np.ascontiguousarray(pix, dtype=pix.dtype.newbyteorder("="))
+    return Picture(pix, has_alpha=len(extras) > 0 and pix.ndim == 3, icc=icc)
+
+
+# ----------------------------------------------------------------------------- writing
+def _to_depth(pix: np.ndarray, allowed: tuple) -> np.ndarray:
+    """Convert pixels to a bit depth the format can hold (documented in the CLI help)."""
+    if pix.dtype in allowed:
+        return pix
+    if pix.dtype.kind == "f":  # floats in [0, 1] -> the deepest integer the format holds
+        target = np.uint16 if np.uint16 in allowed else np.uint8
+        return np.rint(np.clip(pix, 0.0, 1.0) * np.iinfo(target).max).astype(target)
+    if pix.dtype == np.uint16 and np.uint8 in allowed:
+        return np.rint(pix / 257.0).astype(np.uint8)
+    raise ImageFileError(f"cannot store {pix.dtype} pixels in this format")
+
+
+def encode(pic: Picture, kind: str, fileobj) -> None:
+    """Write ``pic`` in format ``kind`` to an open binary file."""
+    pix = pic.pixels
+    if kind == "tiff":
+        import tifffile
+
+        channels = 1 if pix.ndim == 2 else pix.shape[2]
+        color = channels - (1 if pic.has_alpha else 0)
+        photometric = "rgb" if color == 3 else "minisblack"
+        extras = ["unassalpha"] if pic.has_alpha else None
+        kw = {"iccprofile": pic.icc} if pic.icc else {}
+        buf = io.BytesIO()  # tifffile wants a named file or a seekable buffer
+        tifffile.imwrite(buf, pix, photometric=photometric, extrasamples=extras,
+                         compression="zlib", planarconfig="contig" if pix.ndim == 3 else None,
+                         **kw)
+        fileobj.write(buf.getbuffer())
+        return
+    if kind == "png" and pix.dtype != np.uint8:
+        pix = _to_depth(pix, (np.uint8, np.uint16))
+        if pix.dtype == np.uint16:
+            import imagecodecs
+
+            fileobj.write(imagecodecs.png_encode(np.ascontiguousarray(pix), level=6))
+            return
+    from PIL import Image
+
+    if kind in ("jpeg",) and pic.has_alpha:  # JPEG holds no alpha: drop it
+        pix = pix[..., :-1]
+    pix = _to_depth(pix, (np.uint8,))
+    if pix.ndim == 3 and pix.shape[2] == 1:
+        pix = pix[..., 0]
+    mode = {2: "L", 3: None}.get(pix.ndim)
+    if pix.ndim == 3:
+        mode = {2: "LA", 3: "RGB", 4: "RGBA"}.get(pix.shape[2])
+    if mode is None:
+        raise ImageFileError(f"cannot store {pix.shape} pixels as {kind}")
+    if kind == "jpeg" and mode == "LA":
+        pix, mode = pix[..., 0], "L"
+    im = Image.fromarray(np.ascontiguousarray(pix), mode=mode)
+    kw = {}
+    if pic.icc and kind in ("png", "jpeg", "webp"):
+        kw["icc_profile"] = pic.icc
+    if kind == "jpeg":
+        kw.update(quality=JPEG_QUALITY, subsampling=0)
+        if pic.exif:
+            kw["exif"] = pic.exif
+    elif kind == "webp":
+        kw.update(lossless=True)
+    elif kind == "png":
+        kw.update(compress_level=6)
+    im.save(fileobj, format={"jpeg": "JPEG", "png": "PNG", "bmp": "BMP", "webp": "WEBP"}[kind],
+            **kw)
+
+
+def write_atomic(pic: Picture, path: Path, kind: str, tmp_registry: set | None = None) -> None:
+    """Write to a temporary name in the destination folder, then rename over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=path.suffix, dir=path.parent)
+    if tmp_registry is not None:
+        tmp_registry.add(tmp)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            encode(pic, kind, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    finally:
+        if tmp_registry is not None:
+            tmp_registry.discard(tmp)

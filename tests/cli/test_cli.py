@@ -1,0 +1,329 @@
+"""The command line on real folders: pixels, formats, safety, failures, interruption."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import imagecodecs
+import numpy as np
+import pytest
+import tifffile
+from click.testing import CliRunner
+from imgops.cli import files
+from imgops.cli.main import main
+from PIL import Image
+
+import imgops
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def rgb(h=24, w=32, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def save_png(path, arr):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if arr.dtype == np.uint16:
+        path.write_bytes(imagecodecs.png_encode(np.ascontiguousarray(arr)))
+    else:
+        Image.fromarray(arr).save(path)
+    return path
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def load(path):
+    return files.read(Path(path)).pixels
+
+
+@pytest.fixture
+def folder(tmp_path):
+    src = tmp_path / "in"
+    save_png(src / "a.png", rgb(seed=1))
+    save_png(src / "b.png", rgb(seed=2)[..., 0])
+    return src
+
+
+def test_blur_pixels_equal_api(folder, tmp_path):
+    out = tmp_path / "out"
+    r = invoke("blur", "--sigma", "1.5", folder, out)
+    assert r.exit_code == 0, r.output
+    for name in ["a.png", "b.png"]:
+        np.testing.assert_array_equal(load(out / name),
+                                      imgops.gaussian(load(folder / name), 1.5))
+    assert "processed 2, skipped 0, failed 0" in r.output
+
+
+def test_denoise_default_equals_api(folder, tmp_path):
+    r = invoke("denoise", folder / "a.png", tmp_path / "o")
+    assert r.exit_code == 0, r.output
+    np.testing.assert_array_equal(load(tmp_path / "o" / "a.png"),
+                                  imgops.denoise(load(folder / "a.png")))
+
+
+@pytest.mark.parametrize("args, fn", [
+    (["edges"], lambda a: np.clip(np.rint(imgops.sobel(a) / (4 * np.sqrt(2))), 0, 255)),
+    (["downsample", "--factor", "3", "--method", "max"],
+     lambda a: imgops.downsample(a, 3, method="max")),
+    (["upsample", "--method", "nearest"], lambda a: imgops.upsample(a, 2, method="nearest")),
+])
+def test_commands_equal_api(folder, tmp_path, args, fn):
+    out = tmp_path / "o"
+    r = invoke(*args, folder / "a.png", out)
+    assert r.exit_code == 0, r.output
+    np.testing.assert_array_equal(load(out / "a.png"), fn(load(folder / "a.png")))
+
+
+def test_convolve_kernel_files(folder, tmp_path):
+    k = np.array([[0.0, 1.0, 0.0], [1.0, 2.0, 1.0], [0.0, 1.0, 0.0]]) / 6
+    np.save(tmp_path / "k.npy", k)
+    np.savetxt(tmp_path / "k.txt", k)
+    for kf, out in [("k.npy", "o1"), ("k.txt", "o2")]:
+        r = invoke("convolve", "--kernel", tmp_path / kf, folder, tmp_path / out)
+        assert r.exit_code == 0, r.output
+        np.testing.assert_array_equal(load(tmp_path / out / "a.png"),
+                                      imgops.convolve(load(folder / "a.png"), k))
+    (tmp_path / "bad.txt").write_text("1 2\n3\n")
+    r = invoke("convolve", "--kernel", tmp_path / "bad.txt", folder, tmp_path / "o3")
+    assert r.exit_code == 2
+
+
+def test_recursive_keeps_relative_paths_and_unicode(tmp_path):
+    src = tmp_path / "in"
+    save_png(src / "x" / "deep dir" / "été photo.png", rgb(8, 9))
+    save_png(src / "top.png", rgb(8, 9))
+    out = tmp_path / "out"
+    r = invoke("blur", "-r", src, out)
+    assert r.exit_code == 0, r.output
+    assert (out / "x" / "deep dir" / "été photo.png").is_file()
+    assert (out / "top.png").is_file()
+    r = invoke("blur", src, tmp_path / "flat")  # not recursive: top level only
+    assert (tmp_path / "flat" / "top.png").is_file()
+    assert not (tmp_path / "flat" / "x").exists()
+
+
+def test_glob(tmp_path):
+    src = tmp_path / "in"
+    save_png(src / "keep_1.png", rgb(5, 5))
+    save_png(src / "drop.png", rgb(5, 5))
+    r = invoke("blur", "--glob", "keep_*", src, tmp_path / "o")
+    assert r.exit_code == 0
+    assert [p.name for p in (tmp_path / "o").iterdir()] == ["keep_1.png"]
+
+
+def test_16bit_png_and_tiff_round_trips(tmp_path):
+    src = tmp_path / "in"
+    a16 = np.random.default_rng(0).integers(0, 65536, (20, 22, 3), dtype=np.uint16)
+    save_png(src / "c16.png", a16)
+    save_png(src / "g16.png", a16[..., 0])
+    tifffile.imwrite(src / "t16.tif", a16, photometric="rgb")
+    tifffile.imwrite(src / "f32.tif", a16[..., 0].astype(np.float32) / 65535)
+    out = tmp_path / "out"
+    assert invoke("blur", src, out).exit_code == 0
+    for name, ref in [("c16.png", a16), ("g16.png", a16[..., 0]), ("t16.tif", a16),
+                      ("f32.tif", a16[..., 0].astype(np.float32) / 65535)]:
+        got = load(out / name)
+        assert got.dtype == ref.dtype, name
+        np.testing.assert_array_equal(got, imgops.gaussian(ref, 1.0))
+
+
+def test_alpha_kept_by_filters_and_resampled_by_resampling(tmp_path):
+    src = tmp_path / "in"
+    rgba = np.dstack([rgb(16, 18), np.linspace(0, 255, 16 * 18).reshape(16, 18).astype(np.uint8)])
+    save_png(src / "a.png", rgba)
+    la = rgba[..., [0, 3]]
+    Image.fromarray(la, mode="LA").save(src / "la.png")
+    assert invoke("blur", src, tmp_path / "f").exit_code == 0
+    got = load(tmp_path / "f" / "a.png")
+    np.testing.assert_array_equal(got[..., 3], rgba[..., 3])
+    np.testing.assert_array_equal(got[..., :3], imgops.gaussian(rgba[..., :3], 1.0))
+    np.testing.assert_array_equal(load(tmp_path / "f" / "la.png")[..., 1], la[..., 1])
+    assert invoke("downsample", src, tmp_path / "d").exit_code == 0
+    np.testing.assert_array_equal(load(tmp_path / "d" / "a.png"), imgops.downsample(rgba, 2))
+
+
+def test_palette_png_becomes_rgb(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(rgb(10, 10)).convert("P").save(src / "p.png")
+    assert invoke("blur", src, tmp_path / "o").exit_code == 0
+    assert load(tmp_path / "o" / "p.png").shape == (10, 10, 3)
+
+
+def test_jpeg_exif_orientation_applied(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    im = Image.fromarray(rgb(10, 30))
+    exif = im.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees on display
+    im.save(src / "r.jpg", exif=exif.tobytes(), quality=95)
+    assert invoke("blur", src, tmp_path / "o").exit_code == 0
+    out = load(tmp_path / "o" / "r.jpg")
+    assert out.shape[:2] == (30, 10)  # upright
+    with Image.open(tmp_path / "o" / "r.jpg") as im:
+        assert im.getexif().get(0x0112, 1) == 1
+
+
+def test_icc_profile_carried_over(tmp_path):
+    from PIL import ImageCms
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(rgb(8, 8)).save(src / "p.png", icc_profile=icc)
+    Image.fromarray(rgb(8, 8)).save(src / "j.jpg", icc_profile=icc)
+    assert invoke("blur", src, tmp_path / "o").exit_code == 0
+    for n in ["p.png", "j.jpg"]:
+        with Image.open(tmp_path / "o" / n) as im:
+            assert im.info.get("icc_profile") == icc
+
+
+def test_format_option(folder, tmp_path):
+    r = invoke("blur", "--format", "tiff", folder, tmp_path / "o")
+    assert r.exit_code == 0
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["a.tif", "b.tif"]
+    np.testing.assert_array_equal(load(tmp_path / "o" / "a.tif"),
+                                  imgops.gaussian(load(folder / "a.png"), 1.0))
+
+
+def test_existing_outputs_refused_then_overwrite_or_skip(folder, tmp_path):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "a.png").write_bytes(b"precious")
+    r = invoke("blur", folder, out)
+    assert r.exit_code == 2 and "a.png" in r.output
+    assert (out / "a.png").read_bytes() == b"precious"
+    assert not (out / "b.png").exists()  # nothing touched
+    r = invoke("blur", "--skip-existing", folder, out)
+    assert r.exit_code == 0 and "skipped 1" in r.output
+    assert (out / "a.png").read_bytes() == b"precious"
+    r = invoke("blur", "--overwrite", folder, out)
+    assert r.exit_code == 0
+    assert load(out / "a.png").shape == (24, 32, 3)
+
+
+def test_output_inside_input_refused(folder):
+    for out in [folder, folder / "sub"]:
+        r = invoke("blur", folder, out)
+        assert r.exit_code == 2 and "inside" in r.output
+    assert not (folder / "sub").exists()
+
+
+def test_name_collisions_reported(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    save_png(a / "same.png", rgb(6, 6, 1))
+    save_png(b / "same.png", rgb(6, 6, 2))
+    r = invoke("blur", a, b, tmp_path / "o")
+    assert r.exit_code == 1
+    assert "would also be written" in r.output
+    np.testing.assert_array_equal(load(tmp_path / "o" / "same.png"),
+                                  imgops.gaussian(rgb(6, 6, 1), 1.0))
+
+
+def test_bad_files_reported_rest_succeeds(tmp_path):
+    src = tmp_path / "in"
+    save_png(src / "good.png", rgb(8, 8))
+    (src / "empty.png").write_bytes(b"")
+    good = (src / "good.png").read_bytes()
+    (src / "truncated.png").write_bytes(good[: len(good) // 2])
+    (src / "text.jpg").write_text("not an image at all")
+    Image.new("1", (10000, 9000)).save(src / "bomb.png")  # 90 Mpx of nothing
+    tifffile.imwrite(src / "int32.tif", np.zeros((4, 4), np.int32))
+    r = invoke("blur", src, tmp_path / "o")
+    assert r.exit_code == 1, r.output
+    for name in ["empty.png", "truncated.png", "text.jpg", "bomb.png", "int32.tif"]:
+        assert name in r.output
+    assert "decompression bomb" in r.output
+    assert "processed 1, skipped 0, failed 5" in r.output
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["good.png"]
+
+
+def test_unwritable_output(folder, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    r = invoke("blur", folder, blocker / "o")  # OUTPUT cannot be created
+    assert r.exit_code == 2 and "cannot create OUTPUT" in r.output
+    # one output's folder cannot be created: that file fails, the rest succeeds
+    src = tmp_path / "tree"
+    save_png(src / "sub" / "x.png", rgb(6, 6))
+    save_png(src / "y.png", rgb(6, 6))
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "sub").write_text("a file where a folder should go")
+    r = invoke("blur", "-r", src, out)
+    assert r.exit_code == 1 and "cannot write" in r.output
+    assert (out / "y.png").is_file()
+    assert not [p for p in out.rglob("*") if p.name.startswith(files.TMP_PREFIX)]
+    if os.geteuid() != 0:  # a read-only folder stops everyone but root
+        ro = tmp_path / "ro"
+        ro.mkdir(mode=0o500)
+        r = invoke("blur", folder, ro)
+        assert r.exit_code == 1 and "cannot write" in r.output
+
+
+def test_usage_errors(folder, tmp_path):
+    assert invoke("blur", folder).exit_code == 2
+    assert invoke("blur", tmp_path / "missing", tmp_path / "o").exit_code == 2
+    assert invoke("blur", "--overwrite", "--skip-existing", folder, tmp_path / "o"
+                  ).exit_code == 2
+    assert invoke("denoise", "--size", "3", folder, tmp_path / "o").exit_code == 2
+    assert invoke("blur", "--backend", "cuda", folder, tmp_path / "o").exit_code == \
+        (2 if not imgops.backends()["cuda"]["available"] else 0)
+
+
+def test_edges_raw_and_canny(folder, tmp_path):
+    r = invoke("edges", "--raw", folder / "a.png", tmp_path / "raw")
+    assert r.exit_code == 0
+    raw = load(tmp_path / "raw" / "a.tif")
+    assert raw.dtype == np.float32
+    np.testing.assert_allclose(raw, imgops.sobel(load(folder / "a.png")), rtol=1e-6)
+    r = invoke("edges", "--method", "canny", folder / "b.png", tmp_path / "c")
+    out = load(tmp_path / "c" / "b.png")
+    assert set(np.unique(out)) <= {0, 255}
+
+
+def test_info():
+    r = invoke("info")
+    assert r.exit_code == 0 and "cpu:" in r.output and "cuda:" in r.output
+    r = invoke("info", "--json")
+    assert '"threads"' in r.output
+
+
+def _env():
+    return dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
+
+
+def test_subprocess_and_quiet(folder, tmp_path):
+    r = subprocess.run([sys.executable, "-m", "imgops.cli.main", "blur", "-q", str(folder),
+                        str(tmp_path / "o")], capture_output=True, text=True, env=_env(),
+                       timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "" and r.stderr == ""
+
+
+def test_sigint_leaves_only_complete_files(tmp_path):
+    src = tmp_path / "in"
+    for i in range(60):
+        save_png(src / f"im{i:03d}.png", rgb(256, 256, i))
+    out = tmp_path / "out"
+    p = subprocess.Popen([sys.executable, "-m", "imgops.cli.main", "denoise", "--workers", "2",
+                          str(src), str(out)], env=_env(), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline:  # wait until the batch is under way
+        if out.exists() and sum(1 for p_ in out.iterdir() if not p_.name.startswith(".")) >= 2:
+            break
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    names = [q.name for q in out.iterdir()]
+    assert not [n for n in names if n.startswith(files.TMP_PREFIX)]
+    assert 0 < len(names) < 60
+    for n in names:
+        assert load(out / n).shape == (256, 256, 3)
