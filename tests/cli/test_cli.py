@@ -18,9 +18,6 @@ from PIL import Image
 
 import imgops
 
-REPO = Path(__file__).resolve().parents[2]
-
-
 def rgb(h=24, w=32, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
 
@@ -295,7 +292,7 @@ def test_info():
 
 
 def _env():
-    return dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
+    return dict(os.environ, PYTHONUNBUFFERED="1")  # the installed imgops, as users run it
 
 
 def test_subprocess_and_quiet(folder, tmp_path):
