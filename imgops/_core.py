@@ -136,63 +136,60 @@ def native(dtype: np.dtype) -> np.dtype:
     return np.dtype(dtype).newbyteorder("=")
 
 
-def finish(result: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """Cast a floating result to ``dtype``: integers are rounded to nearest and saturated."""
-    dtype = native(dtype)
-    if dtype.kind == "u":
-        info = np.iinfo(dtype)
-        out = np.rint(result)
-        np.clip(out, info.min, info.max, out=out)
-        return out.astype(dtype)
-    if result.dtype == dtype:
-        return result
-    return result.astype(dtype)
-
-
 # --------------------------------------------------------------------------- layouts
+def _as4d(a: np.ndarray) -> np.ndarray:
+    """A view of an (H, W), (H, W, C) or (N, H, W, C) array as (N, H, W, C)."""
+    if a.ndim == 2:
+        return a[None, :, :, None]
+    if a.ndim == 3:
+        return a[None]
+    return a
+
+
 @dataclass(frozen=True)
 class Layout:
     """How an (H, W), (H, W, C) or (N, H, W, C) image maps to a (P, H, W) plane stack."""
 
     shape: tuple
 
-    @property
-    def lead(self) -> tuple:  # (N, C) dims that become planes, in image order
+    def restore(self, planes: np.ndarray, dtype=None) -> np.ndarray:
+        """Planes back to this layout in ``dtype`` (default: the planes' dtype), integers
+        rounded to nearest and saturated. The plane count may differ (channels mixed)."""
+        dtype = planes.dtype if dtype is None else native(dtype)
         nd = len(self.shape)
-        if nd == 2:
-            return ()
-        if nd == 3:
-            return (self.shape[2],)
-        return (self.shape[0], self.shape[3])
-
-    def restore(self, planes: np.ndarray) -> np.ndarray:
-        """Planes back to this layout; the plane count may differ (channels mixed)."""
-        nd = len(self.shape)
-        h, w = planes.shape[-2:]
-        if nd == 2 and planes.shape[0] == 1:
+        n = self.shape[0] if nd == 4 else 1
+        P, h, w = planes.shape
+        c = P // n
+        if nd == 2 and c == 1 and dtype == planes.dtype:
             return planes[0]
-        if nd <= 3:
-            return np.ascontiguousarray(np.moveaxis(planes, 0, -1))
-        n = self.shape[0]
-        return np.ascontiguousarray(
-            planes.reshape(n, -1, h, w).transpose(0, 2, 3, 1))
+        shape = (h, w) if nd == 2 and c == 1 else (h, w, c) if nd <= 3 else (n, h, w, c)
+        out = np.empty(shape, dtype)
+        integer = dtype.kind == "u"
+        lo, hi = (np.iinfo(dtype).min, np.iinfo(dtype).max) if integer else (0, 0)
+        _layout().scatter(np.ascontiguousarray(planes), _as4d(out), float(lo), float(hi),
+                          integer)
+        return out
+
+
+def _layout():
+    from ._kernels import layout
+
+    return layout
 
 
 def to_planes(image: np.ndarray, dtype=None) -> tuple[np.ndarray, Layout]:
-    """A C-contiguous, native-order ``(P, H, W)`` copy or view of ``image`` in ``dtype``."""
+    """A C-contiguous, native-order ``(P, H, W)`` stack of ``image`` in ``dtype``.
+
+    May be a view of ``image`` (kernels never write to their inputs).
+    """
     dtype = native(image.dtype) if dtype is None else native(dtype)
     layout = Layout(image.shape)
-    if image.ndim == 2:
-        v = image[None]
-    elif image.ndim == 3:
-        v = np.moveaxis(image, -1, 0)
-    else:
-        v = image.transpose(0, 3, 1, 2)
-    planes = np.ascontiguousarray(v, dtype=dtype)
-    if image.ndim == 4:
-        planes = planes.reshape(-1, image.shape[1], image.shape[2])
-    if np.may_share_memory(planes, image):
-        planes = planes.copy()  # kernels may write to their inputs' buffers; never the user's
+    if image.ndim == 2 and image.dtype == dtype and image.flags.c_contiguous:
+        return image[None], layout
+    src = image if image.dtype.isnative else image.astype(native(image.dtype))
+    v = _as4d(src)
+    planes = np.empty((v.shape[0] * v.shape[3], v.shape[1], v.shape[2]), dtype)
+    _layout().gather(v, planes)
     return planes, layout
 
 

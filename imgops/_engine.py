@@ -38,12 +38,14 @@ def apply(image, body: Callable[[np.ndarray], np.ndarray], *, out_dtype: str = "
     elif plane_dtype == "native":
         plane_dtype = dtype
     planes, layout = _core.to_planes(image, plane_dtype)
-    result = layout.restore(body(planes))
+    result = body(planes)
+    if np.may_share_memory(result, image):  # planes may view the input: never hand it back
+        result = result.copy()
     if out_dtype == "same":
-        return _core.finish(result, dtype)
+        return layout.restore(result, dtype)
     if out_dtype == "float":
-        return _core.finish(result, _core.edge_dtype(dtype))
-    return result
+        return layout.restore(result, _core.edge_dtype(dtype))
+    return layout.restore(result)
 
 
 def correlate1d(planes: np.ndarray, weights: np.ndarray, axis: int, before: int, mode: str,

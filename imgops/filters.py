@@ -7,6 +7,8 @@ Each agrees with ``scipy.ndimage`` applied per channel in float64 with the same
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from . import _core, _engine
@@ -176,6 +178,11 @@ def box(image: np.ndarray, size: int | tuple[int, int] = 3, *, mode: str = "refl
 _MEDIAN_MAX = 101
 
 
+@functools.cache
+def _median_net(k: int) -> np.ndarray:
+    return rank.selection_network(k * k, (k * k) // 2)
+
+
 @_doc
 def median(image: np.ndarray, size: int = 3, *, mode: str = "reflect", cval: float = 0.0,
            backend: str = "auto") -> np.ndarray:
@@ -217,6 +224,8 @@ def median(image: np.ndarray, size: int = 3, *, mode: str = "reflect", cval: flo
             rank.median3(padded, out)
         elif dt == np.uint8 and k >= 7:
             rank.median_hist_u8(padded, k, out)
+        elif k <= 7:
+            rank.median_network(padded, k, _median_net(k), (k * k) // 2, out)
         else:
             rank.median_select(padded, k, out)
         return out

@@ -1,9 +1,11 @@
 """Rank (median) engine on padded ``(P, H + k - 1, W + k - 1)`` stacks, exact.
 
-Three algorithms, chosen by window and dtype:
+Four algorithms, chosen by window and dtype:
 - 3x3: each padded column's three samples sorted once per row, then the median of
   nine from the sorted triples (max of lows, median of middles, min of highs).
 - uint8, windows of 7x7 and more: Huang's sliding histogram, O(k) per pixel.
+- windows up to 7x7: a pruned selection network applied to whole row tiles
+  (``selection_network`` / ``median_network``), vectorised over x.
 - otherwise: gather the window and select (quickselect).
 A window holding NaN gives NaN.
 """
@@ -150,3 +152,88 @@ def median_hist_u8(padded, k, out):
                 below += hist[m]
                 m += 1
             orow[x] = m
+
+
+def selection_network(n: int, rank: int) -> np.ndarray:
+    """Compare-exchange steps that leave the rank-th smallest of n values at ``rank``.
+
+    Batcher's odd-even merge sort on the next power of two (steps reaching past n
+    dropped: those slots hold +inf), pruned backwards to the steps the output
+    depends on. Rows are (i, j, what): what 0 = both min->i and max->j, 1 = only
+    min->i needed, 2 = only max->j needed.
+    """
+    size = 1
+    while size < n:
+        size *= 2
+    steps = []
+    p = 1
+    while p < size:
+        k = p
+        while k >= 1:
+            for j in range(k % p, size - k, 2 * k):
+                for i in range(min(k, size - j - k)):
+                    if (i + j) // (2 * p) == (i + j + k) // (2 * p):
+                        a, b = i + j, i + j + k
+                        if b < n:
+                            steps.append((a, b))
+            k //= 2
+        p *= 2
+    needed = {rank}
+    kept = []
+    for a, b in reversed(steps):
+        na, nb = a in needed, b in needed
+        if na or nb:
+            kept.append((a, b, 0 if na and nb else 1 if na else 2))
+            needed |= {a, b}
+    return np.array(kept[::-1], dtype=np.int64).reshape(-1, 3)
+
+
+@njit(parallel=True, cache=True)
+def median_network(padded, k, net, rank, out):
+    """Median of every k x k window by a selection network applied to whole row tiles
+    (vectorised over x), exact; a window holding NaN gives NaN."""
+    P, H, W = out.shape
+    n = k * k
+    T = 256
+    ntiles = (W + T - 1) // T
+    S = net.shape[0]
+    for job in prange(P * H):
+        p = job // H
+        y = job - p * H
+        buf = np.empty((n, T), dtype=padded.dtype)
+        bad = np.empty(T, dtype=np.bool_)
+        for t in range(ntiles):
+            x0 = t * T
+            m = min(T, W - x0)
+            bad[:] = False
+            for i in range(k):
+                row = padded[p, y + i]
+                for j in range(k):
+                    seg = row[x0 + j:x0 + j + m]
+                    b = buf[i * k + j]
+                    for x in range(m):
+                        v = seg[x]
+                        b[x] = v
+                        bad[x] |= v != v
+            for s in range(S):
+                ba = buf[net[s, 0]]
+                bb = buf[net[s, 1]]
+                what = net[s, 2]
+                if what == 0:
+                    for x in range(m):
+                        u = ba[x]
+                        v = bb[x]
+                        ba[x] = min(u, v)
+                        bb[x] = max(u, v)
+                elif what == 1:
+                    for x in range(m):
+                        ba[x] = min(ba[x], bb[x])
+                else:
+                    for x in range(m):
+                        bb[x] = max(ba[x], bb[x])
+            orow = out[p, y]
+            res = buf[rank]
+            for x in range(m):
+                orow[x0 + x] = res[x]
+                if bad[x]:
+                    orow[x0 + x] = np.nan  # only reachable for floats

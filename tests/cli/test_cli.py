@@ -292,13 +292,14 @@ def test_info():
 
 
 def _env():
-    return dict(os.environ, PYTHONUNBUFFERED="1")  # the installed imgops, as users run it
+    # the installed imgops, as users run it (cwd is tmp_path, not the source tree)
+    return dict(os.environ, PYTHONUNBUFFERED="1")
 
 
 def test_subprocess_and_quiet(folder, tmp_path):
     r = subprocess.run([sys.executable, "-m", "imgops.cli.main", "blur", "-q", str(folder),
                         str(tmp_path / "o")], capture_output=True, text=True, env=_env(),
-                       timeout=600)
+                       timeout=600, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout == "" and r.stderr == ""
 
@@ -310,9 +311,9 @@ def test_sigint_leaves_only_complete_files(tmp_path):
     out = tmp_path / "out"
     p = subprocess.Popen([sys.executable, "-m", "imgops.cli.main", "denoise", "--workers", "2",
                           str(src), str(out)], env=_env(), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     deadline = time.time() + 300
-    while time.time() < deadline:  # wait until the batch is under way
+    while time.time() < deadline and p.poll() is None:  # wait until the batch is under way
         if out.exists() and sum(1 for p_ in out.iterdir() if not p_.name.startswith(".")) >= 2:
             break
         time.sleep(0.05)
