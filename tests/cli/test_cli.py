@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 import tifffile
 from click.testing import CliRunner
-from imgops.cli import files
-from imgops.cli.main import main
 from PIL import Image
 
 import imgops
+from imgops.cli import files
+from imgops.cli.main import main
+
 
 def rgb(h=24, w=32, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
