@@ -41,15 +41,19 @@ BACKENDS = ("auto", "cpu", "cuda")
 
 # --------------------------------------------------------------------------- checks
 def is_device_array(obj) -> bool:
-    return hasattr(obj, "__cuda_array_interface__") and not isinstance(obj, np.ndarray)
+    from ._cuda import is_device
+
+    return is_device(obj)
 
 
-def check_image(image, name: str = "image", ndims: Sequence[int] = (2, 3, 4)) -> np.ndarray:
-    """Validate an image argument and return it as a NumPy array (never copied here)."""
-    if not isinstance(image, np.ndarray):
+def check_image(image, name: str = "image", ndims: Sequence[int] = (2, 3, 4), *,
+                device: bool = False) -> np.ndarray:
+    """Validate an image argument (a NumPy array, or a device array with ``device``);
+    never copied here."""
+    if not isinstance(image, np.ndarray) and not device:
         raise TypeError(f"{name} must be a NumPy array (or a CUDA device array), "
                         f"got {type(image).__name__}")
-    if image.dtype.newbyteorder("=") not in SUPPORTED_DTYPES:
+    if np.dtype(image.dtype).newbyteorder("=") not in SUPPORTED_DTYPES:
         raise TypeError(f"{name} has dtype {image.dtype}; supported dtypes are {_DTYPE_NAMES}")
     if image.ndim not in ndims:
         shapes = {2: "(H, W)", 3: "(H, W, C)", 4: "(N, H, W, C)"}

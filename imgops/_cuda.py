@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
+
 
 @functools.lru_cache(maxsize=1)
 def _probe() -> tuple[bool, str, list]:
@@ -42,3 +44,68 @@ def require_gpu() -> None:
     ok, reason, _ = _probe()
     if not ok:
         raise RuntimeError(f"backend='cuda' needs a usable GPU: {reason}")
+
+
+# ----------------------------------------------------------------------------- device arrays
+# Threads per block for the (x, y, plane) grids. Tests shrink it so that small images
+# span many blocks.
+THREADS = [32, 8, 1]
+
+
+def is_device(obj) -> bool:
+    """A CUDA device array (Numba, CuPy, PyTorch, ...) rather than a NumPy array."""
+    if isinstance(obj, np.ndarray):
+        return False
+    return hasattr(obj, "__cuda_array_interface__") or type(obj).__name__ == "FakeCUDAArray"
+
+
+def as_device(obj):
+    """Any device array as a Numba device array (no copy); NumPy arrays are copied over."""
+    from numba import cuda
+
+    if isinstance(obj, np.ndarray):
+        a = obj if obj.dtype.isnative else obj.astype(obj.dtype.newbyteorder("="))
+        return cuda.to_device(np.ascontiguousarray(a))
+    if type(obj).__name__ in ("DeviceNDArray", "FakeCUDAArray"):
+        return obj
+    return cuda.as_cuda_array(obj)
+
+
+def to_device(a: np.ndarray):
+    from numba import cuda
+
+    return cuda.to_device(np.ascontiguousarray(a))
+
+
+def empty(shape, dtype):
+    from numba import cuda
+
+    return cuda.device_array(tuple(int(s) for s in shape), dtype=np.dtype(dtype))
+
+
+def launch(kernel, dims, *args) -> None:
+    """Run ``kernel`` on a 3-D grid covering ``dims = (x, y, z)`` extents."""
+    tx, ty, tz = THREADS
+    blocks = (max(1, -(-dims[0] // tx)), max(1, -(-dims[1] // ty)), max(1, -(-dims[2] // tz)))
+    kernel[blocks, (tx, ty, tz)](*args)
+
+
+def launch2d(kernel, dims, *args) -> None:
+    tx, ty, _ = THREADS
+    kernel[(max(1, -(-dims[0] // tx)), max(1, -(-dims[1] // ty))), (tx, ty)](*args)
+
+
+def as4d(dev):
+    """A device array (H, W), (H, W, C) or (N, H, W, C) viewed as (N, H, W, C), strides
+    kept (no copy, contiguous or not)."""
+    if dev.ndim == 4:
+        return dev
+    if dev.ndim == 2:
+        shape, strides = (1, *dev.shape, 1), (0, *dev.strides, dev.dtype.itemsize)
+    else:
+        shape, strides = (1, *dev.shape), (0, *dev.strides)
+    if type(dev).__name__ == "FakeCUDAArray":  # the simulator wraps a NumPy array
+        return type(dev)(np.lib.stride_tricks.as_strided(dev._ary, shape, strides))
+    from numba.cuda.cudadrv.devicearray import DeviceNDArray
+
+    return DeviceNDArray(shape, strides, dev.dtype, gpu_data=dev.gpu_data)

@@ -12,8 +12,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from . import _core
+from . import _core, _cuda
 from ._kernels import border, stencil
+from ._kernels import layout as layout_kernels
 
 
 def apply(image, body: Callable[[np.ndarray], np.ndarray], *, out_dtype: str = "same",
@@ -27,11 +28,11 @@ def apply(image, body: Callable[[np.ndarray], np.ndarray], *, out_dtype: str = "
     "native" for the input's own dtype (native byte order).
     """
     backend = _core.resolve_backend(backend, image)
-    image = _core.check_image(image)
     if mode is not None:
         _core.check_mode(mode, allow_valid=allow_valid)
-    if backend == "cuda":  # pragma: no cover - needs a GPU
-        raise NotImplementedError("this operation has no CUDA kernel yet")
+    if backend == "cuda":
+        return _apply_cuda(image, body, out_dtype, plane_dtype)
+    image = _core.check_image(image)
     dtype = _core.native(image.dtype)
     if plane_dtype is None:
         plane_dtype = _core.compute_dtype(dtype)
@@ -39,8 +40,8 @@ def apply(image, body: Callable[[np.ndarray], np.ndarray], *, out_dtype: str = "
         plane_dtype = dtype
     planes, layout = _core.to_planes(image, plane_dtype)
     result = body(planes)
-    if np.may_share_memory(result, image):  # planes may view the input: never hand it back
-        result = result.copy()
+    if isinstance(result, np.ndarray) and np.may_share_memory(result, image):
+        result = result.copy()  # planes may view the input: never hand the input back
     if out_dtype == "same":
         return layout.restore(result, dtype)
     if out_dtype == "float":
@@ -48,13 +49,84 @@ def apply(image, body: Callable[[np.ndarray], np.ndarray], *, out_dtype: str = "
     return layout.restore(result)
 
 
+def _apply_cuda(image, body, out_dtype, plane_dtype):
+    """The same body on the GPU: NumPy in -> NumPy out, device array in -> device out."""
+    host = isinstance(image, np.ndarray)
+    if host:
+        image = _core.check_image(image)
+    dev = _cuda.as_device(image)
+    _core.check_image(dev, device=True)
+    dtype = _core.native(dev.dtype)
+    if plane_dtype is None:
+        plane_dtype = _core.compute_dtype(dtype)
+    elif plane_dtype == "native":
+        plane_dtype = dtype
+    v = _cuda.as4d(dev)
+    n, h, w, c = v.shape
+    k = layout_kernels.cuda_kernels()
+    planes = _cuda.empty((n * c, h, w), plane_dtype)
+    _cuda.launch(k.gather, (w, h, n * c), v, planes)
+    result = body(planes)
+    odt = {"same": dtype, "float": _core.edge_dtype(dtype)}.get(out_dtype, result.dtype)
+    P, ho, wo = result.shape
+    co = P // n
+    shape = (ho, wo) if dev.ndim == 2 and co == 1 else (ho, wo, co) if dev.ndim <= 3 \
+        else (n, ho, wo, co)
+    out = _cuda.empty(shape, odt)
+    integer = np.dtype(odt).kind == "u"
+    lo, hi = (np.iinfo(odt).min, np.iinfo(odt).max) if integer else (0, 0)
+    _cuda.launch(k.scatter, (wo, ho, P), result, _cuda.as4d(out), float(lo), float(hi),
+                 integer)
+    return out.copy_to_host() if host else out
+
+
+def empty_like(planes, shape=None, dtype=None):
+    """An uninitialised stack on the planes' side (host or device)."""
+    shape = planes.shape if shape is None else shape
+    dtype = planes.dtype if dtype is None else dtype
+    return _cuda.empty(shape, dtype) if _cuda.is_device(planes) else np.empty(shape, dtype)
+
+
+_COMBINE = {"add": 0, "hypot": 1, "div_eps": 2, "scale": 3}
+
+
+def combine(a, b, op: str):
+    """Elementwise on either side: a + b, hypot(a, b), a / (b + float64 eps) (canny's
+    bleed-over correction), or a * b for a number b ("scale")."""
+    if _cuda.is_device(a):
+        out = empty_like(a)
+        bb = a if op == "scale" else b
+        _cuda.launch(stencil.cuda_kernels().combine, (a.shape[2], a.shape[1], a.shape[0]),
+                     a, bb, _COMBINE[op], float(b) if op == "scale" else 0.0, out)
+        return out
+    if op == "add":
+        return a + b
+    if op == "hypot":
+        return np.hypot(a, b)
+    if op == "div_eps":
+        return a / (b + np.finfo(np.float64).eps)
+    return a * b
+
+
+def scale(a, factor: float):
+    return combine(a, factor, "scale")
+
+
 def correlate1d(planes: np.ndarray, weights: np.ndarray, axis: int, before: int, mode: str,
                 cval: float) -> np.ndarray:
     """One 1-D correlation pass along ``axis`` (0: rows/H, 1: columns/W)."""
-    out = np.empty_like(planes)
+    out = empty_like(planes)
     w = np.ascontiguousarray(weights, dtype=planes.dtype)
+    cv = planes.dtype.type(cval)
+    if _cuda.is_device(planes):
+        k = stencil.cuda_kernels()
+        fn = k.correlate_cols if axis == 0 else k.correlate_rows
+        P, H, W = planes.shape
+        _cuda.launch(fn, (W, H, P), planes, _cuda.to_device(w), before, _core.MODES[mode], cv,
+                     out)
+        return out
     fn = stencil.correlate_cols if axis == 0 else stencil.correlate_rows
-    fn(planes, w, before, _core.MODES[mode], planes.dtype.type(cval), out)
+    fn(planes, w, before, _core.MODES[mode], cv, out)
     return out
 
 
@@ -86,12 +158,17 @@ def correlate2d(planes: np.ndarray, kernel: np.ndarray, mode: str, cval: float,
                 before: tuple[int, int] | None = None) -> np.ndarray:
     """2-D correlation with SciPy's ``ndimage.correlate`` semantics (or ``valid``)."""
     kh, kw = kernel.shape
-    if mode == "valid":
-        P, H, W = planes.shape
-        out = np.empty((P, H - kh + 1, W - kw + 1), planes.dtype)
-        stencil.correlate_valid(planes, np.ascontiguousarray(kernel, planes.dtype), out)
-        return out
+    P, H, W = planes.shape
     by, bx = before if before is not None else (kh // 2, kw // 2)
+    w = np.ascontiguousarray(kernel, planes.dtype)
+    if mode == "valid":
+        out = empty_like(planes, (P, H - kh + 1, W - kw + 1))
+        if _cuda.is_device(planes):
+            _cuda.launch(stencil.cuda_kernels().correlate2d, (W - kw + 1, H - kh + 1, P),
+                         planes, _cuda.to_device(w), 0, 0, 0, planes.dtype.type(0), True, out)
+        else:
+            stencil.correlate_valid(planes, w, out)
+        return out
     factors = rank1_factors(kernel) if kh > 1 and kw > 1 else None
     if kh == 1 or kw == 1:
         factors = (kernel[:, 0].copy(), np.ones(1)) if kw == 1 else (np.ones(1), kernel[0].copy())
@@ -103,15 +180,22 @@ def correlate2d(planes: np.ndarray, kernel: np.ndarray, mode: str, cval: float,
             # The row pass sees, outside the image, what a column of cval became: cval*sum(u).
             planes = correlate1d(planes, v, 1, bx, mode, cval * float(np.sum(u)))
         return planes
+    out = empty_like(planes)
+    if _cuda.is_device(planes):
+        _cuda.launch(stencil.cuda_kernels().correlate2d, (W, H, P), planes, _cuda.to_device(w),
+                     by, bx, _core.MODES[mode], planes.dtype.type(cval), False, out)
+        return out
     padded = border.pad(planes, by, kh - 1 - by, bx, kw - 1 - bx, _core.MODES[mode], cval)
-    out = np.empty_like(planes)
-    stencil.correlate_valid(padded, np.ascontiguousarray(kernel, planes.dtype), out)
+    stencil.correlate_valid(padded, w, out)
     return out
 
 
 def box(planes: np.ndarray, size: tuple[int, int], mode: str, cval: float) -> np.ndarray:
     """Mean over a ``size`` window: a running-sum pass along H, then along W (as SciPy)."""
     ky, kx = size
+    if _cuda.is_device(planes):  # direct window sums: one pass per axis, as SciPy orders them
+        passes = [(ax, np.full(k, 1.0 / k)) for ax, k in ((0, ky), (1, kx)) if k > 1]
+        return separable(planes, passes, mode, cval)
     m = _core.MODES[mode]
     cv = planes.dtype.type(cval)
     if ky > 1:

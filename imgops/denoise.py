@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from . import _core, _engine
+from . import _core, _cuda, _engine
 from ._kernels import border
 from ._kernels import denoise as kern
 from .filters import gaussian, gaussian_kernel1d, median
@@ -72,7 +72,7 @@ def bilateral(image: np.ndarray, sigma_color: float, sigma_spatial: float, *,
     r = max(2, math.ceil(3 * ss)) if radius is None else _core.check_int(radius, "radius",
                                                                          low=0, high=256)
     _core.check_mode(mode)
-    c = _channels(_core.check_image(image)) if isinstance(image, np.ndarray) else 1
+    c = _channels(_core.check_image(image, device=_cuda.is_device(image)))
     off = np.arange(-r, r + 1, dtype=np.float64)
     spatial = np.exp(-(off[:, None] ** 2 + off[None, :] ** 2) / (2 * ss * ss)).ravel()
 
@@ -82,8 +82,16 @@ def bilateral(image: np.ndarray, sigma_color: float, sigma_spatial: float, *,
         kern.bilateral(padded, r, spatial, 1.0 / (2 * sc * sc), out)
         return out
 
-    return _engine.apply(image, lambda p: _per_image(p, c, one), backend=backend,
-                         plane_dtype=np.float64)
+    def on_gpu(planes):
+        out = _cuda.empty(planes.shape, np.float64)
+        _cuda.launch(kern.cuda_kernels().bilateral, (planes.shape[2], planes.shape[1],
+                                                     planes.shape[0] // c),
+                     planes, c, r, _cuda.to_device(spatial), 1.0 / (2 * sc * sc),
+                     _core.MODES[mode], out)
+        return out
+
+    return _engine.apply(image, lambda p: on_gpu(p) if _cuda.is_device(p) else
+                         _per_image(p, c, one), backend=backend, plane_dtype=np.float64)
 
 
 def nl_means(image: np.ndarray, h: float, *, patch_size: int = 7, patch_distance: int = 11,
@@ -125,13 +133,22 @@ def nl_means(image: np.ndarray, h: float, *, patch_size: int = 7, patch_distance
     if s % 2 == 0:
         s += 1
     o = s // 2
-    c = _channels(_core.check_image(image)) if isinstance(image, np.ndarray) else 1
+    c = _channels(_core.check_image(image, device=_cuda.is_device(image)))
+    pad = o + d + 1
+
+    def on_gpu(planes):
+        padded = border.pad(planes, pad, pad, pad, pad, _core.MODES["mirror"], 0.0)
+        out = _cuda.empty(planes.shape, np.float64)
+        _cuda.launch(kern.cuda_kernels().nl_means, (planes.shape[2], planes.shape[1],
+                                                    planes.shape[0] // c),
+                     padded, c, pad, o, d, 1.0 / (c * h * h * s * s), c * 2.0 * sigma * sigma,
+                     out)
+        return out
 
     def one(stack):
         reach = _nan_reach(stack, o + d, "mirror")
         if reach is not None:
             stack = np.where(np.isfinite(stack), stack, 0.0)
-        pad = o + d + 1
         padded = border.pad(stack, pad, pad, pad, pad, _core.MODES["mirror"], 0.0)
         out = np.empty(stack.shape, np.float64)
         kern.nl_means(padded, pad, o, d, 1.0 / (stack.shape[0] * h * h * s * s),
@@ -140,8 +157,8 @@ def nl_means(image: np.ndarray, h: float, *, patch_size: int = 7, patch_distance
             out[:, reach] = np.nan
         return out
 
-    return _engine.apply(image, lambda p: _per_image(p, c, one), backend=backend,
-                         plane_dtype=np.float64)
+    return _engine.apply(image, lambda p: on_gpu(p) if _cuda.is_device(p) else
+                         _per_image(p, c, one), backend=backend, plane_dtype=np.float64)
 
 
 _IMMERKAER = np.array([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]])
@@ -153,12 +170,16 @@ def estimate_noise(image: np.ndarray) -> float:
     ``sigma = sqrt(pi / 2) / (6 (W - 2)(H - 2)) * sum |I * N|`` over the valid region,
     ``N = [[1, -2, 1], [-2, 4, -2], [1, -2, 1]]``, per channel, then averaged.
 
+    A device array is copied to the host (the result is one number).
+
     Examples
     --------
     >>> rng = np.random.default_rng(1)
     >>> round(estimate_noise(rng.normal(0, 5.0, (256, 256))), 0)
     5.0
     """
+    if _cuda.is_device(image):
+        image = _cuda.as_device(image).copy_to_host()
     image = _core.check_image(image)
     h, w = image.shape[-3:-1] if image.ndim == 4 else image.shape[:2]
     if h < 3 or w < 3:
@@ -238,6 +259,8 @@ def canny(image: np.ndarray, sigma: float = 1.0, low_threshold: float | None = N
     Returns
     -------
     ndarray of bool
+        A device array for a device input: smoothing, gradients and suppression run on
+        the GPU; the hysteresis (a flood fill) runs on the host.
 
     Examples
     --------
@@ -245,10 +268,20 @@ def canny(image: np.ndarray, sigma: float = 1.0, low_threshold: float | None = N
     >>> canny(img).any(axis=0).nonzero()[0].tolist()
     [3, 4]
     """
-    image = _core.check_image(image)
+    if _core.resolve_backend(backend, image) == "cuda":
+        host = isinstance(image, np.ndarray)
+        dev = _cuda.as_device(_core.check_image(image) if host else image)
+        out = _canny(_core.check_image(dev, device=True), sigma, low_threshold,
+                     high_threshold, use_quantiles)
+        return out.copy_to_host() if host else out
+    return _canny(_core.check_image(image), sigma, low_threshold, high_threshold,
+                  use_quantiles)
+
+
+def _canny(image, sigma, low_threshold, high_threshold, use_quantiles):
+    """canny on a checked NumPy or device array (the steps dispatch on the array type)."""
     if image.ndim != 2:
         raise ValueError(f"canny takes a 2-D (H, W) image; got shape {image.shape}")
-    _core.resolve_backend(backend, image)
     sigma = _core.check_float(sigma, "sigma", low=0.0)
     dt = _core.native(image.dtype)
     dmax = float(np.iinfo(dt).max) if dt.kind == "u" else 1.0
@@ -266,25 +299,46 @@ def canny(image: np.ndarray, sigma: float = 1.0, low_threshold: float | None = N
             hi = _core.check_float(high_threshold, "high_threshold") / dmax
     if hi < lo:
         raise ValueError("low_threshold must not exceed high_threshold")
-    x, _ = _core.to_planes(image, np.float64)
-    if dt.kind == "u":
-        x /= dmax
+    if _cuda.is_device(image):
+        from ._kernels import layout
+
+        dev = _cuda.as_device(image)
+        x = _cuda.empty((1, *dev.shape), np.float64)
+        _cuda.launch(layout.cuda_kernels().gather, (dev.shape[1], dev.shape[0], 1),
+                     _cuda.as4d(dev), x)
+        x = _engine.scale(x, 1.0 / dmax) if dt.kind == "u" else x
+    else:
+        x, _ = _core.to_planes(image, np.float64)
+        if dt.kind == "u":
+            x = x / dmax
     if sigma > 1e-15:
         g = gaussian_kernel1d(sigma, 4.0)
         passes = [(0, g), (1, g)]
         smoothed = _engine.separable(x, passes, "constant", 0.0)
-        bleed = _engine.separable(np.ones_like(x), passes, "constant", 0.0)
-        smoothed /= bleed + np.finfo(np.float64).eps
+        ones = _engine.empty_like(x)
+        ones[:] = 1.0
+        bleed = _engine.separable(ones, passes, "constant", 0.0)
+        smoothed = _engine.combine(smoothed, bleed, "div_eps")
     else:
         smoothed = x
     deriv, smooth = np.array([-1.0, 0.0, 1.0]), np.array([1.0, 2.0, 1.0])
-    isobel = _engine.separable(smoothed, [(0, deriv), (1, smooth)], "reflect", 0.0)[0]
-    jsobel = _engine.separable(smoothed, [(1, deriv), (0, smooth)], "reflect", 0.0)[0]
-    magnitude = np.sqrt(isobel * isobel + jsobel * jsobel)
+    isobel = _engine.separable(smoothed, [(0, deriv), (1, smooth)], "reflect", 0.0)
+    jsobel = _engine.separable(smoothed, [(1, deriv), (0, smooth)], "reflect", 0.0)
+    magnitude = _engine.combine(isobel, jsobel, "hypot")
+    dev = _cuda.is_device(magnitude)
     if use_quantiles:
-        lo, hi = np.percentile(magnitude, [100.0 * lo, 100.0 * hi])
-    suppressed = np.empty_like(magnitude)
-    kern.nonmax_suppression(isobel, jsobel, magnitude, lo if lo != 0 else 1e-14, suppressed)
-    out = np.empty(magnitude.shape, bool)
+        lo, hi = np.percentile(magnitude.copy_to_host() if dev else magnitude,
+                               [100.0 * lo, 100.0 * hi])
+    lo = lo if lo != 0 else 1e-14
+    if dev:
+        suppressed = _cuda.empty(magnitude.shape[1:], np.float64)
+        _cuda.launch2d(kern.cuda_kernels().nms, magnitude.shape[:0:-1], isobel[0], jsobel[0],
+                       magnitude[0], lo, suppressed)
+        suppressed = suppressed.copy_to_host()
+    else:
+        suppressed = np.empty(magnitude.shape[1:])
+        kern.nonmax_suppression(isobel[0], jsobel[0], magnitude[0], lo, suppressed)
+    out = np.empty(suppressed.shape, bool)
     kern.hysteresis(suppressed, hi, out)
-    return out
+    return _cuda.to_device(out) if dev else out
+

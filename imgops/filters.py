@@ -11,7 +11,7 @@ import functools
 
 import numpy as np
 
-from . import _core, _engine
+from . import _core, _cuda, _engine
 from ._kernels import border, rank
 
 __all__ = ["correlate", "convolve", "gaussian", "box", "median", "sobel", "prewitt",
@@ -215,11 +215,15 @@ def median(image: np.ndarray, size: int = 3, *, mode: str = "reflect", cval: flo
         if dt.kind == "u":  # cval in the image's own dtype, as SciPy casts it
             info = np.iinfo(dt)
             cv = min(max(round(cval), info.min), info.max)
-        padded = border.pad(planes, k // 2, k - 1 - k // 2, k // 2, k - 1 - k // 2,
-                            _core.MODES[mode], cv)
-        out = np.empty_like(planes)
         if k == 1:
             return planes
+        out = _engine.empty_like(planes)
+        if _cuda.is_device(planes):
+            _cuda.launch(rank.cuda_kernels().median, planes.shape[::-1], planes, k,
+                         _core.MODES[mode], dt.type(cv), out)
+            return out
+        padded = border.pad(planes, k // 2, k - 1 - k // 2, k // 2, k - 1 - k // 2,
+                            _core.MODES[mode], cv)
         if k == 3:
             rank.median3(padded, out)
         elif dt == np.uint8 and k >= 7:
@@ -259,8 +263,8 @@ def _edge(image, name, axis, mode, cval, backend):
     def body(planes):
         if axis is not None:
             return _gradient(planes, name, axis, mode, cval)
-        return np.hypot(_gradient(planes, name, 0, mode, cval),
-                        _gradient(planes, name, 1, mode, cval))
+        return _engine.combine(_gradient(planes, name, 0, mode, cval),
+                               _gradient(planes, name, 1, mode, cval), "hypot")
 
     return _engine.apply(image, body, out_dtype="float", mode=mode, backend=backend)
 
@@ -340,8 +344,8 @@ def laplace(image: np.ndarray, *, mode: str = "reflect", cval: float = 0.0,
     d2 = np.array([1.0, -2.0, 1.0])
 
     def body(planes):
-        return (_engine.correlate1d(planes, d2, 0, 1, mode, cval)
-                + _engine.correlate1d(planes, d2, 1, 1, mode, cval))
+        return _engine.combine(_engine.correlate1d(planes, d2, 0, 1, mode, cval),
+                               _engine.correlate1d(planes, d2, 1, 1, mode, cval), "add")
 
     return _engine.apply(image, body, out_dtype="float", mode=mode, backend=backend)
 
@@ -386,7 +390,7 @@ def gaussian_laplace(image: np.ndarray, sigma: float | tuple[float, float], *,
         return out
 
     def body(planes):
-        return (_engine.separable(planes, passes(0), mode, cval)
-                + _engine.separable(planes, passes(1), mode, cval))
+        return _engine.combine(_engine.separable(planes, passes(0), mode, cval),
+                               _engine.separable(planes, passes(1), mode, cval), "add")
 
     return _engine.apply(image, body, out_dtype="float", mode=mode, backend=backend)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _core
+from . import _core, _cuda
 from ._kernels import resample
 from .sampling import (
     _check_bias,
@@ -20,7 +20,28 @@ from .sampling import (
 __all__ = ["conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "relu"]
 
 
+def _on(x, backend):
+    """(x on the chosen side, whether the caller gave a host array)."""
+    b = _core.resolve_backend(backend, x)
+    host = isinstance(x, np.ndarray)
+    if b == "cuda":
+        return _cuda.as_device(_check_x(x) if host else x), host
+    return x, host
+
+
+def _back(out, host):
+    return out.copy_to_host() if host and _cuda.is_device(out) else out
+
+
+def _empty(x, shape):
+    return _cuda.empty(shape, x.dtype) if _cuda.is_device(x) else np.empty(shape, x.dtype)
+
+
 def _check_x(x, name="x") -> np.ndarray:
+    if _cuda.is_device(x):
+        if np.dtype(x.dtype) not in (np.float32, np.float64) or x.ndim != 4 or x.size == 0:
+            raise ValueError(f"{name} must be a non-empty (N, C, H, W) float32/float64 array")
+        return x
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name} must be a NumPy array; got {type(x).__name__}")
     if x.dtype.newbyteorder("=") not in (np.float32, np.float64):
@@ -42,8 +63,8 @@ def _check_weight(weight, cin: int, transposed: bool) -> np.ndarray:
 
 
 def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, *,
-           stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0
-           ) -> np.ndarray:
+           stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
+           backend: str = "auto") -> np.ndarray:
     """2-D convolution (cross-correlation), ``torch.nn.functional.conv2d`` with groups=1.
 
     Parameters
@@ -61,6 +82,7 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, *,
            [6., 9., 6.],
            [4., 6., 4.]])
     """
+    x, host = _on(x, backend)
     x = _check_x(x)
     n, cin, h, w = x.shape
     wt = _check_weight(weight, cin, transposed=False)
@@ -71,15 +93,20 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, *,
     if h + 2 * ph < kh or w + 2 * pw < kw:
         raise ValueError(f"kernel {(kh, kw)} is larger than the padded input "
                          f"{(h + 2 * ph, w + 2 * pw)}")
-    out = np.empty((n, cout, ho, wo), x.dtype)
-    resample.conv2d(x, wt.astype(x.dtype), _check_bias(bias, cout).astype(x.dtype),
-                    sh, sw, ph, pw, out)
-    return out
+    out = _empty(x, (n, cout, ho, wo))
+    wt, b = wt.astype(x.dtype), _check_bias(bias, cout).astype(x.dtype)
+    if _cuda.is_device(x):
+        _cuda.launch(resample.cuda_kernels().conv2d, (wo, ho, n * cout), x,
+                     _cuda.to_device(wt), _cuda.to_device(b), sh, sw, ph, pw, out)
+    else:
+        resample.conv2d(x, wt, b, sh, sw, ph, pw, out)
+    return _back(out, host)
 
 
 def conv_transpose2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, *,
                      stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
-                     output_padding: int | tuple[int, int] = 0) -> np.ndarray:
+                     output_padding: int | tuple[int, int] = 0,
+                     backend: str = "auto") -> np.ndarray:
     """Transposed convolution, ``torch.nn.functional.conv_transpose2d`` with groups=1.
 
     Parameters
@@ -94,6 +121,7 @@ def conv_transpose2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None 
     >>> conv_transpose2d(np.ones((1, 1, 2, 2)), np.ones((1, 1, 2, 2)), stride=2).shape
     (1, 1, 4, 4)
     """
+    x, host = _on(x, backend)
     x = _check_x(x)
     n, cin, h, w = x.shape
     wt = _check_weight(weight, cin, transposed=True)
@@ -106,23 +134,29 @@ def conv_transpose2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None 
     ho, wo = conv_output_size(h, kh, sh, ph, oph), conv_output_size(w, kw, sw, pw, opw)
     if ho < 1 or wo < 1:
         raise ValueError("padding leaves no output for this input and weight")
-    out = np.empty((n, cout, ho, wo), x.dtype)
-    resample.conv_transpose(x, wt.astype(x.dtype), _check_bias(bias, cout).astype(x.dtype),
-                            sh, sw, ph, pw, 1, out)
-    return out
+    out = _empty(x, (n, cout, ho, wo))
+    wt, b = wt.astype(x.dtype), _check_bias(bias, cout).astype(x.dtype)
+    if _cuda.is_device(x):
+        _cuda.launch(resample.cuda_kernels().conv_transpose, (wo, ho, n * cout), x,
+                     _cuda.to_device(wt), _cuda.to_device(b), sh, sw, ph, pw, 1, out)
+    else:
+        resample.conv_transpose(x, wt, b, sh, sw, ph, pw, 1, out)
+    return _back(out, host)
 
 
-def _pool(x, kernel_size, stride, padding, ceil_mode, planes_fn, *extra):
+def _pool(x, kernel_size, stride, padding, ceil_mode, backend, planes_fn, *extra):
+    x, host = _on(x, backend)
     x = _check_x(x)
     n, c, h, w = x.shape
     geo = pool_geometry(h, w, kernel_size, stride, padding, ceil_mode)
     out = planes_fn(x.reshape(n * c, h, w), *geo, *extra)
-    return out.reshape(n, c, *out.shape[1:])
+    return _back(out.reshape(n, c, *out.shape[1:]), host)
 
 
 def max_pool2d(x: np.ndarray, kernel_size: int | tuple[int, int],
                stride: int | tuple[int, int] | None = None,
-               padding: int | tuple[int, int] = 0, ceil_mode: bool = False) -> np.ndarray:
+               padding: int | tuple[int, int] = 0, ceil_mode: bool = False,
+               backend: str = "auto") -> np.ndarray:
     """``torch.nn.functional.max_pool2d`` (dilation 1) on NCHW.
 
     Examples
@@ -131,13 +165,13 @@ def max_pool2d(x: np.ndarray, kernel_size: int | tuple[int, int],
     array([[ 5.,  7.],
            [13., 15.]])
     """
-    return _pool(x, kernel_size, stride, padding, ceil_mode, max_pool_planes)
+    return _pool(x, kernel_size, stride, padding, ceil_mode, backend, max_pool_planes)
 
 
 def avg_pool2d(x: np.ndarray, kernel_size: int | tuple[int, int],
                stride: int | tuple[int, int] | None = None,
                padding: int | tuple[int, int] = 0, ceil_mode: bool = False,
-               count_include_pad: bool = True) -> np.ndarray:
+               count_include_pad: bool = True, backend: str = "auto") -> np.ndarray:
     """``torch.nn.functional.avg_pool2d`` on NCHW.
 
     Examples
@@ -146,11 +180,11 @@ def avg_pool2d(x: np.ndarray, kernel_size: int | tuple[int, int],
     array([[ 2.5,  4.5],
            [10.5, 12.5]])
     """
-    return _pool(x, kernel_size, stride, padding, ceil_mode, avg_pool_planes,
+    return _pool(x, kernel_size, stride, padding, ceil_mode, backend, avg_pool_planes,
                  count_include_pad)
 
 
-def relu(x: np.ndarray) -> np.ndarray:
+def relu(x: np.ndarray, *, backend: str = "auto") -> np.ndarray:
     """``max(x, 0)``, NaN kept (as ``torch.relu``).
 
     Examples
@@ -158,5 +192,12 @@ def relu(x: np.ndarray) -> np.ndarray:
     >>> relu(np.array([[[[-1.0, 2.0]]]]))
     array([[[[0., 2.]]]])
     """
+    x, host = _on(x, backend)
     x = _check_x(x)
+    if _cuda.is_device(x):
+        n, c, h, w = x.shape
+        flat = x.reshape(n * c, h, w)
+        out = _cuda.empty(flat.shape, x.dtype)
+        _cuda.launch(resample.cuda_kernels().relu, flat.shape[::-1], flat, out)
+        return _back(out.reshape(n, c, h, w), host)
     return np.where(x < 0, x.dtype.type(0), x)

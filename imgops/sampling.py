@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _core, _engine
+from . import _core, _cuda, _engine
 from ._kernels import resample
 
 __all__ = ["max_pool", "avg_pool", "resize", "downsample", "upsample", "conv_transpose",
@@ -48,7 +48,7 @@ def pool_geometry(h: int, w: int, size, stride, padding, ceil_mode) -> tuple:
 
 
 def _spatial(image) -> tuple[int, int]:
-    image = _core.check_image(image)
+    image = _core.check_image(image, device=_cuda.is_device(image))
     return image.shape[-3:-1] if image.ndim == 4 else image.shape[:2]
 
 
@@ -90,8 +90,11 @@ def max_pool(image: np.ndarray, size: int | tuple[int, int] = 2, *,
 
 
 def max_pool_planes(planes, kh, kw, sh, sw, ph, pw, ho, wo):
-    out = np.empty((planes.shape[0], ho, wo), planes.dtype)
-    if (kh, kw, sh, sw, ph, pw) == (2, 2, 2, 2, 0, 0):
+    out = _engine.empty_like(planes, (planes.shape[0], ho, wo))
+    if _cuda.is_device(planes):
+        _cuda.launch(resample.cuda_kernels().max_pool, out.shape[::-1], planes, kh, kw, sh, sw,
+                     ph, pw, out)
+    elif (kh, kw, sh, sw, ph, pw) == (2, 2, 2, 2, 0, 0):
         resample.max_pool_2x2(planes, out)
     else:
         resample.max_pool(planes, kh, kw, sh, sw, ph, pw, out)
@@ -99,8 +102,13 @@ def max_pool_planes(planes, kh, kw, sh, sw, ph, pw, ho, wo):
 
 
 def avg_pool_planes(planes, kh, kw, sh, sw, ph, pw, ho, wo, count_include_pad):
-    out = np.empty((planes.shape[0], ho, wo), planes.dtype)
-    resample.avg_pool(planes, kh, kw, sh, sw, ph, pw, bool(count_include_pad), out)
+    out = _engine.empty_like(planes, (planes.shape[0], ho, wo))
+    fn = resample.cuda_kernels().avg_pool if _cuda.is_device(planes) else resample.avg_pool
+    args = (planes, kh, kw, sh, sw, ph, pw, bool(count_include_pad), out)
+    if _cuda.is_device(planes):
+        _cuda.launch(fn, out.shape[::-1], *args)
+    else:
+        fn(*args)
     return out
 
 
@@ -166,15 +174,20 @@ def _taps(n_in: int, n_out: int, method: str, align_corners: bool):
 def _resample_planes(planes, shape, method, align_corners):
     P, H, W = planes.shape
     ho, wo = shape
-    if ho != H:  # every method is the identity at equal sizes
-        iy, wy = _taps(H, ho, method, align_corners)
-        out = np.empty((P, ho, W), planes.dtype)
-        resample.taps_cols(planes, iy, wy.astype(planes.dtype), out)
-        planes = out
-    if wo != W:
-        ix, wx = _taps(W, wo, method, align_corners)
-        out = np.empty((P, ho, wo), planes.dtype)
-        resample.taps_rows(planes, ix, wx.astype(planes.dtype), out)
+    dev = _cuda.is_device(planes)
+    k = resample.cuda_kernels() if dev else resample
+    for axis, n_in, n_out in ((0, H, ho), (1, W, wo)):
+        if n_in == n_out:  # every method is the identity at equal sizes
+            continue
+        idx, w = _taps(n_in, n_out, method, align_corners)
+        w = w.astype(planes.dtype)
+        shp = (P, n_out, planes.shape[2]) if axis == 0 else (P, planes.shape[1], n_out)
+        out = _engine.empty_like(planes, shp)
+        fn = k.taps_cols if axis == 0 else k.taps_rows
+        if dev:
+            _cuda.launch(fn, shp[::-1], planes, _cuda.to_device(idx), _cuda.to_device(w), out)
+        else:
+            fn(planes, idx, w, out)
         planes = out
     return planes
 
@@ -354,7 +367,7 @@ def conv_transpose(image: np.ndarray, kernel: np.ndarray, *, stride: int | tuple
     >>> conv_transpose(np.array([[1.0, 2.0]]), np.ones((1, 2)), stride=2)
     array([[1., 1., 2., 2.]])
     """
-    image = _core.check_image(image) if isinstance(image, np.ndarray) else image
+    image = _core.check_image(image, device=_cuda.is_device(image))
     if isinstance(kernel, (list, tuple)):
         kernel = np.asarray(kernel)
     if not isinstance(kernel, np.ndarray) or kernel.ndim not in (2, 4):
@@ -384,11 +397,15 @@ def conv_transpose(image: np.ndarray, kernel: np.ndarray, *, stride: int | tuple
     def body(planes):
         n = planes.shape[0] // channels
         x = planes.reshape(n, channels, h, w)
-        wt = k if k.ndim == 4 else np.broadcast_to(k, (channels, 1, kh, kw))
-        out = np.empty((n, cout, ho, wo), planes.dtype)
-        resample.conv_transpose(x, np.ascontiguousarray(wt, planes.dtype),
-                                np.ascontiguousarray(b, planes.dtype), sh, sw, ph, pw,
-                                groups, out)
+        wt = np.ascontiguousarray(k if k.ndim == 4 else np.broadcast_to(k, (channels, 1, kh, kw)),
+                                  planes.dtype)
+        bb = np.ascontiguousarray(b, planes.dtype)
+        out = _engine.empty_like(planes, (n, cout, ho, wo))
+        if _cuda.is_device(planes):
+            _cuda.launch(resample.cuda_kernels().conv_transpose, (wo, ho, n * cout), x,
+                         _cuda.to_device(wt), _cuda.to_device(bb), sh, sw, ph, pw, groups, out)
+        else:
+            resample.conv_transpose(x, wt, bb, sh, sw, ph, pw, groups, out)
         return out.reshape(n * cout, ho, wo)
 
     return _engine.apply(image, body, backend=backend)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import reference as R
-from conftest import MODES, assert_matches, random_image
+from helpers import MODES, assert_matches, random_image
 from reference import to_dtype
 
 import imgops

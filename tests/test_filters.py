@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
-from conftest import DTYPES, MODES, assert_matches, layout_shape, random_image
+from helpers import DTYPES, MODES, assert_matches, layout_shape, random_image
 from reference import convolve as ref_convolve
 from reference import correlate as ref_correlate
 from reference import edge, per_channel, to_dtype

@@ -4,7 +4,7 @@ formulas (tests/reference.py), and against PyTorch itself where it is importable
 import numpy as np
 import pytest
 import reference as R
-from conftest import DTYPES, assert_matches, layout_shape, random_image
+from helpers import DTYPES, assert_matches, layout_shape, random_image
 from reference import per_channel, to_dtype
 
 import imgops

@@ -7,6 +7,9 @@ extension, so images smaller than the kernel work). It returns -1 for
 compiles for the CPU and as a CUDA device function.
 """
 
+import functools
+from types import SimpleNamespace
+
 import numpy as np
 from numba import njit, prange
 
@@ -66,9 +69,45 @@ def pad_planes(src, out, top, left, mode, cval):
             fill_line(src[p, sy], row, left, mode, cval)
 
 
-def pad(planes: np.ndarray, top: int, bottom: int, left: int, right: int, mode: int,
-        cval: float, dtype=None) -> np.ndarray:
+def pad(planes, top: int, bottom: int, left: int, right: int, mode: int,
+        cval: float, dtype=None):
+    """Extend a (P, H, W) stack, on the host or (device arrays) on the GPU."""
     P, H, W = planes.shape
-    out = np.empty((P, H + top + bottom, W + left + right), dtype or planes.dtype)
-    pad_planes(planes, out, top, left, mode, out.dtype.type(cval))
+    shape = (P, H + top + bottom, W + left + right)
+    dtype = np.dtype(dtype or planes.dtype)
+    if not isinstance(planes, np.ndarray):
+        from .._cuda import empty, launch
+
+        out = empty(shape, dtype)
+        launch(cuda_kernels().pad, shape[::-1], planes, top, left, mode, dtype.type(cval), out)
+        return out
+    out = np.empty(shape, dtype)
+    pad_planes(planes, out, top, left, mode, dtype.type(cval))
     return out
+
+
+@njit(inline="always", cache=True)
+def sample(src, p, y, x, mode, cval):
+    """src[p, y, x] with both coordinates extended by ``mode`` (per-pixel kernels)."""
+    H = src.shape[1]
+    W = src.shape[2]
+    sy = map_index(y, H, mode)
+    sx = map_index(x, W, mode)
+    if sy < 0 or sx < 0:
+        return cval
+    return src[p, sy, sx]
+
+
+@functools.cache
+def cuda_kernels() -> SimpleNamespace:
+    global cuda  # module global: the simulator swaps it inside kernels
+    from numba import cuda
+
+    @cuda.jit
+    def pad_cuda(src, top, left, mode, cval, out):
+        x, y, p = cuda.grid(3)
+        P, Hp, Wp = out.shape
+        if x < Wp and y < Hp and p < P:
+            out[p, y, x] = sample(src, p, y - top, x - left, mode, cval)
+
+    return SimpleNamespace(pad=pad_cuda)

@@ -4,10 +4,14 @@ Each works on one image's channel stack ``(C, H, W)`` at a time (channels are
 measured together), already extended at the border by ``border.pad``.
 """
 
+import functools
 import math
+from types import SimpleNamespace
 
 import numpy as np
 from numba import njit, prange
+
+from .border import sample
 
 
 @njit(parallel=True, cache=True, fastmath={"contract", "arcp", "reassoc"})
@@ -130,43 +134,50 @@ def nl_means(padded, pad, o, d, inv_h2s2, var2c, out):
                     out[c, y0 + ry, x] = acc[c, ry, x] / wsum[ry, x]
 
 
+@njit(inline="always", cache=True)
+def nms_at(isobel, jsobel, magnitude, x, y, low):
+    """Canny's non-maximum suppression at (x, y) with bilinear interpolation along the
+    gradient (scikit-image's rule) and the low threshold; the outermost pixels are never
+    edges. Returns the kept magnitude or 0."""
+    H, W = magnitude.shape
+    m = magnitude[x, y]
+    if x == 0 or y == 0 or x == H - 1 or y == W - 1 or not (m >= low):
+        return 0.0
+    gi = isobel[x, y]
+    gj = jsobel[x, y]
+    down = gi <= 0
+    left = gj <= 0
+    ai = abs(gi)
+    aj = abs(gj)
+    if (not down and not left) or (down and left):
+        if ai > aj:
+            w = aj / ai
+            n11, n12 = magnitude[x + 1, y], magnitude[x + 1, y + 1]
+            n21, n22 = magnitude[x - 1, y], magnitude[x - 1, y - 1]
+        else:
+            w = ai / aj
+            n11, n12 = magnitude[x, y + 1], magnitude[x + 1, y + 1]
+            n21, n22 = magnitude[x, y - 1], magnitude[x - 1, y - 1]
+    else:
+        if ai < aj:
+            w = ai / aj
+            n11, n12 = magnitude[x, y + 1], magnitude[x - 1, y + 1]
+            n21, n22 = magnitude[x, y - 1], magnitude[x + 1, y - 1]
+        else:
+            w = aj / ai
+            n11, n12 = magnitude[x - 1, y], magnitude[x - 1, y + 1]
+            n21, n22 = magnitude[x + 1, y], magnitude[x + 1, y - 1]
+    if n12 * w + n11 * (1.0 - w) <= m and n22 * w + n21 * (1.0 - w) <= m:
+        return m
+    return 0.0
+
+
 @njit(parallel=True, cache=True)
 def nonmax_suppression(isobel, jsobel, magnitude, low, out):
-    """Canny's non-maximum suppression with bilinear interpolation along the gradient
-    (scikit-image's rule), and the low threshold; the outermost pixels are never edges."""
     H, W = magnitude.shape
     for x in prange(H):
         for y in range(W):
-            out[x, y] = 0.0
-            m = magnitude[x, y]
-            if x == 0 or y == 0 or x == H - 1 or y == W - 1 or not (m >= low):
-                continue
-            gi = isobel[x, y]
-            gj = jsobel[x, y]
-            down = gi <= 0
-            left = gj <= 0
-            ai = abs(gi)
-            aj = abs(gj)
-            if (not down and not left) or (down and left):
-                if ai > aj:
-                    w = aj / ai
-                    n11, n12 = magnitude[x + 1, y], magnitude[x + 1, y + 1]
-                    n21, n22 = magnitude[x - 1, y], magnitude[x - 1, y - 1]
-                else:
-                    w = ai / aj
-                    n11, n12 = magnitude[x, y + 1], magnitude[x + 1, y + 1]
-                    n21, n22 = magnitude[x, y - 1], magnitude[x - 1, y - 1]
-            else:
-                if ai < aj:
-                    w = ai / aj
-                    n11, n12 = magnitude[x, y + 1], magnitude[x - 1, y + 1]
-                    n21, n22 = magnitude[x, y - 1], magnitude[x + 1, y - 1]
-                else:
-                    w = aj / ai
-                    n11, n12 = magnitude[x - 1, y], magnitude[x - 1, y + 1]
-                    n21, n22 = magnitude[x + 1, y], magnitude[x + 1, y - 1]
-            if n12 * w + n11 * (1.0 - w) <= m and n22 * w + n21 * (1.0 - w) <= m:
-                out[x, y] = m
+            out[x, y] = nms_at(isobel, jsobel, magnitude, x, y, low)
 
 
 @njit(cache=True)
@@ -195,3 +206,103 @@ def hysteresis(suppressed, high, out):
                     out[a, b] = True
                     stack[top] = a * W + b
                     top += 1
+
+
+@njit(inline="always", cache=True)
+def _schraudolph_exp(y):
+    """scikit-image's approximate exp(y) (Schraudolph 1999) without bit casts: the high
+    32 bits i = int(1072632447 + 1512775 y) hold exponent i >> 20 and mantissa i & 0xFFFFF
+    (the low 32 bits are zero), so the value is exact in float64 arithmetic."""
+    i = int(1072632447.0 + 1512775.0 * y)
+    return math.ldexp(1.0 + (i & 0xFFFFF) / 1048576.0, (i >> 20) - 1023)
+
+
+@functools.cache
+def cuda_kernels() -> SimpleNamespace:
+    """CUDA twins: one thread per pixel, windows read through the shared border rule."""
+    global cuda  # module global: the simulator swaps it inside kernels
+    from numba import cuda
+
+    @cuda.jit
+    def bilateral_cuda(src, C, r, spatial, inv2sc2, mode, out):
+        x, y, n = cuda.grid(3)
+        P, H, W = out.shape
+        if x < W and y < H and n < P // C:
+            k = 2 * r + 1
+            den = 0.0
+            for i in range(k):
+                for j in range(k):
+                    d2 = 0.0
+                    for c in range(C):
+                        t = sample(src, n * C + c, y + i - r, x + j - r, mode, 0.0) \
+                            - src[n * C + c, y, x]
+                        d2 += t * t
+                    den += spatial[i * k + j] * math.exp(-d2 * inv2sc2)
+            for c in range(C):
+                num = 0.0
+                for i in range(k):
+                    for j in range(k):
+                        d2 = 0.0
+                        for cc in range(C):
+                            t = sample(src, n * C + cc, y + i - r, x + j - r, mode, 0.0) \
+                                - src[n * C + cc, y, x]
+                            d2 += t * t
+                        num += spatial[i * k + j] * math.exp(-d2 * inv2sc2) * \
+                            sample(src, n * C + c, y + i - r, x + j - r, mode, 0.0)
+                out[n * C + c, y, x] = num / den
+
+    @cuda.jit
+    def nl_means_cuda(padded, C, pad, o, d, inv_h2s2, var2c, out):
+        """Per pixel: the same patch distances as the CPU's running sums, summed directly."""
+        x, y, n = cuda.grid(3)
+        P, H, W = out.shape
+        if x < W and y < H and n < P // C:
+            reach = o + d  # a non-finite sample this close makes the output NaN (as the CPU)
+            for r in range(y - reach, y + reach + 1):
+                for q in range(x - reach, x + reach + 1):
+                    for c in range(C):
+                        v = padded[n * C + c, r + pad, q + pad]
+                        if v - v != 0:
+                            for cc in range(C):
+                                out[n * C + cc, y, x] = np.nan
+                            return
+            wsum = 0.0
+            for uy in range(-d, d + 1):
+                for ux in range(-d, d + 1):
+                    dist = 0.0
+                    for r in range(y - o + 1, y + o + 1):
+                        for q in range(x - o + 1, x + o + 1):
+                            for c in range(C):
+                                t = padded[n * C + c, r + pad, q + pad] - \
+                                    padded[n * C + c, r + uy + pad, q + ux + pad]
+                                dist += t * t
+                            dist -= var2c
+                    dist = max(dist, 0.0) * inv_h2s2
+                    if dist <= 5.0:
+                        wsum += _schraudolph_exp(-dist)
+            for c in range(C):
+                acc = 0.0
+                for uy in range(-d, d + 1):
+                    for ux in range(-d, d + 1):
+                        dist = 0.0
+                        for r in range(y - o + 1, y + o + 1):
+                            for q in range(x - o + 1, x + o + 1):
+                                for cc in range(C):
+                                    t = padded[n * C + cc, r + pad, q + pad] - \
+                                        padded[n * C + cc, r + uy + pad, q + ux + pad]
+                                    dist += t * t
+                                dist -= var2c
+                        dist = max(dist, 0.0) * inv_h2s2
+                        if dist <= 5.0:
+                            acc += _schraudolph_exp(-dist) * \
+                                padded[n * C + c, y + uy + pad, x + ux + pad]
+                out[n * C + c, y, x] = acc / wsum
+
+    @cuda.jit
+    def nms_cuda(isobel, jsobel, magnitude, low, out):
+        y, x = cuda.grid(2)
+        H, W = magnitude.shape
+        if x < H and y < W:
+            out[x, y] = nms_at(isobel, jsobel, magnitude, x, y, low)
+
+    return SimpleNamespace(bilateral=bilateral_cuda, nl_means=nl_means_cuda, nms=nms_cuda)

@@ -8,6 +8,10 @@ as ``np.rint``) and saturating when the output is an integer type. NumPy's
 with temporaries.
 """
 
+import functools
+import math
+from types import SimpleNamespace
+
 import numpy as np
 from numba import njit, prange
 
@@ -40,3 +44,32 @@ def scatter(planes, out, lo, hi, integer):
             else:
                 for x in range(W):
                     orow[x, c] = prow[x]
+
+
+
+@functools.cache
+def cuda_kernels() -> SimpleNamespace:
+    """The CUDA twins, compiled on first use: ``import imgops`` never loads numba.cuda."""
+    global cuda  # module global: the simulator swaps it inside kernels
+    from numba import cuda
+
+    @cuda.jit
+    def gather(src, out):
+        x, y, job = cuda.grid(3)
+        N, H, W, C = src.shape
+        if x < W and y < H and job < N * C:
+            n = job // C
+            out[job, y, x] = src[n, y, x, job - n * C]
+
+    @cuda.jit
+    def scatter(planes, out, lo, hi, integer):
+        x, y, job = cuda.grid(3)
+        N, H, W, C = out.shape
+        if x < W and y < H and job < N * C:
+            n = job // C
+            v = planes[job, y, x]
+            if integer:
+                v = min(max(math.floor(v + 0.5), lo), hi)
+            out[n, y, x, job - n * C] = v
+
+    return SimpleNamespace(gather=gather, scatter=scatter)

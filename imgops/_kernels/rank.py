@@ -10,8 +10,13 @@ Four algorithms, chosen by window and dtype:
 A window holding NaN gives NaN.
 """
 
+import functools
+from types import SimpleNamespace
+
 import numpy as np
 from numba import njit, prange
+
+from .border import sample
 
 
 @njit(inline="always", cache=True)
@@ -237,3 +242,52 @@ def median_network(padded, k, net, rank, out):
                 orow[x0 + x] = res[x]
                 if bad[x]:
                     orow[x0 + x] = np.nan  # only reachable for floats
+
+
+CUDA_LOCAL = 121  # windows up to 11x11 are selected in per-thread local memory
+
+
+@functools.cache
+def cuda_kernels() -> SimpleNamespace:
+    """CUDA twin: one thread per pixel gathers its window (through the shared border rule)
+    and selects with the shared quickselect; larger windows count ranks instead."""
+    global cuda  # module global: the simulator swaps it inside kernels
+    from numba import cuda, float64
+
+    @cuda.jit
+    def median(src, k, mode, cval, out):
+        x, y, p = cuda.grid(3)
+        P, H, W = out.shape
+        if x < W and y < H and p < P:
+            n = k * k
+            r = n // 2
+            h = k // 2
+            bad = False
+            if n <= CUDA_LOCAL:
+                win = cuda.local.array(CUDA_LOCAL, float64)
+                m = 0
+                for i in range(k):
+                    for j in range(k):
+                        v = sample(src, p, y + i - h, x + j - h, mode, cval)
+                        bad |= v != v
+                        win[m] = v
+                        m += 1
+                res = _select(win, n, r)
+            else:  # rank by counting: the value with r smaller and more than r not larger
+                res = 0.0
+                for a in range(n):
+                    va = sample(src, p, y + a // k - h, x + a % k - h, mode, cval)
+                    bad |= va != va
+                    less = 0
+                    leq = 0
+                    for b in range(n):
+                        vb = sample(src, p, y + b // k - h, x + b % k - h, mode, cval)
+                        less += vb < va
+                        leq += vb <= va
+                    if less <= r and r < leq:
+                        res = va
+            out[p, y, x] = res
+            if bad:
+                out[p, y, x] = np.nan
+
+    return SimpleNamespace(median=median)

@@ -6,8 +6,55 @@ strided convolution.
 (the window's taps) are all this one engine, run along H and then along W.
 """
 
+import functools
+from types import SimpleNamespace
+
 import numpy as np
 from numba import njit, prange
+
+
+@njit(inline="always", cache=True)
+def max_pool_at(src, p, oy, ox, kh, kw, sh, sw, ph, pw):
+    """One output of PyTorch's max_pool2d: the padding never wins; NaN wins."""
+    H = src.shape[1]
+    W = src.shape[2]
+    y0 = oy * sh - ph
+    y1 = min(y0 + kh, H)
+    y0 = max(y0, 0)
+    x0 = ox * sw - pw
+    x1 = min(x0 + kw, W)
+    x0 = max(x0, 0)
+    m = src[p, y0, x0]
+    for y in range(y0, y1):
+        for x in range(x0, x1):
+            v = src[p, y, x]
+            if v > m or v != v:
+                m = v
+    return m
+
+
+@njit(inline="always", cache=True)
+def avg_pool_at(src, p, oy, ox, kh, kw, sh, sw, ph, pw, count_include_pad):
+    """One output of PyTorch's avg_pool2d: window clipped to the padded image, divisor by
+    its rule."""
+    H = src.shape[1]
+    W = src.shape[2]
+    y0 = oy * sh - ph
+    y1 = min(y0 + kh, H + ph)
+    x0 = ox * sw - pw
+    x1 = min(x0 + kw, W + pw)
+    div = (y1 - y0) * (x1 - x0)
+    y0 = max(y0, 0)
+    y1 = min(y1, H)
+    x0 = max(x0, 0)
+    x1 = min(x1, W)
+    if not count_include_pad:
+        div = (y1 - y0) * (x1 - x0)
+    s = 0.0
+    for y in range(y0, y1):
+        for x in range(x0, x1):
+            s += src[p, y, x]
+    return s / div
 
 
 @njit(parallel=True, cache=True)
@@ -52,30 +99,13 @@ def taps_rows(src, idx, w, out):
 
 @njit(parallel=True, cache=True)
 def max_pool(src, kh, kw, sh, sw, ph, pw, out):
-    """PyTorch's max_pool2d (dilation 1): the padding never wins; NaN wins."""
-    P, H, W = src.shape
-    _, Ho, Wo = out.shape
+    P, Ho, Wo = out.shape
     for job in prange(P * Ho):
         p = job // Ho
         oy = job - p * Ho
-        y0 = oy * sh - ph
-        y1 = min(y0 + kh, H)
-        y0 = max(y0, 0)
         orow = out[p, oy]
         for ox in range(Wo):
-            x0 = ox * sw - pw
-            x1 = min(x0 + kw, W)
-            x0 = max(x0, 0)
-            m = src[p, y0, x0]
-            for y in range(y0, y1):
-                row = src[p, y]
-                for x in range(x0, x1):
-                    v = row[x]
-                    if v > m or v != v:
-                        m = v
-                    if m != m:
-                        break
-            orow[ox] = m
+            orow[ox] = max_pool_at(src, p, oy, ox, kh, kw, sh, sw, ph, pw)
 
 
 @njit(parallel=True, cache=True)
@@ -101,34 +131,13 @@ def max_pool_2x2(src, out):
 
 @njit(parallel=True, cache=True)
 def avg_pool(src, kh, kw, sh, sw, ph, pw, count_include_pad, out):
-    """PyTorch's avg_pool2d: windows clipped to the padded image, divisor per its rule."""
-    P, H, W = src.shape
-    _, Ho, Wo = out.shape
+    P, Ho, Wo = out.shape
     for job in prange(P * Ho):
         p = job // Ho
         oy = job - p * Ho
-        y0 = oy * sh - ph
-        y1 = min(y0 + kh, H + ph)
-        hpad = y1 - y0
-        y0 = max(y0, 0)
-        y1 = min(y1, H)
         orow = out[p, oy]
         for ox in range(Wo):
-            x0 = ox * sw - pw
-            x1 = min(x0 + kw, W + pw)
-            wpad = x1 - x0
-            x0 = max(x0, 0)
-            x1 = min(x1, W)
-            s = 0.0
-            for y in range(y0, y1):
-                row = src[p, y]
-                for x in range(x0, x1):
-                    s += row[x]
-            if count_include_pad:
-                div = hpad * wpad
-            else:
-                div = (y1 - y0) * (x1 - x0)
-            orow[ox] = s / div
+            orow[ox] = avg_pool_at(src, p, oy, ox, kh, kw, sh, sw, ph, pw, count_include_pad)
 
 
 @njit(parallel=True, cache=True)
@@ -202,3 +211,106 @@ def conv2d(src, weight, bias, sh, sw, ph, pw, out):
                     ox1 = min(Wo, (W - 1 + pw - kx) // sw + 1)
                     for ox in range(ox0, ox1):
                         orow[ox] += wv * irow[ox * sw - pw + kx]
+
+
+@functools.cache
+def cuda_kernels() -> SimpleNamespace:
+    """CUDA twins: one thread per output pixel; pools share their per-output bodies."""
+    global cuda  # module global: the simulator swaps it inside kernels
+    from numba import cuda
+
+    @cuda.jit
+    def max_pool_cuda(src, kh, kw, sh, sw, ph, pw, out):
+        x, y, p = cuda.grid(3)
+        P, Ho, Wo = out.shape
+        if x < Wo and y < Ho and p < P:
+            out[p, y, x] = max_pool_at(src, p, y, x, kh, kw, sh, sw, ph, pw)
+
+    @cuda.jit
+    def avg_pool_cuda(src, kh, kw, sh, sw, ph, pw, count_include_pad, out):
+        x, y, p = cuda.grid(3)
+        P, Ho, Wo = out.shape
+        if x < Wo and y < Ho and p < P:
+            out[p, y, x] = avg_pool_at(src, p, y, x, kh, kw, sh, sw, ph, pw,
+                                       count_include_pad)
+
+    @cuda.jit
+    def taps_cols_cuda(src, idx, w, out):
+        x, y, p = cuda.grid(3)
+        P, Ho, W = out.shape
+        if x < W and y < Ho and p < P:
+            s = 0.0
+            for t in range(idx.shape[1]):
+                s += w[y, t] * src[p, idx[y, t], x]
+            out[p, y, x] = s
+
+    @cuda.jit
+    def taps_rows_cuda(src, idx, w, out):
+        x, y, p = cuda.grid(3)
+        P, H, Wo = out.shape
+        if x < Wo and y < H and p < P:
+            s = 0.0
+            for t in range(idx.shape[1]):
+                s += w[x, t] * src[p, y, idx[x, t]]
+            out[p, y, x] = s
+
+    @cuda.jit
+    def conv_transpose_cuda(src, weight, bias, sh, sw, ph, pw, groups, out):
+        """Gather form: output (y, x) sums inputs iy = (y + ph - ky) / sh (exact)."""
+        x, y, job = cuda.grid(3)
+        N, Cout, Ho, Wo = out.shape
+        if x < Wo and y < Ho and job < N * Cout:
+            n = job // Cout
+            co = job - n * Cout
+            Cin, H, W = src.shape[1], src.shape[2], src.shape[3]
+            kh, kw = weight.shape[2], weight.shape[3]
+            cin_g = Cin // groups
+            cout_g = Cout // groups
+            g = co // cout_g
+            cog = co - g * cout_g
+            s = bias[co]
+            for ky in range(kh):
+                t = y + ph - ky
+                if t < 0 or t % sh != 0 or t // sh >= H:
+                    continue
+                iy = t // sh
+                for kx in range(kw):
+                    u = x + pw - kx
+                    if u < 0 or u % sw != 0 or u // sw >= W:
+                        continue
+                    ix = u // sw
+                    for ci in range(g * cin_g, (g + 1) * cin_g):
+                        s += weight[ci, cog, ky, kx] * src[n, ci, iy, ix]
+            out[n, co, y, x] = s
+
+    @cuda.jit
+    def conv2d_cuda(src, weight, bias, sh, sw, ph, pw, out):
+        x, y, job = cuda.grid(3)
+        N, Cout, Ho, Wo = out.shape
+        if x < Wo and y < Ho and job < N * Cout:
+            n = job // Cout
+            co = job - n * Cout
+            Cin, H, W = src.shape[1], src.shape[2], src.shape[3]
+            s = bias[co]
+            for ci in range(Cin):
+                for ky in range(weight.shape[2]):
+                    iy = y * sh - ph + ky
+                    if iy < 0 or iy >= H:
+                        continue
+                    for kx in range(weight.shape[3]):
+                        ix = x * sw - pw + kx
+                        if ix >= 0 and ix < W:
+                            s += weight[co, ci, ky, kx] * src[n, ci, iy, ix]
+            out[n, co, y, x] = s
+
+    @cuda.jit
+    def relu_cuda(src, out):
+        x, y, p = cuda.grid(3)
+        P, H, W = out.shape
+        if x < W and y < H and p < P:
+            v = src[p, y, x]
+            out[p, y, x] = 0.0 if v < 0 else v
+
+    return SimpleNamespace(max_pool=max_pool_cuda, avg_pool=avg_pool_cuda, relu=relu_cuda,
+                           taps_cols=taps_cols_cuda, taps_rows=taps_rows_cuda,
+                           conv_transpose=conv_transpose_cuda, conv2d=conv2d_cuda)

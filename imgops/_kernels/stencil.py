@@ -9,10 +9,14 @@ Every weight is applied, zeros included, so a NaN reaches every output whose
 window holds it (SPEC's rule; SciPy's 1-D passes do the same).
 """
 
+import functools
+import math
+from types import SimpleNamespace
+
 import numpy as np
 from numba import njit, prange
 
-from .border import fill_line, map_index
+from .border import fill_line, map_index, sample
 
 
 @njit(parallel=True, cache=True)
@@ -169,3 +173,68 @@ def _add_row(src, p, sy, cval, acc, sign):
         srow = src[p, sy]
         for x in range(W):
             acc[x] += sign * srow[x]
+
+
+@functools.cache
+def cuda_kernels() -> SimpleNamespace:
+    """CUDA twins: one thread per output pixel, grid (x, y, plane); the border rule is
+    the shared ``map_index``/``sample``."""
+    global cuda  # module global: the simulator swaps it inside kernels
+    from numba import cuda
+
+    @cuda.jit
+    def correlate_cols(src, w, before, mode, cval, out):
+        x, y, p = cuda.grid(3)
+        P, H, W = out.shape
+        if x < W and y < H and p < P:
+            s = 0.0
+            for j in range(w.shape[0]):
+                sy = map_index(y + j - before, H, mode)
+                s += w[j] * (cval if sy < 0 else src[p, sy, x])
+            out[p, y, x] = s
+
+    @cuda.jit
+    def correlate_rows(src, w, before, mode, cval, out):
+        x, y, p = cuda.grid(3)
+        P, H, W = out.shape
+        if x < W and y < H and p < P:
+            s = 0.0
+            for j in range(w.shape[0]):
+                sx = map_index(x + j - before, W, mode)
+                s += w[j] * (cval if sx < 0 else src[p, y, sx])
+            out[p, y, x] = s
+
+    @cuda.jit
+    def correlate2d(src, w, by, bx, mode, cval, valid, out):
+        x, y, p = cuda.grid(3)
+        P, Ho, Wo = out.shape
+        if x < Wo and y < Ho and p < P:
+            s = 0.0
+            for i in range(w.shape[0]):
+                for j in range(w.shape[1]):
+                    if valid:
+                        v = src[p, y + i, x + j]
+                    else:
+                        v = sample(src, p, y + i - by, x + j - bx, mode, cval)
+                    s += w[i, j] * v
+            out[p, y, x] = s
+
+    @cuda.jit
+    def combine(a, b, op, factor, out):
+        """op 0: a + b; 1: hypot(a, b); 2: a / (b + float64 eps); 3: a * factor."""
+        x, y, p = cuda.grid(3)
+        P, H, W = out.shape
+        if x < W and y < H and p < P:
+            u = a[p, y, x]
+            v = b[p, y, x]
+            if op == 0:
+                out[p, y, x] = u + v
+            elif op == 1:
+                out[p, y, x] = math.sqrt(u * u + v * v)
+            elif op == 2:
+                out[p, y, x] = u / (v + 2.220446049250313e-16)
+            else:
+                out[p, y, x] = u * factor
+
+    return SimpleNamespace(correlate_cols=correlate_cols, correlate_rows=correlate_rows,
+                           correlate2d=correlate2d, combine=combine)

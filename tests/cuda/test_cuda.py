@@ -1,0 +1,148 @@
+"""Every operation with backend="cuda" against the CPU backend (SPEC: float tolerance,
+integers +-1), NumPy in -> NumPy out and device in -> device out."""
+
+import numpy as np
+import pytest
+
+import imgops
+from imgops import nn
+
+DT = [np.uint8, np.float32, np.float64]
+
+
+def img(shape, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    if np.dtype(dtype).kind == "u":
+        return rng.integers(0, 256, shape).astype(dtype)
+    return (rng.random(shape) * 2 - 0.5).astype(dtype)
+
+
+def agree(gpu, cpu):
+    gpu = np.asarray(gpu)
+    assert gpu.shape == cpu.shape and gpu.dtype == cpu.dtype
+    if cpu.dtype.kind == "u":
+        assert np.abs(gpu.astype(int) - cpu.astype(int)).max(initial=0) <= 1
+    elif cpu.dtype == bool:
+        assert (gpu == cpu).mean() >= 0.999
+    else:
+        scale = max(1.0, float(np.nanmax(np.abs(cpu), initial=0)))
+        np.testing.assert_allclose(gpu, cpu, rtol=0, atol=1e-5 * scale, equal_nan=True)
+
+
+K45 = np.arange(20.0).reshape(4, 5) / 50 - 0.1
+SEP = np.outer([1.0, 2.0, 1.0], [1.0, 0.0, -1.0])
+
+OPS = {
+    "correlate": lambda a, **kw: imgops.correlate(a, K45, mode="wrap", **kw),
+    "correlate_rank1": lambda a, **kw: imgops.correlate(a, SEP, mode="constant", cval=3,
+                                                        **kw),
+    "correlate_valid": lambda a, **kw: imgops.correlate(a, K45, mode="valid", **kw),
+    "convolve": lambda a, **kw: imgops.convolve(a, K45, mode="mirror", **kw),
+    "gaussian": lambda a, **kw: imgops.gaussian(a, (1.0, 0.7), mode="nearest", **kw),
+    "box": lambda a, **kw: imgops.box(a, (3, 4), mode="reflect", **kw),
+    "median3": lambda a, **kw: imgops.median(a, 3, **kw),
+    "median4": lambda a, **kw: imgops.median(a, 4, mode="constant", cval=1, **kw),
+    "median13": lambda a, **kw: imgops.median(a, 13, mode="wrap", **kw),
+    "sobel": lambda a, **kw: imgops.sobel(a, **kw),
+    "prewitt0": lambda a, **kw: imgops.prewitt(a, axis=0, mode="constant", **kw),
+    "scharr": lambda a, **kw: imgops.scharr(a, mode="mirror", **kw),
+    "laplace": lambda a, **kw: imgops.laplace(a, **kw),
+    "gaussian_laplace": lambda a, **kw: imgops.gaussian_laplace(a, 0.8, **kw),
+    "max_pool": lambda a, **kw: imgops.max_pool(a, 3, stride=2, padding=1, ceil_mode=True,
+                                                 **kw),
+    "avg_pool": lambda a, **kw: imgops.avg_pool(a, 2, padding=1, count_include_pad=False,
+                                                **kw),
+    "resize_bilinear": lambda a, **kw: imgops.resize(a, (11, 5), **kw),
+    "resize_area": lambda a, **kw: imgops.resize(a, (3, 4), method="area", **kw),
+    "resize_nearest_exact": lambda a, **kw: imgops.resize(a, (9, 13), method="nearest-exact",
+                                                          **kw),
+    "downsample": lambda a, **kw: imgops.downsample(a, 2, method="max", **kw),
+    "upsample": lambda a, **kw: imgops.upsample(a, 2, method="transposed", **kw),
+    "conv_transpose": lambda a, **kw: imgops.conv_transpose(a, np.ones((3, 2)), stride=(2, 1),
+                                                            padding=1, bias=0.5, **kw),
+    "bilateral": lambda a, **kw: imgops.bilateral(a, 30.0 if a.dtype == np.uint8 else 0.3,
+                                                  1.0, radius=2, **kw),
+    "nl_means": lambda a, **kw: imgops.nl_means(a, 40.0 if a.dtype == np.uint8 else 0.4,
+                                                patch_size=3, patch_distance=2, sigma=0.1,
+                                                **kw),
+}
+
+
+@pytest.mark.parametrize("name", list(OPS))
+@pytest.mark.parametrize("dtype", DT, ids=lambda d: np.dtype(d).name)
+def test_gray_agrees_with_cpu(name, dtype):
+    a = img((7, 9), dtype)
+    agree(OPS[name](a, backend="cuda"), OPS[name](a, backend="cpu"))
+
+
+@pytest.mark.parametrize("name", list(OPS))
+@pytest.mark.parametrize("shape", [(1, 1, 3), (2, 5, 6, 2)])
+def test_layouts_agree_with_cpu(name, shape):
+    a = img(shape, np.float32, seed=2)
+    if name == "correlate_valid":
+        a = img((2, 6, 7, 2), np.float32)
+    try:
+        cpu = OPS[name](a, backend="cpu")
+    except ValueError:  # too small for this operation: the GPU must refuse it the same way
+        with pytest.raises(ValueError):
+            OPS[name](a, backend="cuda")
+        return
+    agree(OPS[name](a, backend="cuda"), cpu)
+
+
+def test_conv_transpose_mixing_channels():
+    a = img((5, 4, 3), np.float64)
+    k = np.random.default_rng(0).random((3, 2, 3, 3))
+    agree(imgops.conv_transpose(a, k, stride=2, output_padding=1, backend="cuda"),
+          imgops.conv_transpose(a, k, stride=2, output_padding=1, backend="cpu"))
+
+
+def test_device_in_device_out():
+    from numba import cuda
+    a = img((6, 7, 3), np.float32)
+    d = cuda.to_device(a)
+    out = imgops.gaussian(d, 1.0)  # backend="auto" picks cuda for a device array
+    assert not isinstance(out, np.ndarray)
+    agree(out.copy_to_host(), imgops.gaussian(a, 1.0))
+    small = imgops.downsample(d, 2)
+    assert not isinstance(small, np.ndarray)
+    agree(small.copy_to_host(), imgops.downsample(a, 2))
+    strided = cuda.to_device(a)[::2, 1:]
+    agree(imgops.sobel(strided).copy_to_host(), imgops.sobel(a[::2, 1:]))
+    with pytest.raises(TypeError, match="cpu"):
+        imgops.gaussian(d, 1.0, backend="cpu")
+
+
+def test_canny_and_noise():
+    a = img((12, 14), np.float64, seed=3)
+    a[:, 7:] += 1.0
+    agree(imgops.canny(a, 1.0, backend="cuda"), imgops.canny(a, 1.0))
+    from numba import cuda
+    out = imgops.canny(cuda.to_device(a), 1.0)
+    agree(out.copy_to_host(), imgops.canny(a, 1.0))
+    assert imgops.estimate_noise(cuda.to_device(a)) == pytest.approx(imgops.estimate_noise(a))
+
+
+def test_nan_on_the_gpu():
+    a = img((8, 8), np.float64)
+    a[3, 4] = np.nan
+    for name in ["gaussian", "median3", "max_pool", "nl_means", "sobel"]:
+        agree(OPS[name](a, backend="cuda"), OPS[name](a, backend="cpu"))
+
+
+def test_nn_ops():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 3, 6, 5)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    wt = rng.standard_normal((3, 2, 2, 2)).astype(np.float32)
+    for fn in [lambda **k: nn.conv2d(x, w, np.ones(4), padding=1, **k),
+               lambda **k: nn.conv_transpose2d(x, wt, stride=2, **k),
+               lambda **k: nn.max_pool2d(x, 2, ceil_mode=True, **k),
+               lambda **k: nn.avg_pool2d(x, 3, 1, 1, **k),
+               lambda **k: nn.relu(x, **k)]:
+        agree(fn(backend="cuda"), fn(backend="cpu"))
+
+
+def test_backends_report_the_device():
+    info = imgops.backends()["cuda"]
+    assert info["available"] and info["devices"]
