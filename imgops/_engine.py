@@ -208,3 +208,54 @@ def box(planes: np.ndarray, size: tuple[int, int], mode: str, cval: float) -> np
         stencil.box_rows(planes, kx, kx // 2, m, cv, out)
         planes = out
     return planes
+
+
+# ----------------------------------------------------------------------------- fused CPU path
+def _rows_view(image: np.ndarray) -> tuple[np.ndarray, int]:
+    """(N, H, W*C) view of a C-contiguous native image, and C."""
+    v = _core._as4d(image)
+    n, h, w, c = v.shape
+    return v.reshape(n, h, w * c), c
+
+
+def on_cpu(image, backend: str) -> bool:
+    """Whether the call runs on the CPU (then the fused kernels apply)."""
+    return _core.resolve_backend(backend, image) == "cpu"
+
+
+def _fused_io(image, out_dtype):
+    image = _core.check_image(image)
+    dtype = _core.native(image.dtype)
+    src = np.ascontiguousarray(image, dtype=dtype)
+    odt = dtype if out_dtype == "same" else _core.edge_dtype(dtype)
+    out = np.empty(src.shape, odt)
+    return src, out, _core.compute_dtype(dtype), odt
+
+
+def fused_two_pass(image, wy, wx, *, mode: str, cval: float, cval_x: float,
+                   before: tuple[int, int], out_dtype: str = "same") -> np.ndarray:
+    """Column pass ``wy`` (extended with cval) then row pass ``wx`` (extended with
+    cval_x), fused on the caller's layout in one sweep (CPU)."""
+    _core.check_mode(mode)
+    src, out, cdt, odt = _fused_io(image, out_dtype)
+    s3, c = _rows_view(src)
+    o3, _ = _rows_view(out)
+    integer = odt.kind == "u"
+    lo, hi = (float(np.iinfo(odt).min), float(np.iinfo(odt).max)) if integer else (0.0, 0.0)
+    stencil.separable_hwc(s3, np.asarray(wy, cdt), before[0], np.asarray(wx, cdt),
+                          before[1], c, _core.MODES[mode], cdt.type(cval), cdt.type(cval_x),
+                          lo, hi, integer, o3)
+    return out
+
+
+def fused_gradient(image, d, s, *, mode: str, cval: float, cvx_a: float, cvx_b: float
+                   ) -> np.ndarray:
+    """hypot(d down the columns then s along the rows, s down then d along), fused (CPU);
+    the row passes extend with cvx_a and cvx_b. float32 out (float64 for float64)."""
+    _core.check_mode(mode)
+    src, out, cdt, _ = _fused_io(image, "float")
+    s3, c = _rows_view(src)
+    o3, _ = _rows_view(out)
+    stencil.gradient_hwc(s3, np.asarray(d, cdt), np.asarray(s, cdt), c, _core.MODES[mode],
+                         cdt.type(cval), cdt.type(cvx_a), cdt.type(cvx_b), o3)
+    return out

@@ -144,6 +144,11 @@ def gaussian(image: np.ndarray, sigma: float | tuple[float, float], *, truncate:
     """
     sy, sx = _sigmas(sigma)
     truncate = _check_truncate(truncate)
+    if _engine.on_cpu(image, backend):  # both passes fused on the caller's layout
+        wy, wx = (gaussian_kernel1d(s, truncate) if s > 1e-15 else np.ones(1)
+                  for s in (sy, sx))
+        return _engine.fused_two_pass(image, wy, wx, mode=mode, cval=cval, cval_x=cval,
+                                      before=(wy.size // 2, wx.size // 2))
     passes = [(ax, gaussian_kernel1d(s, truncate)) for ax, s in ((0, sy), (1, sx)) if s > 1e-15]
     return _engine.apply(image, lambda p: _engine.separable(p, passes, mode, cval), mode=mode,
                          backend=backend)
@@ -154,7 +159,8 @@ def box(image: np.ndarray, size: int | tuple[int, int] = 3, *, mode: str = "refl
         cval: float = 0.0, backend: str = "auto") -> np.ndarray:
     """Mean over a ``size`` window (``scipy.ndimage.uniform_filter``).
 
-    Running sums in float64: the cost does not depend on the window size.
+    Windows up to 9 use direct sums in one fused sweep; larger ones running sums in
+    float64, whose cost does not depend on the window size.
 
     Parameters
     ----------
@@ -171,8 +177,16 @@ def box(image: np.ndarray, size: int | tuple[int, int] = 3, *, mode: str = "refl
     array([[0.33333333, 1.        , 2.        , 3.        , 3.66666667]])
     """
     ky, kx = _core.pair(size, "size", low=1)
+    if max(ky, kx) <= _BOX_DIRECT and _engine.on_cpu(image, backend):
+        # small windows: direct sums, both passes fused on the caller's layout
+        return _engine.fused_two_pass(image, np.full(ky, 1.0 / ky), np.full(kx, 1.0 / kx),
+                                      mode=mode, cval=cval, cval_x=cval,
+                                      before=(ky // 2, kx // 2))
     return _engine.apply(image, lambda p: _engine.box(p, (ky, kx), mode, cval), mode=mode,
                          backend=backend)
+
+
+_BOX_DIRECT = 9  # up to this window, direct sums in one fused sweep beat running sums
 
 
 _MEDIAN_MAX = 101
@@ -259,6 +273,14 @@ def _gradient(planes, name, axis, mode, cval):
 def _edge(image, name, axis, mode, cval, backend):
     if axis is not None:
         axis = _core.check_int(axis, "axis", low=-2, high=1) % 2
+    smooth = _SMOOTH[name]
+    # The fused sweep runs the column pass first: exact for scharr's 2-D kernels in every
+    # mode, and for SciPy's sobel/prewitt chain unless a nonzero cval meets the border.
+    exact = name == "scharr" or mode != "constant" or cval == 0
+    if axis is None and exact and _engine.on_cpu(image, backend):
+        cvx_b = cval * smooth.sum() if name == "scharr" else cval
+        return _engine.fused_gradient(image, _DERIV, smooth, mode=mode, cval=cval,
+                                      cvx_a=0.0 if name == "scharr" else cval, cvx_b=cvx_b)
 
     def body(planes):
         if axis is not None:

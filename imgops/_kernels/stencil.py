@@ -238,3 +238,108 @@ def cuda_kernels() -> SimpleNamespace:
 
     return SimpleNamespace(correlate_cols=correlate_cols, correlate_rows=correlate_rows,
                            correlate2d=correlate2d, combine=combine)
+
+
+# ----------------------------------------------------------------------------- fused, HWC
+# The fast path for two-pass filters on the caller's own layout: an image (N, H, W, C) is
+# viewed as rows of L = W*C interleaved samples. Per output row, the column pass writes
+# into a row buffer (accumulated in the weights' dtype), the buffer is extended in x by
+# whole pixels, and the row pass reads it with taps C samples apart, so both inner loops
+# run over contiguous memory. Input conversion, both passes and the rounding/saturation
+# of integer outputs happen in one sweep: no plane stack, no intermediate image.
+
+
+@njit(inline="always", cache=True)
+def _column_pass(src, n, y, w, before, mode, cval, C, bx, buf):
+    H = src.shape[1]
+    L = src.shape[2]
+    inner = buf[bx * C:bx * C + L]
+    for i in range(L):
+        inner[i] = 0
+    for j in range(w.shape[0]):
+        wj = w[j]
+        sy = map_index(y + j - before, H, mode)
+        if sy < 0:
+            c = wj * cval
+            for i in range(L):
+                inner[i] += c
+        else:
+            row = src[n, sy]
+            for i in range(L):
+                inner[i] += wj * row[i]
+
+
+@njit(inline="always", cache=True)
+def _extend_x(buf, bx, W, C, mode, cval):
+    """Fill the bx pixels before and the pixels after the interior of a row buffer."""
+    total = buf.shape[0] // C
+    for xb in range(bx):
+        sx = map_index(xb - bx, W, mode)
+        for c in range(C):
+            buf[xb * C + c] = cval if sx < 0 else buf[(bx + sx) * C + c]
+    for xb in range(bx + W, total):
+        sx = map_index(xb - bx, W, mode)
+        for c in range(C):
+            buf[xb * C + c] = cval if sx < 0 else buf[(bx + sx) * C + c]
+
+
+@njit(inline="always", cache=True)
+def _row_pass(buf, w, C, L, acc):
+    for i in range(L):
+        acc[i] = 0
+    for j in range(w.shape[0]):
+        wj = w[j]
+        seg = buf[j * C:j * C + L]
+        for i in range(L):
+            acc[i] += wj * seg[i]
+
+
+@njit(inline="always", cache=True)
+def _store(acc, orow, lo, hi, integer):
+    if integer:
+        for i in range(acc.shape[0]):
+            orow[i] = min(max(np.rint(acc[i]), lo), hi)
+    else:
+        for i in range(acc.shape[0]):
+            orow[i] = acc[i]
+
+
+@njit(parallel=True, cache=True)
+def separable_hwc(src, wy, by, wx, bx, C, mode, cval_y, cval_x, lo, hi, integer, out):
+    """Column pass (wy, extended with cval_y) then row pass (wx, extended with cval_x)."""
+    N, H, L = src.shape
+    W = L // C
+    kx = wx.shape[0]
+    for job in prange(N * H):
+        n = job // H
+        y = job - n * H
+        buf = np.empty((W + kx - 1) * C, dtype=wy.dtype)
+        acc = np.empty(L, dtype=wy.dtype)
+        _column_pass(src, n, y, wy, by, mode, cval_y, C, bx, buf)
+        _extend_x(buf, bx, W, C, mode, cval_x)
+        _row_pass(buf, wx, C, L, acc)
+        _store(acc, out[n, y], lo, hi, integer)
+
+
+@njit(parallel=True, cache=True)
+def gradient_hwc(src, d, s, C, mode, cval, cvx_a, cvx_b, out):
+    """hypot(rows: d then s, columns: s then d) in one sweep: the gradient magnitude of
+    sobel, prewitt and scharr (d the derivative, s the smoothing, both of length 3)."""
+    N, H, L = src.shape
+    W = L // C
+    for job in prange(N * H):
+        n = job // H
+        y = job - n * H
+        a = np.empty((W + 2) * C, dtype=d.dtype)
+        b = np.empty((W + 2) * C, dtype=d.dtype)
+        ga = np.empty(L, dtype=d.dtype)
+        gb = np.empty(L, dtype=d.dtype)
+        _column_pass(src, n, y, d, 1, mode, cval, C, 1, a)
+        _column_pass(src, n, y, s, 1, mode, cval, C, 1, b)
+        _extend_x(a, 1, W, C, mode, cvx_a)
+        _extend_x(b, 1, W, C, mode, cvx_b)
+        _row_pass(a, s, C, L, ga)
+        _row_pass(b, d, C, L, gb)
+        orow = out[n, y]
+        for i in range(L):
+            orow[i] = np.sqrt(ga[i] * ga[i] + gb[i] * gb[i])
