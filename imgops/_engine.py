@@ -259,3 +259,16 @@ def fused_gradient(image, d, s, *, mode: str, cval: float, cvx_a: float, cvx_b: 
     stencil.gradient_hwc(s3, np.asarray(d, cdt), np.asarray(s, cdt), c, _core.MODES[mode],
                          cdt.type(cval), cdt.type(cvx_a), cdt.type(cvx_b), o3)
     return out
+
+
+def fused_correlate2d(image, kernel, *, mode: str, cval: float, before: tuple[int, int]
+                      ) -> np.ndarray:
+    """A general 2-D correlation fused on the caller's layout (CPU), SciPy's semantics."""
+    src, out, cdt, odt = _fused_io(image, "same")
+    s3, c = _rows_view(src)
+    o3, _ = _rows_view(out)
+    integer = odt.kind == "u"
+    lo, hi = (float(np.iinfo(odt).min), float(np.iinfo(odt).max)) if integer else (0.0, 0.0)
+    stencil.correlate2d_hwc(s3, np.ascontiguousarray(kernel, cdt), before[0], before[1], c,
+                            _core.MODES[mode], cdt.type(cval), lo, hi, integer, o3)
+    return out

@@ -57,8 +57,19 @@ def correlate(image: np.ndarray, kernel: np.ndarray, *, mode: str = "reflect",
            [2., 3., 4.]])
     """
     k = _core.check_kernel(kernel)
-    return _engine.apply(image, lambda p: _correlate_planes(p, k, mode, cval), mode=mode,
-                         allow_valid=True, backend=backend)
+    return _correlate_any(image, k, mode, cval, None, backend)
+
+
+def _correlate_any(image, k, mode, cval, before, backend):
+    """The one route for correlate and convolve: general kernels (not valid, not rank 1)
+    on the CPU run fused on the caller's layout; the rest through the plane engine."""
+    _core.check_mode(mode, allow_valid=True)
+    if mode != "valid" and min(k.shape) > 1 and _engine.rank1_factors(k) is None \
+            and _engine.on_cpu(image, backend):
+        b = before if before is not None else (k.shape[0] // 2, k.shape[1] // 2)
+        return _engine.fused_correlate2d(image, k, mode=mode, cval=cval, before=b)
+    return _engine.apply(image, lambda p: _correlate_planes(p, k, mode, cval, before),
+                         mode=mode, allow_valid=True, backend=backend)
 
 
 def _correlate_planes(planes, k, mode, cval, before=None):
@@ -96,8 +107,7 @@ def convolve(image: np.ndarray, kernel: np.ndarray, *, mode: str = "reflect",
     k = _core.check_kernel(kernel)
     flipped = np.ascontiguousarray(k[::-1, ::-1])
     before = ((k.shape[0] - 1) // 2, (k.shape[1] - 1) // 2)
-    return _engine.apply(image, lambda p: _correlate_planes(p, flipped, mode, cval, before),
-                         mode=mode, allow_valid=True, backend=backend)
+    return _correlate_any(image, flipped, mode, cval, before, backend)
 
 
 def gaussian_kernel1d(sigma: float, truncate: float = 4.0, order: int = 0) -> np.ndarray:

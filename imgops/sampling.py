@@ -192,6 +192,26 @@ def _resample_planes(planes, shape, method, align_corners):
     return planes
 
 
+def _resize_fused(image, shape, method, align_corners):
+    image = _core.check_image(image)
+    dtype = _core.native(image.dtype)
+    src = np.ascontiguousarray(image, dtype=dtype)
+    v = _core._as4d(src)
+    n, h, w, c = v.shape
+    ho, wo = shape
+    cdt = _core.compute_dtype(dtype)
+    iy, wy = _taps(h, ho, method, align_corners)
+    ix, wx = _taps(w, wo, method, align_corners)
+    out_shape = (ho, wo) if image.ndim == 2 else (ho, wo, c) if image.ndim == 3 else \
+        (n, ho, wo, c)
+    out = np.empty(out_shape, dtype)
+    integer = dtype.kind == "u"
+    lo, hi = (float(np.iinfo(dtype).min), float(np.iinfo(dtype).max)) if integer else (0.0, 0.0)
+    resample.resample_hwc(v.reshape(n, h, w * c), iy, wy.astype(cdt), ix, wx.astype(cdt), c,
+                          lo, hi, integer, _core._as4d(out).reshape(n, ho, wo * c))
+    return out
+
+
 def _check_shape(shape) -> tuple[int, int]:
     if not isinstance(shape, (tuple, list)) or len(shape) != 2:
         raise ValueError(f"shape must be a pair (height, width); got {shape!r}")
@@ -230,6 +250,8 @@ def resize(image: np.ndarray, shape: tuple[int, int], *, method: str = "bilinear
     _check_choice(method, "method", RESIZE_METHODS)
     if align_corners and method != "bilinear":
         raise ValueError("align_corners applies to method='bilinear' only")
+    if _engine.on_cpu(image, backend):  # both axes in one sweep on the caller's layout
+        return _resize_fused(image, shape, method, bool(align_corners))
     return _engine.apply(image, lambda p: _resample_planes(p, shape, method,
                                                            bool(align_corners)),
                          backend=backend)

@@ -314,3 +314,34 @@ def cuda_kernels() -> SimpleNamespace:
     return SimpleNamespace(max_pool=max_pool_cuda, avg_pool=avg_pool_cuda, relu=relu_cuda,
                            taps_cols=taps_cols_cuda, taps_rows=taps_rows_cuda,
                            conv_transpose=conv_transpose_cuda, conv2d=conv2d_cuda)
+
+
+@njit(parallel=True, cache=True)
+def resample_hwc(src, iy, wy, ix, wx, C, lo, hi, integer, out):
+    """Resize (N, H, W*C) rows to (N, Ho, Wo*C) with tap tables for both axes: the
+    vertical taps blend whole source rows (contiguous), then each output pixel gathers
+    its horizontal taps; conversion, both passes and rounding in one sweep."""
+    N, H, L = src.shape
+    Ho = out.shape[1]
+    Wo = out.shape[2] // C
+    Ty = iy.shape[1]
+    Tx = ix.shape[1]
+    for job in prange(N * Ho):
+        n = job // Ho
+        y = job - n * Ho
+        row = np.zeros(L, dtype=wy.dtype)
+        for t in range(Ty):
+            wt = wy[y, t]
+            srow = src[n, iy[y, t]]
+            for i in range(L):
+                row[i] += wt * srow[i]
+        orow = out[n, y]
+        for x in range(Wo):
+            for c in range(C):
+                s = wx[x, 0] * row[ix[x, 0] * C + c]
+                for t in range(1, Tx):
+                    s += wx[x, t] * row[ix[x, t] * C + c]
+                if integer:
+                    orow[x * C + c] = min(max(np.rint(s), lo), hi)
+                else:
+                    orow[x * C + c] = s

@@ -343,3 +343,36 @@ def gradient_hwc(src, d, s, C, mode, cval, cvx_a, cvx_b, out):
         orow = out[n, y]
         for i in range(L):
             orow[i] = np.sqrt(ga[i] * ga[i] + gb[i] * gb[i])
+
+
+@njit(parallel=True, cache=True)
+def correlate2d_hwc(src, w, by, bx, C, mode, cval, lo, hi, integer, out):
+    """Any 2-D kernel on (N, H, W*C) rows: per output row, the kh source rows it needs are
+    extended in x (whole pixels) into row buffers, then every tap is a contiguous FMA."""
+    N, H, L = src.shape
+    W = L // C
+    kh, kw = w.shape
+    for job in prange(N * H):
+        n = job // H
+        y = job - n * H
+        rows = np.empty((kh, (W + kw - 1) * C), dtype=w.dtype)
+        acc = np.zeros(L, dtype=w.dtype)
+        for i in range(kh):
+            buf = rows[i]
+            sy = map_index(y + i - by, H, mode)
+            inner = buf[bx * C:bx * C + L]
+            if sy < 0:
+                buf[:] = cval
+                continue
+            srow = src[n, sy]
+            for t in range(L):
+                inner[t] = srow[t]
+            _extend_x(buf, bx, W, C, mode, cval)
+        for i in range(kh):
+            buf = rows[i]
+            for j in range(kw):
+                wij = w[i, j]
+                seg = buf[j * C:j * C + L]
+                for t in range(L):
+                    acc[t] += wij * seg[t]
+        _store(acc, out[n, y], lo, hi, integer)
