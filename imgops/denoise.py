@@ -138,7 +138,7 @@ def nl_means(image: np.ndarray, h: float, *, patch_size: int = 7, patch_distance
 
     def on_gpu(planes):
         padded = border.pad(planes, pad, pad, pad, pad, _core.MODES["mirror"], 0.0)
-        out = _cuda.empty(planes.shape, np.float64)
+        out = _cuda.empty(planes.shape, planes.dtype)
         _cuda.launch(kern.cuda_kernels().nl_means, (planes.shape[2], planes.shape[1],
                                                     planes.shape[0] // c),
                      padded, c, pad, o, d, 1.0 / (c * h * h * s * s), c * 2.0 * sigma * sigma,
@@ -150,15 +150,17 @@ def nl_means(image: np.ndarray, h: float, *, patch_size: int = 7, patch_distance
         if reach is not None:
             stack = np.where(np.isfinite(stack), stack, 0.0)
         padded = border.pad(stack, pad, pad, pad, pad, _core.MODES["mirror"], 0.0)
-        out = np.empty(stack.shape, np.float64)
+        out = np.empty(stack.shape, stack.dtype)
         kern.nl_means(padded, pad, o, d, 1.0 / (stack.shape[0] * h * h * s * s),
                       stack.shape[0] * 2.0 * sigma * sigma, out)
         if reach is not None:
             out[:, reach] = np.nan
         return out
 
+    # float32 planes for 8/16-bit and float32 images (float64 for float64): half the
+    # memory traffic and twice the SIMD width; the sums that need it stay in float64
     return _engine.apply(image, lambda p: on_gpu(p) if _cuda.is_device(p) else
-                         _per_image(p, c, one), backend=backend, plane_dtype=np.float64)
+                         _per_image(p, c, one), backend=backend)
 
 
 _IMMERKAER = np.array([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]])

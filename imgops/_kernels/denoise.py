@@ -69,58 +69,85 @@ def nl_means(padded, pad, o, d, inv_h2s2, var2c, out):
     covers s - 1 samples per axis), found by running sums: the cost does not
     depend on the patch size. Weight exp(-max(dist, 0) / (C h^2 s^2)), zero
     beyond 5, with scikit-image's approximate exp (Schraudolph 1999: the high
-    32 bits of a float64 set to int(1512775 y + 1072632447)), which also avoids
+    32 bits of a float64 set to int(1072632447 + 1512775 y)), which also avoids
     a transcendental call per weight.
+
+    Work is split in stripes of R rows; per offset, each difference row is computed
+    once into a ring of the 2o rows the vertical window holds.
 
     padded (C, H + 2 pad, W + 2 pad), pad >= o + d; out (C, H, W).
     """
     C, H, W = out.shape
-    R = 8
+    R = 32
     nstripes = (H + R - 1) // R
     L = W + 2 * o
+    K = max(2 * o, 1)
+    M = (W + 3) // 4  # the horizontal window sums run as 4 independent chains of M
+    dt = padded.dtype
     for st in prange(nstripes):
         y0 = st * R
         y1 = min(H, y0 + R)
-        acc = np.zeros((C, y1 - y0, W))
-        wsum = np.zeros((y1 - y0, W))
-        V = np.empty(L)
-        dr = np.empty(L)
-        wrow = np.empty(W)
-        wbits = np.empty(W, dtype=np.int64)
+        acc = np.zeros((C, y1 - y0, W), dtype=dt)
+        wsum = np.zeros((y1 - y0, W), dtype=dt)
+        V = np.zeros(4 * M + 2 * o, dtype=dt)
+        ring = np.empty((K, L), dtype=dt)
+        wrow = np.empty(4 * M)
+        wbits = np.zeros(W, dtype=np.int64)
         wexp = wbits.view(np.float64)
+        dist = np.empty(W)
+        hi32 = np.empty(W, dtype=np.int32)
         c0 = pad - o + 1  # padded column of the first window sample of image column 0
         for uy in range(-d, d + 1):
             for ux in range(-d, d + 1):
                 V[:] = 0.0
-                for rr in range(y0 - o + 1, y0 + o + 1):
+                for rr in range(y0 - o + 1, y0 + o + 1):  # the window of row y0
+                    dr = ring[(rr - (y0 - o + 1)) % K]
                     _diff_row(padded, rr + pad, uy, ux, c0, var2c, dr)
                     for i in range(L):
                         V[i] += dr[i]
                 for y in range(y0, y1):
-                    if y > y0:
-                        _diff_row(padded, y + o + pad, uy, ux, c0, var2c, dr)
+                    if y > y0 and o > 0:  # slide: row y + o enters, row y - o leaves
+                        slot = ring[(y - o - (y0 - o + 1)) % K]
                         for i in range(L):
-                            V[i] += dr[i]
-                        _diff_row(padded, y - o + pad, uy, ux, c0, var2c, dr)
+                            V[i] -= slot[i]
+                        _diff_row(padded, y + o + pad, uy, ux, c0, var2c, slot)
                         for i in range(L):
-                            V[i] -= dr[i]
-                    s = 0.0
+                            V[i] += slot[i]
+                    # window sums over columns (x - o, x + o]: four running sums side by
+                    # side, so the adds do not wait on each other
+                    s0 = 0.0
+                    s1 = 0.0
+                    s2 = 0.0
+                    s3 = 0.0
                     for i in range(2 * o):
-                        s += V[i]
-                    wrow[0] = s
-                    head = V[0:W - 1]
-                    tail = V[2 * o:2 * o + W - 1]
-                    for x in range(W - 1):
-                        s += tail[x] - head[x]
-                        wrow[x + 1] = s
+                        s0 += V[i]
+                        s1 += V[M + i]
+                        s2 += V[2 * M + i]
+                        s3 += V[3 * M + i]
+                    wrow[0] = s0
+                    wrow[M] = s1
+                    wrow[2 * M] = s2
+                    wrow[3 * M] = s3
+                    t = 2 * o - 1
+                    for i in range(1, M):
+                        s0 += V[i + t] - V[i - 1]
+                        s1 += V[M + i + t] - V[M + i - 1]
+                        s2 += V[2 * M + i + t] - V[2 * M + i - 1]
+                        s3 += V[3 * M + i + t] - V[3 * M + i - 1]
+                        wrow[i] = s0
+                        wrow[M + i] = s1
+                        wrow[2 * M + i] = s2
+                        wrow[3 * M + i] = s3
                     ry = y - y0
+                    for x in range(W):
+                        dist[x] = min(max(wrow[x], 0.0) * inv_h2s2, 6.0)
+                    for x in range(W):
+                        hi32[x] = np.int32(1072632447.0 - 1512775.0 * dist[x])
+                    for x in range(W):
+                        wbits[x] = np.int64(hi32[x]) << 32
                     ws = wsum[ry]
                     for x in range(W):
-                        dist = max(wrow[x], 0.0) * inv_h2s2
-                        wbits[x] = np.int64(1072632447.0 - 1512775.0 * dist) << 32
-                        wrow[x] = dist
-                    for x in range(W):
-                        w = wexp[x] if wrow[x] <= 5.0 else 0.0
+                        w = wexp[x] if dist[x] <= 5.0 else 0.0
                         wrow[x] = w
                         ws[x] += w
                     for c in range(C):
