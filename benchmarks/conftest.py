@@ -2,6 +2,14 @@ import numpy as np
 import pytest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _time_only_with_benchmark_only(request):
+    """Benchmarks time only with --benchmark-only; otherwise each runs once as a test."""
+    session = getattr(request.config, "_benchmarksession", None)
+    if session is not None and not request.config.getoption("benchmark_only"):
+        session.disabled = True
+
+
 def _photo_f32(n):
     import cv2
     from skimage import data
@@ -23,6 +31,6 @@ def images(request):
     """Real-looking content, never zeros. Full size when timing; small when the run only
     executes each benchmark once as a test (--benchmark-disable)."""
     pytest.importorskip("cv2")
-    full = not request.config.getoption("benchmark_disable")
+    full = request.config.getoption("benchmark_only")
     n32, n8 = (4096, 2048) if full else (256, 128)
     return {f"f32_{n32}": _photo_f32(n32), f"u8_{n8}x3": _photo_u8(n8)}
