@@ -119,11 +119,9 @@ def correlate1d(planes: np.ndarray, weights: np.ndarray, axis: int, before: int,
     w = np.ascontiguousarray(weights, dtype=planes.dtype)
     cv = planes.dtype.type(cval)
     if _cuda.is_device(planes):
-        k = stencil.cuda_kernels()
-        fn = k.correlate_cols if axis == 0 else k.correlate_rows
         P, H, W = planes.shape
-        _cuda.launch(fn, (W, H, P), planes, _cuda.to_device(w), before, _core.MODES[mode], cv,
-                     out)
+        _cuda.launch(stencil.cuda_kernels().correlate1d, (W, H, P), planes, _cuda.to_device(w),
+                     before, axis, _core.MODES[mode], cv, out)
         return out
     fn = stencil.correlate_cols if axis == 0 else stencil.correlate_rows
     fn(planes, w, before, _core.MODES[mode], cv, out)
@@ -271,4 +269,16 @@ def fused_correlate2d(image, kernel, *, mode: str, cval: float, before: tuple[in
     lo, hi = (float(np.iinfo(odt).min), float(np.iinfo(odt).max)) if integer else (0.0, 0.0)
     stencil.correlate2d_hwc(s3, np.ascontiguousarray(kernel, cdt), before[0], before[1], c,
                             _core.MODES[mode], cdt.type(cval), lo, hi, integer, o3)
+    return out
+
+
+def fused_laplace(image, *, mode: str, cval: float) -> np.ndarray:
+    """SciPy's laplace fused on the caller's layout (CPU); float32 out (float64 for
+    float64)."""
+    _core.check_mode(mode)
+    src, out, cdt, _ = _fused_io(image, "float")
+    s3, c = _rows_view(src)
+    o3, _ = _rows_view(out)
+    stencil.laplace_hwc(s3, np.array([1.0, -2.0, 1.0], cdt), c, _core.MODES[mode],
+                        cdt.type(cval), o3)
     return out

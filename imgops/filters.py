@@ -374,6 +374,8 @@ def laplace(image: np.ndarray, *, mode: str = "reflect", cval: float = 0.0,
            [ 0.,  1.,  0.]])
     """
     d2 = np.array([1.0, -2.0, 1.0])
+    if _engine.on_cpu(image, backend):
+        return _engine.fused_laplace(image, mode=mode, cval=cval)
 
     def body(planes):
         return _engine.combine(_engine.correlate1d(planes, d2, 0, 1, mode, cval),

@@ -103,6 +103,10 @@ def max_pool_planes(planes, kh, kw, sh, sw, ph, pw, ho, wo):
 
 def avg_pool_planes(planes, kh, kw, sh, sw, ph, pw, ho, wo, count_include_pad):
     out = _engine.empty_like(planes, (planes.shape[0], ho, wo))
+    if not _cuda.is_device(planes) and (kh, kw, sh, sw, ph, pw) == (2, 2, 2, 2, 0, 0) \
+            and 2 * ho <= planes.shape[1] and 2 * wo <= planes.shape[2]:  # no partial window
+        resample.avg_pool_2x2(planes, out)
+        return out
     fn = resample.cuda_kernels().avg_pool if _cuda.is_device(planes) else resample.avg_pool
     args = (planes, kh, kw, sh, sw, ph, pw, bool(count_include_pad), out)
     if _cuda.is_device(planes):

@@ -345,3 +345,17 @@ def resample_hwc(src, iy, wy, ix, wx, C, lo, hi, integer, out):
                     orow[x * C + c] = min(max(np.rint(s), lo), hi)
                 else:
                     orow[x * C + c] = s
+
+
+@njit(parallel=True, cache=True)
+def avg_pool_2x2(src, out):
+    """size = stride = 2, no padding, even sizes: the mean of each 2x2 block."""
+    P, Ho, Wo = out.shape
+    for job in prange(P * Ho):
+        p = job // Ho
+        oy = job - p * Ho
+        r0 = src[p, 2 * oy]
+        r1 = src[p, 2 * oy + 1]
+        orow = out[p, oy]
+        for ox in range(Wo):
+            orow[ox] = (r0[2 * ox] + r0[2 * ox + 1] + r1[2 * ox] + r1[2 * ox + 1]) * 0.25

@@ -285,6 +285,11 @@ def test_edges_raw_and_canny(folder, tmp_path):
     assert set(np.unique(out)) <= {0, 255}
 
 
+def test_warmup():
+    r = invoke("warmup", "--dtype", "float32")
+    assert r.exit_code == 0 and "cached" in r.output
+
+
 def test_info():
     r = invoke("info")
     assert r.exit_code == 0 and "cpu:" in r.output and "cuda:" in r.output
