@@ -91,11 +91,12 @@ def nl_means(padded, pad, o, d, inv_h2s2, var2c, out):
         wsum = np.zeros((y1 - y0, W), dtype=dt)
         V = np.zeros(4 * M + 2 * o, dtype=dt)
         ring = np.empty((K, L), dtype=dt)
-        wrow = np.empty(4 * M)
+        fresh = np.empty(L, dtype=dt)
+        sums = np.empty(4 * M)
+        wgt = np.empty(W, dtype=dt)
         wbits = np.zeros(W, dtype=np.int64)
         wexp = wbits.view(np.float64)
         dist = np.empty(W)
-        hi32 = np.empty(W, dtype=np.int32)
         c0 = pad - o + 1  # padded column of the first window sample of image column 0
         for uy in range(-d, d + 1):
             for ux in range(-d, d + 1):
@@ -108,13 +109,13 @@ def nl_means(padded, pad, o, d, inv_h2s2, var2c, out):
                 for y in range(y0, y1):
                     if y > y0 and o > 0:  # slide: row y + o enters, row y - o leaves
                         slot = ring[(y - o - (y0 - o + 1)) % K]
+                        _diff_row(padded, y + o + pad, uy, ux, c0, var2c, fresh)
                         for i in range(L):
-                            V[i] -= slot[i]
-                        _diff_row(padded, y + o + pad, uy, ux, c0, var2c, slot)
-                        for i in range(L):
-                            V[i] += slot[i]
+                            V[i] += fresh[i] - slot[i]
+                            slot[i] = fresh[i]
                     # window sums over columns (x - o, x + o]: four running sums side by
-                    # side, so the adds do not wait on each other
+                    # side, so the adds do not wait on each other; slice views keep the
+                    # indices provably non-negative (no wraparound checks in the loop)
                     s0 = 0.0
                     s1 = 0.0
                     s2 = 0.0
@@ -124,37 +125,46 @@ def nl_means(padded, pad, o, d, inv_h2s2, var2c, out):
                         s1 += V[M + i]
                         s2 += V[2 * M + i]
                         s3 += V[3 * M + i]
-                    wrow[0] = s0
-                    wrow[M] = s1
-                    wrow[2 * M] = s2
-                    wrow[3 * M] = s3
-                    t = 2 * o - 1
-                    for i in range(1, M):
-                        s0 += V[i + t] - V[i - 1]
-                        s1 += V[M + i + t] - V[M + i - 1]
-                        s2 += V[2 * M + i + t] - V[2 * M + i - 1]
-                        s3 += V[3 * M + i + t] - V[3 * M + i - 1]
-                        wrow[i] = s0
-                        wrow[M + i] = s1
-                        wrow[2 * M + i] = s2
-                        wrow[3 * M + i] = s3
+                    sums[0] = s0
+                    sums[M] = s1
+                    sums[2 * M] = s2
+                    sums[3 * M] = s3
+                    h0 = V[0:M - 1]
+                    h1 = V[M:2 * M - 1]
+                    h2 = V[2 * M:3 * M - 1]
+                    h3 = V[3 * M:4 * M - 1]
+                    t0 = V[2 * o:2 * o + M - 1]
+                    t1 = V[M + 2 * o:M + 2 * o + M - 1]
+                    t2 = V[2 * M + 2 * o:2 * M + 2 * o + M - 1]
+                    t3 = V[3 * M + 2 * o:3 * M + 2 * o + M - 1]
+                    o0 = sums[1:M]
+                    o1 = sums[M + 1:2 * M]
+                    o2 = sums[2 * M + 1:3 * M]
+                    o3 = sums[3 * M + 1:4 * M]
+                    for i in range(M - 1):
+                        s0 += t0[i] - h0[i]
+                        s1 += t1[i] - h1[i]
+                        s2 += t2[i] - h2[i]
+                        s3 += t3[i] - h3[i]
+                        o0[i] = s0
+                        o1[i] = s1
+                        o2[i] = s2
+                        o3[i] = s3
                     ry = y - y0
                     for x in range(W):
-                        dist[x] = min(max(wrow[x], 0.0) * inv_h2s2, 6.0)
-                    for x in range(W):
-                        hi32[x] = np.int32(1072632447.0 - 1512775.0 * dist[x])
-                    for x in range(W):
-                        wbits[x] = np.int64(hi32[x]) << 32
+                        dx = min(max(sums[x], 0.0) * inv_h2s2, 6.0)
+                        dist[x] = dx
+                        wbits[x] = np.int64(np.int32(1072632447.0 - 1512775.0 * dx)) << 32
                     ws = wsum[ry]
                     for x in range(W):
                         w = wexp[x] if dist[x] <= 5.0 else 0.0
-                        wrow[x] = w
+                        wgt[x] = w
                         ws[x] += w
                     for c in range(C):
                         src = padded[c, y + uy + pad, pad + ux:pad + ux + W]
                         a = acc[c, ry]
                         for x in range(W):
-                            a[x] += wrow[x] * src[x]
+                            a[x] += wgt[x] * src[x]
         for c in range(C):
             for ry in range(y1 - y0):
                 for x in range(W):
