@@ -202,6 +202,32 @@ _BOX_DIRECT = 9  # up to this window, direct sums in one fused sweep beat runnin
 _MEDIAN_MAX = 101
 
 
+def _median_fused(image, k, mode, cval):
+    """3x3 to 7x7 medians on the caller's layout in the image's own dtype (CPU)."""
+    _core.check_mode(mode)
+    image = _core.check_image(image)
+    dt = _core.native(image.dtype)
+    src = np.ascontiguousarray(image, dtype=dt)
+    out = np.empty_like(src)
+    s3, c = _engine._rows_view(src)
+    o3, _ = _engine._rows_view(out)
+    cv = dt.type(_median_cval(cval, dt))
+    if k == 3:
+        rank.median3_hwc(s3, c, _core.MODES[mode], cv, o3)
+    else:
+        rank.median_network_hwc(s3, k, _median_net(k), (k * k) // 2, c, _core.MODES[mode],
+                                cv, o3)
+    return out
+
+
+def _median_cval(cval, dt):
+    """cval in the image's own dtype, as SciPy casts it."""
+    if dt.kind == "u":
+        info = np.iinfo(dt)
+        return min(max(round(cval), info.min), info.max)
+    return cval
+
+
 @functools.cache
 def _median_net(k: int) -> np.ndarray:
     return rank.selection_network(k * k, (k * k) // 2)
@@ -232,13 +258,12 @@ def median(image: np.ndarray, size: int = 3, *, mode: str = "reflect", cval: flo
            [6, 6, 6]], dtype=uint8)
     """
     k = _core.check_int(size, "size", low=1, high=_MEDIAN_MAX)
+    if 3 <= k <= 7 and _engine.on_cpu(image, backend):
+        return _median_fused(image, k, mode, cval)
 
     def body(planes):
         dt = planes.dtype
-        cv = cval
-        if dt.kind == "u":  # cval in the image's own dtype, as SciPy casts it
-            info = np.iinfo(dt)
-            cv = min(max(round(cval), info.min), info.max)
+        cv = _median_cval(cval, dt)
         if k == 1:
             return planes
         out = _engine.empty_like(planes)

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import numpy as np
 from numba import njit, prange
 
-from .border import sample
+from .border import map_index, sample
 
 
 @njit(inline="always", cache=True)
@@ -291,3 +291,131 @@ def cuda_kernels() -> SimpleNamespace:
                 out[p, y, x] = np.nan
 
     return SimpleNamespace(median=median)
+
+
+@njit(inline="always", cache=True)
+def _extended_rows(src, n, y, k, C, mode, cval, rows):
+    """The k source rows of output row y, each extended by k//2 pixels on the left and
+    k - 1 - k//2 on the right (whole pixels, C interleaved samples each)."""
+    N, H, L = src.shape
+    W = L // C
+    h = k // 2
+    total = rows.shape[1] // C
+    for i in range(k):
+        buf = rows[i]
+        sy = map_index(y + i - h, H, mode)
+        if sy < 0:
+            buf[:] = cval
+            continue
+        srow = src[n, sy]
+        inner = buf[h * C:h * C + L]
+        for t in range(L):
+            inner[t] = srow[t]
+        for xb in range(h):
+            sx = map_index(xb - h, W, mode)
+            for c in range(C):
+                buf[xb * C + c] = cval if sx < 0 else srow[sx * C + c]
+        for xb in range(h + W, total):
+            sx = map_index(xb - h, W, mode)
+            for c in range(C):
+                buf[xb * C + c] = cval if sx < 0 else srow[sx * C + c]
+
+
+@njit(parallel=True, cache=True)
+def median3_hwc(src, C, mode, cval, out):
+    """Exact 3x3 median on (N, H, W*C) rows in the image's own dtype, fused with the
+    border extension: columns sorted once per row, then max-of-lows, median-of-middles,
+    min-of-highs across each window's three columns."""
+    N, H, L = src.shape
+    W = L // C
+    E = (W + 2) * C
+    for job in prange(N * H):
+        n = job // H
+        y = job - n * H
+        rows = np.empty((3, E), dtype=src.dtype)
+        _extended_rows(src, n, y, 3, C, mode, cval, rows)
+        r0 = rows[0]
+        r1 = rows[1]
+        r2 = rows[2]
+        lo = np.empty(E, dtype=src.dtype)
+        mi = np.empty(E, dtype=src.dtype)
+        hi = np.empty(E, dtype=src.dtype)
+        bad = np.empty(E, dtype=np.bool_)
+        for i in range(E):
+            a, b, c = _sort3(r0[i], r1[i], r2[i])
+            lo[i] = a
+            mi[i] = b
+            hi[i] = c
+            bad[i] = (r0[i] != r0[i]) or (r1[i] != r1[i]) or (r2[i] != r2[i])
+        l0 = lo[0:L]
+        l1 = lo[C:C + L]
+        l2 = lo[2 * C:2 * C + L]
+        m0 = mi[0:L]
+        m1 = mi[C:C + L]
+        m2 = mi[2 * C:2 * C + L]
+        h0 = hi[0:L]
+        h1 = hi[C:C + L]
+        h2 = hi[2 * C:2 * C + L]
+        orow = out[n, y]
+        for i in range(L):
+            a = max(max(l0[i], l1[i]), l2[i])
+            b = _med3(m0[i], m1[i], m2[i])
+            c = min(min(h0[i], h1[i]), h2[i])
+            orow[i] = _med3(a, b, c)
+        b0 = bad[0:L]
+        b1 = bad[C:C + L]
+        b2 = bad[2 * C:2 * C + L]
+        for i in range(L):
+            if b0[i] or b1[i] or b2[i]:
+                orow[i] = np.nan  # only reachable for floats
+
+
+@njit(parallel=True, cache=True)
+def median_network_hwc(src, k, net, rank, C, mode, cval, out):
+    """Exact k x k median (k <= 7) on (N, H, W*C) rows: the selection network runs on
+    tiles of T samples of the k*k shifted, border-extended rows (tiles stay in cache)."""
+    N, H, L = src.shape
+    W = L // C
+    n_el = k * k
+    S = net.shape[0]
+    T = 256
+    for job in prange(N * H):
+        n = job // H
+        y = job - n * H
+        rows = np.empty((k, (W + k - 1) * C), dtype=src.dtype)
+        _extended_rows(src, n, y, k, C, mode, cval, rows)
+        buf = np.empty((n_el, T), dtype=src.dtype)
+        bad = np.empty(T, dtype=np.bool_)
+        orow = out[n, y]
+        for t0 in range(0, L, T):
+            m = min(T, L - t0)
+            bad[:] = False
+            for i in range(k):
+                for j in range(k):
+                    seg = rows[i, j * C + t0:j * C + t0 + m]
+                    b = buf[i * k + j]
+                    for t in range(m):
+                        v = seg[t]
+                        b[t] = v
+                        bad[t] |= v != v
+            for s in range(S):
+                ba = buf[net[s, 0]]
+                bb = buf[net[s, 1]]
+                what = net[s, 2]
+                if what == 0:
+                    for t in range(m):
+                        u = ba[t]
+                        v = bb[t]
+                        ba[t] = min(u, v)
+                        bb[t] = max(u, v)
+                elif what == 1:
+                    for t in range(m):
+                        ba[t] = min(ba[t], bb[t])
+                else:
+                    for t in range(m):
+                        bb[t] = max(ba[t], bb[t])
+            res = buf[rank]
+            for t in range(m):
+                orow[t0 + t] = res[t]
+                if bad[t]:
+                    orow[t0 + t] = np.nan  # only reachable for floats
