@@ -23,7 +23,7 @@ def _per_image(planes: np.ndarray, channels: int, fn) -> np.ndarray:
 
 
 def _channels(image) -> int:
-    return 1 if image.ndim == 2 else image.shape[-1]
+    return 1 if image.ndim == 2 else tuple(image.shape)[-1]  # device shapes too
 
 
 def _nan_reach(stack: np.ndarray, radius: int, mode: str) -> np.ndarray | None:

@@ -49,7 +49,8 @@ def pool_geometry(h: int, w: int, size, stride, padding, ceil_mode) -> tuple:
 
 def _spatial(image) -> tuple[int, int]:
     image = _core.check_image(image, device=_cuda.is_device(image))
-    return image.shape[-3:-1] if image.ndim == 4 else image.shape[:2]
+    shape = tuple(image.shape)  # a device array's shape may not take negative indices
+    return shape[-3:-1] if image.ndim == 4 else shape[:2]
 
 
 def max_pool(image: np.ndarray, size: int | tuple[int, int] = 2, *,
@@ -410,7 +411,7 @@ def conv_transpose(image: np.ndarray, kernel: np.ndarray, *, stride: int | tuple
     ho, wo = conv_output_size(h, kh, sh, ph, oph), conv_output_size(w, kw, sw, pw, opw)
     if ho < 1 or wo < 1:
         raise ValueError(f"padding {(ph, pw)} leaves no output for this image and kernel")
-    channels = 1 if image.ndim == 2 else image.shape[-1]
+    channels = 1 if image.ndim == 2 else tuple(image.shape)[-1]
     if k.ndim == 4:
         if k.shape[0] != channels:
             raise ValueError(f"kernel has C_in={k.shape[0]} but the image has {channels} "

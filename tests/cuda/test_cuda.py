@@ -90,6 +90,13 @@ def test_layouts_agree_with_cpu(name, shape):
     agree(OPS[name](a, backend="cuda"), cpu)
 
 
+def test_device_color_images():
+    from numba import cuda
+    a = img((6, 5, 3), np.uint8)
+    for name in ["upsample", "conv_transpose", "bilateral", "nl_means"]:
+        agree(OPS[name](cuda.to_device(a)).copy_to_host(), OPS[name](a, backend="cpu"))
+
+
 def test_conv_transpose_mixing_channels():
     a = img((5, 4, 3), np.float64)
     k = np.random.default_rng(0).random((3, 2, 3, 3))
