@@ -212,8 +212,9 @@ def _resize_fused(image, shape, method, align_corners):
     out = np.empty(out_shape, dtype)
     integer = dtype.kind == "u"
     lo, hi = (float(np.iinfo(dtype).min), float(np.iinfo(dtype).max)) if integer else (0.0, 0.0)
-    resample.resample_hwc(v.reshape(n, h, w * c), iy, wy.astype(cdt), ix, wx.astype(cdt), c,
-                          lo, hi, integer, _core._as4d(out).reshape(n, ho, wo * c))
+    resample.resample_hwc(v.reshape(n, h, w * c), iy, wy.astype(cdt),
+                          np.ascontiguousarray(ix * c), wx.astype(cdt), c, lo, hi, integer,
+                          _core._as4d(out).reshape(n, ho, wo * c))
     return out
 
 

@@ -319,11 +319,13 @@ def cuda_kernels() -> SimpleNamespace:
 @njit(parallel=True, cache=True)
 def resample_hwc(src, iy, wy, ix, wx, C, lo, hi, integer, out):
     """Resize (N, H, W*C) rows to (N, Ho, Wo*C) with tap tables for both axes: the
-    vertical taps blend whole source rows (contiguous), then each output pixel gathers
-    its horizontal taps; conversion, both passes and rounding in one sweep."""
+    vertical taps blend whole source rows (contiguous), the horizontal taps gather
+    from that row tap by tap (``ix`` holds sample offsets, pixel index times C), then
+    one rounding store; conversion, both passes and rounding in one sweep."""
     N, H, L = src.shape
     Ho = out.shape[1]
-    Wo = out.shape[2] // C
+    Lo = out.shape[2]
+    Wo = Lo // C
     Ty = iy.shape[1]
     Tx = ix.shape[1]
     for job in prange(N * Ho):
@@ -335,16 +337,26 @@ def resample_hwc(src, iy, wy, ix, wx, C, lo, hi, integer, out):
             srow = src[n, iy[y, t]]
             for i in range(L):
                 row[i] += wt * srow[i]
+        acc = np.zeros(Lo, dtype=wy.dtype)
+        for t in range(Tx):
+            idx = ix[:, t]
+            wts = wx[:, t]
+            if C == 1:
+                for x in range(Wo):
+                    acc[x] += wts[x] * row[idx[x]]
+            else:
+                for x in range(Wo):
+                    base = idx[x]
+                    wv = wts[x]
+                    for c in range(C):
+                        acc[x * C + c] += wv * row[base + c]
         orow = out[n, y]
-        for x in range(Wo):
-            for c in range(C):
-                s = wx[x, 0] * row[ix[x, 0] * C + c]
-                for t in range(1, Tx):
-                    s += wx[x, t] * row[ix[x, t] * C + c]
-                if integer:
-                    orow[x * C + c] = min(max(np.rint(s), lo), hi)
-                else:
-                    orow[x * C + c] = s
+        if integer:
+            for i in range(Lo):
+                orow[i] = min(max(np.rint(acc[i]), lo), hi)
+        else:
+            for i in range(Lo):
+                orow[i] = acc[i]
 
 
 @njit(parallel=True, cache=True)
