@@ -99,6 +99,9 @@ def plan(inputs: list[Path], output: Path, *, recursive: bool, glob: str | None,
                 refused.append((src, f"unknown image format {src.suffix!r}: use --format"))
                 continue
         dst = output / rel.with_suffix(suffix)
+        if dst.exists() and dst.resolve() == src.resolve():
+            raise UsageError(f"{src} would be overwritten by its own output: choose another "
+                             "OUTPUT folder")
         key = Path(os.path.normcase(str(dst)))
         if key in by_dst:
             refused.append((src, f"output {dst} would also be written from {by_dst[key]}"))

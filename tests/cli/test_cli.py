@@ -212,6 +212,13 @@ def test_output_inside_input_refused(folder):
     assert not (folder / "sub").exists()
 
 
+def test_input_file_never_overwritten_by_its_output(folder):
+    before = (folder / "a.png").read_bytes()
+    r = invoke("blur", "--overwrite", folder / "a.png", folder)
+    assert r.exit_code == 2 and "own output" in r.output
+    assert (folder / "a.png").read_bytes() == before
+
+
 def test_name_collisions_reported(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     save_png(a / "same.png", rgb(6, 6, 1))
