@@ -76,10 +76,14 @@ def bilateral(image: np.ndarray, sigma_color: float, sigma_spatial: float, *,
     off = np.arange(-r, r + 1, dtype=np.float64)
     spatial = np.exp(-(off[:, None] ** 2 + off[None, :] ** 2) / (2 * ss * ss)).ravel()
 
+    is_u8 = isinstance(image, np.ndarray) and _core.native(image.dtype) == np.uint8
+    # 8-bit: every squared color distance is an integer up to C * 255^2: a table of weights
+    lut = np.exp(-np.arange(c * 255 * 255 + 1) / (2 * sc * sc)) if is_u8 else np.empty(0)
+
     def one(stack):
         padded = border.pad(stack, r, r, r, r, _core.MODES[mode], 0.0, dtype=np.float64)
         out = np.empty(stack.shape, np.float64)
-        kern.bilateral(padded, r, spatial, 1.0 / (2 * sc * sc), out)
+        kern.bilateral(padded, r, spatial, 1.0 / (2 * sc * sc), lut, out)
         return out
 
     def on_gpu(planes):

@@ -15,30 +15,49 @@ from .border import sample
 
 
 @njit(parallel=True, cache=True, fastmath={"contract", "arcp", "reassoc"})
-def bilateral(padded, r, spatial, inv2sc2, out):
+def bilateral(padded, r, spatial, inv2sc2, lut, out):
     """out(p) = sum_q w q / sum_q w, w = spatial[q - p] * exp(-|I(p) - I(q)|^2 / 2 sc^2).
 
-    padded (C, H + 2r, W + 2r); spatial ((2r+1)^2) holds exp(-|q-p|^2 / 2 ss^2).
+    padded (C, H + 2r, W + 2r); spatial ((2r+1)^2) holds exp(-|q-p|^2 / 2 ss^2). Each
+    output row is built offset by offset over whole row vectors (contiguous loads). For
+    8-bit images the squared color distance is an integer and ``lut`` holds the color
+    weight of every possible value (exact, no exp per sample); otherwise lut is empty.
     """
     C, H, W = out.shape
     k = 2 * r + 1
+    use_lut = lut.shape[0] > 0
     for y in prange(H):
-        num = np.zeros(C)
-        for x in range(W):
-            num[:] = 0.0
-            den = 0.0
-            for i in range(k):
-                for j in range(k):
-                    d2 = 0.0
-                    for c in range(C):
-                        t = padded[c, y + i, x + j] - padded[c, y + r, x + r]
-                        d2 += t * t
-                    w = spatial[i * k + j] * math.exp(-d2 * inv2sc2)
-                    den += w
-                    for c in range(C):
-                        num[c] += w * padded[c, y + i, x + j]
-            for c in range(C):
-                out[c, y, x] = num[c] / den
+        num = np.zeros((C, W))
+        den = np.zeros(W)
+        d2 = np.empty(W)
+        w = np.empty(W)
+        for i in range(k):
+            for j in range(k):
+                d2[:] = 0.0
+                for c in range(C):
+                    a = padded[c, y + i, j:j + W]
+                    b = padded[c, y + r, r:r + W]
+                    for x in range(W):
+                        t = a[x] - b[x]
+                        d2[x] += t * t
+                sw = spatial[i * k + j]
+                if use_lut:
+                    for x in range(W):
+                        v = d2[x]
+                        w[x] = sw * (lut[int(v)] if v == v else np.nan)
+                else:
+                    for x in range(W):
+                        w[x] = sw * math.exp(-d2[x] * inv2sc2)
+                for x in range(W):
+                    den[x] += w[x]
+                for c in range(C):
+                    a = padded[c, y + i, j:j + W]
+                    nc = num[c]
+                    for x in range(W):
+                        nc[x] += w[x] * a[x]
+        for c in range(C):
+            for x in range(W):
+                out[c, y, x] = num[c, x] / den[x]
 
 
 @njit(inline="always", cache=True)
