@@ -202,6 +202,12 @@ _BOX_DIRECT = 9  # up to this window, direct sums in one fused sweep beat runnin
 _MEDIAN_MAX = 101
 
 
+def _network_max(image) -> int:
+    """Largest window the fused selection networks take (uint8 7x7: the histogram wins)."""
+    dt = getattr(image, "dtype", None)
+    return 6 if dt is not None and np.dtype(dt) == np.uint8 else 7
+
+
 def _median_fused(image, k, mode, cval):
     """3x3 to 7x7 medians on the caller's layout in the image's own dtype (CPU)."""
     _core.check_mode(mode)
@@ -258,7 +264,7 @@ def median(image: np.ndarray, size: int = 3, *, mode: str = "reflect", cval: flo
            [6, 6, 6]], dtype=uint8)
     """
     k = _core.check_int(size, "size", low=1, high=_MEDIAN_MAX)
-    if 3 <= k <= 7 and _engine.on_cpu(image, backend):
+    if 2 <= k <= _network_max(image) and _engine.on_cpu(image, backend):
         return _median_fused(image, k, mode, cval)
 
     def body(planes):
@@ -273,12 +279,8 @@ def median(image: np.ndarray, size: int = 3, *, mode: str = "reflect", cval: flo
             return out
         padded = border.pad(planes, k // 2, k - 1 - k // 2, k // 2, k - 1 - k // 2,
                             _core.MODES[mode], cv)
-        if k == 3:
-            rank.median3(padded, out)
-        elif dt == np.uint8 and k >= 7:
+        if dt == np.uint8 and k >= 7:
             rank.median_hist_u8(padded, k, out)
-        elif k <= 7:
-            rank.median_network(padded, k, _median_net(k), (k * k) // 2, out)
         else:
             rank.median_select(padded, k, out)
         return out

@@ -273,6 +273,21 @@ def _schraudolph_exp(y):
     return math.ldexp(1.0 + (i & 0xFFFFF) / 1048576.0, (i >> 20) - 1023)
 
 
+@njit(inline="always", cache=True)
+def _nlm_weight(padded, n, C, y, x, uy, ux, o, pad, inv_h2s2, var2c):
+    """The nl-means weight of pixel (y, x) for offset (uy, ux), by direct patch sums."""
+    dist = 0.0
+    for r in range(y - o + 1, y + o + 1):
+        for q in range(x - o + 1, x + o + 1):
+            for c in range(C):
+                t = padded[n * C + c, r + pad, q + pad] - \
+                    padded[n * C + c, r + uy + pad, q + ux + pad]
+                dist += t * t
+            dist -= var2c
+    dist = max(dist, 0.0) * inv_h2s2
+    return _schraudolph_exp(-dist) if dist <= 5.0 else 0.0
+
+
 @functools.cache
 def cuda_kernels() -> SimpleNamespace:
     """CUDA twins: one thread per pixel, windows read through the shared border rule."""
@@ -325,33 +340,13 @@ def cuda_kernels() -> SimpleNamespace:
             wsum = 0.0
             for uy in range(-d, d + 1):
                 for ux in range(-d, d + 1):
-                    dist = 0.0
-                    for r in range(y - o + 1, y + o + 1):
-                        for q in range(x - o + 1, x + o + 1):
-                            for c in range(C):
-                                t = padded[n * C + c, r + pad, q + pad] - \
-                                    padded[n * C + c, r + uy + pad, q + ux + pad]
-                                dist += t * t
-                            dist -= var2c
-                    dist = max(dist, 0.0) * inv_h2s2
-                    if dist <= 5.0:
-                        wsum += _schraudolph_exp(-dist)
+                    wsum += _nlm_weight(padded, n, C, y, x, uy, ux, o, pad, inv_h2s2, var2c)
             for c in range(C):
                 acc = 0.0
                 for uy in range(-d, d + 1):
                     for ux in range(-d, d + 1):
-                        dist = 0.0
-                        for r in range(y - o + 1, y + o + 1):
-                            for q in range(x - o + 1, x + o + 1):
-                                for cc in range(C):
-                                    t = padded[n * C + cc, r + pad, q + pad] - \
-                                        padded[n * C + cc, r + uy + pad, q + ux + pad]
-                                    dist += t * t
-                                dist -= var2c
-                        dist = max(dist, 0.0) * inv_h2s2
-                        if dist <= 5.0:
-                            acc += _schraudolph_exp(-dist) * \
-                                padded[n * C + c, y + uy + pad, x + ux + pad]
+                        acc += _nlm_weight(padded, n, C, y, x, uy, ux, o, pad, inv_h2s2,
+                                           var2c) * padded[n * C + c, y + uy + pad, x + ux + pad]
                 out[n * C + c, y, x] = acc / wsum
 
     @cuda.jit

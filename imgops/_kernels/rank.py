@@ -1,12 +1,14 @@
-"""Rank (median) engine on padded ``(P, H + k - 1, W + k - 1)`` stacks, exact.
+"""Rank (median) engine, exact, in the image's own dtype.
 
 Four algorithms, chosen by window and dtype:
-- 3x3: each padded column's three samples sorted once per row, then the median of
-  nine from the sorted triples (max of lows, median of middles, min of highs).
+- 3x3: each column's three samples sorted once per row, then the median of nine from
+  the sorted triples (max of lows, median of middles, min of highs) (``median3_hwc``).
+- windows up to 7x7 (6x6 for uint8): a pruned selection network applied to row tiles
+  (``selection_network`` / ``median_network_hwc``), vectorised over x.
 - uint8, windows of 7x7 and more: Huang's sliding histogram, O(k) per pixel.
-- windows up to 7x7: a pruned selection network applied to whole row tiles
-  (``selection_network`` / ``median_network``), vectorised over x.
 - otherwise: gather the window and select (quickselect).
+The first two run fused on the caller's (N, H, W*C) layout; the others on padded
+``(P, H + k - 1, W + k - 1)`` plane stacks.
 A window holding NaN gives NaN.
 """
 
@@ -33,36 +35,6 @@ def _sort3(a, b, c):
 @njit(inline="always", cache=True)
 def _med3(a, b, c):
     return max(min(a, b), min(max(a, b), c))
-
-
-@njit(parallel=True, cache=True)
-def median3(padded, out):
-    P, H, W = out.shape
-    for idx in prange(P * H):
-        p = idx // H
-        y = idx - p * H
-        r0 = padded[p, y]
-        r1 = padded[p, y + 1]
-        r2 = padded[p, y + 2]
-        n = W + 2
-        lo = np.empty(n, dtype=padded.dtype)
-        mi = np.empty(n, dtype=padded.dtype)
-        hi = np.empty(n, dtype=padded.dtype)
-        bad = np.zeros(n, dtype=np.bool_)
-        for x in range(n):
-            a, b, c = _sort3(r0[x], r1[x], r2[x])
-            lo[x] = a
-            mi[x] = b
-            hi[x] = c
-            bad[x] = (r0[x] != r0[x]) or (r1[x] != r1[x]) or (r2[x] != r2[x])
-        orow = out[p, y]
-        for x in range(W):
-            a = max(max(lo[x], lo[x + 1]), lo[x + 2])
-            b = _med3(mi[x], mi[x + 1], mi[x + 2])
-            c = min(min(hi[x], hi[x + 1]), hi[x + 2])
-            orow[x] = _med3(a, b, c)
-            if bad[x] or bad[x + 1] or bad[x + 2]:
-                orow[x] = np.nan  # only reachable for floats
 
 
 @njit(inline="always", cache=True)
@@ -191,57 +163,6 @@ def selection_network(n: int, rank: int) -> np.ndarray:
             kept.append((a, b, 0 if na and nb else 1 if na else 2))
             needed |= {a, b}
     return np.array(kept[::-1], dtype=np.int64).reshape(-1, 3)
-
-
-@njit(parallel=True, cache=True)
-def median_network(padded, k, net, rank, out):
-    """Median of every k x k window by a selection network applied to whole row tiles
-    (vectorised over x), exact; a window holding NaN gives NaN."""
-    P, H, W = out.shape
-    n = k * k
-    T = 256
-    ntiles = (W + T - 1) // T
-    S = net.shape[0]
-    for job in prange(P * H):
-        p = job // H
-        y = job - p * H
-        buf = np.empty((n, T), dtype=padded.dtype)
-        bad = np.empty(T, dtype=np.bool_)
-        for t in range(ntiles):
-            x0 = t * T
-            m = min(T, W - x0)
-            bad[:] = False
-            for i in range(k):
-                row = padded[p, y + i]
-                for j in range(k):
-                    seg = row[x0 + j:x0 + j + m]
-                    b = buf[i * k + j]
-                    for x in range(m):
-                        v = seg[x]
-                        b[x] = v
-                        bad[x] |= v != v
-            for s in range(S):
-                ba = buf[net[s, 0]]
-                bb = buf[net[s, 1]]
-                what = net[s, 2]
-                if what == 0:
-                    for x in range(m):
-                        u = ba[x]
-                        v = bb[x]
-                        ba[x] = min(u, v)
-                        bb[x] = max(u, v)
-                elif what == 1:
-                    for x in range(m):
-                        ba[x] = min(ba[x], bb[x])
-                else:
-                    for x in range(m):
-                        bb[x] = max(ba[x], bb[x])
-            orow = out[p, y]
-            res = buf[rank]
-            for x in range(m):
-                orow[x0 + x] = res[x]
-                if bad[x]:
-                    orow[x0 + x] = np.nan  # only reachable for floats
 
 
 CUDA_LOCAL = 121  # windows up to 11x11 are selected in per-thread local memory
