@@ -33,9 +33,7 @@ def _nan_reach(stack: np.ndarray, radius: int, mode: str) -> np.ndarray | None:
         return None
     m = bad[None].astype(np.float64)
     k = np.ones(2 * radius + 1)
-    from ._engine import separable
-
-    return separable(m, [(0, k), (1, k)], mode, 0.0)[0] > 0
+    return _engine.separable(m, [(0, k), (1, k)], mode, 0.0)[0] > 0
 
 
 def bilateral(image: np.ndarray, sigma_color: float, sigma_spatial: float, *,

@@ -177,10 +177,10 @@ def _taps(n_in: int, n_out: int, method: str, align_corners: bool):
 
 
 def _resample_planes(planes, shape, method, align_corners):
+    """Device planes only: on the CPU, resize runs fused on the caller's layout."""
     P, H, W = planes.shape
     ho, wo = shape
-    dev = _cuda.is_device(planes)
-    k = resample.cuda_kernels() if dev else resample
+    k = resample.cuda_kernels()
     for axis, n_in, n_out in ((0, H, ho), (1, W, wo)):
         if n_in == n_out:  # every method is the identity at equal sizes
             continue
@@ -189,10 +189,7 @@ def _resample_planes(planes, shape, method, align_corners):
         shp = (P, n_out, planes.shape[2]) if axis == 0 else (P, planes.shape[1], n_out)
         out = _engine.empty_like(planes, shp)
         fn = k.taps_cols if axis == 0 else k.taps_rows
-        if dev:
-            _cuda.launch(fn, shp[::-1], planes, _cuda.to_device(idx), _cuda.to_device(w), out)
-        else:
-            fn(planes, idx, w, out)
+        _cuda.launch(fn, shp[::-1], planes, _cuda.to_device(idx), _cuda.to_device(w), out)
         planes = out
     return planes
 

@@ -274,6 +274,16 @@ def _schraudolph_exp(y):
 
 
 @njit(inline="always", cache=True)
+def _bilateral_weight(src, n, C, y, x, dy, dx, spatial_w, inv2sc2, mode):
+    """SPEC's bilateral weight of the sample (y + dy, x + dx) for pixel (y, x), per thread."""
+    d2 = 0.0
+    for c in range(C):
+        t = sample(src, n * C + c, y + dy, x + dx, mode, 0.0) - src[n * C + c, y, x]
+        d2 += t * t
+    return spatial_w * math.exp(-d2 * inv2sc2)
+
+
+@njit(inline="always", cache=True)
 def _nlm_weight(padded, n, C, y, x, uy, ux, o, pad, inv_h2s2, var2c):
     """The nl-means weight of pixel (y, x) for offset (uy, ux), by direct patch sums."""
     dist = 0.0
@@ -303,22 +313,14 @@ def cuda_kernels() -> SimpleNamespace:
             den = 0.0
             for i in range(k):
                 for j in range(k):
-                    d2 = 0.0
-                    for c in range(C):
-                        t = sample(src, n * C + c, y + i - r, x + j - r, mode, 0.0) \
-                            - src[n * C + c, y, x]
-                        d2 += t * t
-                    den += spatial[i * k + j] * math.exp(-d2 * inv2sc2)
+                    den += _bilateral_weight(src, n, C, y, x, i - r, j - r, spatial[i * k + j],
+                                             inv2sc2, mode)
             for c in range(C):
                 num = 0.0
                 for i in range(k):
                     for j in range(k):
-                        d2 = 0.0
-                        for cc in range(C):
-                            t = sample(src, n * C + cc, y + i - r, x + j - r, mode, 0.0) \
-                                - src[n * C + cc, y, x]
-                            d2 += t * t
-                        num += spatial[i * k + j] * math.exp(-d2 * inv2sc2) * \
+                        num += _bilateral_weight(src, n, C, y, x, i - r, j - r,
+                                                 spatial[i * k + j], inv2sc2, mode) * \
                             sample(src, n * C + c, y + i - r, x + j - r, mode, 0.0)
                 out[n * C + c, y, x] = num / den
 

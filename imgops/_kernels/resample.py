@@ -1,9 +1,9 @@
 """Resampling engines: weighted taps along one axis, pooling windows, transposed and
 strided convolution.
 
-``taps_rows``/``taps_cols`` apply a sparse 1-D resampling matrix given as
-``(index[o, t], weight[o, t])``: nearest (1 tap), bilinear (2 taps) and area
-(the window's taps) are all this one engine, run along H and then along W.
+Resizing applies a sparse 1-D resampling matrix per axis, given as ``(index[o, t],
+weight[o, t])``: nearest (1 tap), bilinear (2 taps) and area (the window's taps) are
+all this one engine (``resample_hwc`` on the CPU, ``taps_cols``/``taps_rows`` on CUDA).
 """
 
 import functools
@@ -58,46 +58,6 @@ def avg_pool_at(src, p, oy, ox, kh, kw, sh, sw, ph, pw, count_include_pad):
 
 
 @njit(parallel=True, cache=True)
-def taps_cols(src, idx, w, out):
-    """out[p, o, :] = sum_t w[o, t] * src[p, idx[o, t], :]   (along H; rows contiguous)."""
-    P = src.shape[0]
-    Ho = out.shape[1]
-    W = src.shape[2]
-    T = idx.shape[1]
-    for job in prange(P * Ho):
-        p = job // Ho
-        o = job - p * Ho
-        orow = out[p, o]
-        srow = src[p, idx[o, 0]]
-        w0 = w[o, 0]
-        for x in range(W):
-            orow[x] = w0 * srow[x]
-        for t in range(1, T):
-            srow = src[p, idx[o, t]]
-            wt = w[o, t]
-            for x in range(W):
-                orow[x] += wt * srow[x]
-
-
-@njit(parallel=True, cache=True)
-def taps_rows(src, idx, w, out):
-    """out[p, y, o] = sum_t w[o, t] * src[p, y, idx[o, t]]   (along W)."""
-    P, H, _ = src.shape
-    Wo = out.shape[2]
-    T = idx.shape[1]
-    for job in prange(P * H):
-        p = job // H
-        y = job - p * H
-        srow = src[p, y]
-        orow = out[p, y]
-        for o in range(Wo):
-            s = w[o, 0] * srow[idx[o, 0]]
-            for t in range(1, T):
-                s += w[o, t] * srow[idx[o, t]]
-            orow[o] = s
-
-
-@njit(parallel=True, cache=True)
 def max_pool(src, kh, kw, sh, sw, ph, pw, out):
     P, Ho, Wo = out.shape
     for job in prange(P * Ho):
@@ -140,6 +100,15 @@ def avg_pool(src, kh, kw, sh, sw, ph, pw, count_include_pad, out):
             orow[ox] = avg_pool_at(src, p, oy, ox, kh, kw, sh, sw, ph, pw, count_include_pad)
 
 
+@njit(inline="always", cache=True)
+def _strided_range(pad, k, stride, n_to, n_from):
+    """The i in [i0, i1) with 0 <= i * stride - pad + k < n_to and i < n_from."""
+    i0 = 0
+    if pad - k > 0:
+        i0 = (pad - k + stride - 1) // stride
+    return i0, min(n_from, (n_to - 1 + pad - k) // stride + 1)
+
+
 @njit(parallel=True, cache=True)
 def conv_transpose(src, weight, bias, sh, sw, ph, pw, groups, out):
     """PyTorch's conv_transpose2d on (N, Cin, H, W) -> (N, Cout, Ho, Wo).
@@ -173,11 +142,7 @@ def conv_transpose(src, weight, bias, sh, sw, ph, pw, groups, out):
                 irow = src[n, ci, iy]
                 for kx in range(kw):
                     wv = weight[ci, cog, ky, kx]
-                    # x = ix * sw - pw + kx within [0, Wo)
-                    ix0 = 0
-                    if pw - kx > 0:
-                        ix0 = (pw - kx + sw - 1) // sw
-                    ix1 = min(W, (Wo - 1 + pw - kx) // sw + 1)
+                    ix0, ix1 = _strided_range(pw, kx, sw, Wo, W)  # x = ix*sw - pw + kx
                     for ix in range(ix0, ix1):
                         orow[ix * sw - pw + kx] += wv * irow[ix]
 
@@ -204,11 +169,7 @@ def conv2d(src, weight, bias, sh, sw, ph, pw, out):
                 irow = src[n, ci, iy]
                 for kx in range(kw):
                     wv = weight[co, ci, ky, kx]
-                    # ix = ox * sw - pw + kx within [0, W)
-                    ox0 = 0
-                    if pw - kx > 0:
-                        ox0 = (pw - kx + sw - 1) // sw
-                    ox1 = min(Wo, (W - 1 + pw - kx) // sw + 1)
+                    ox0, ox1 = _strided_range(pw, kx, sw, W, Wo)  # ix = ox*sw - pw + kx
                     for ox in range(ox0, ox1):
                         orow[ox] += wv * irow[ox * sw - pw + kx]
 
