@@ -165,9 +165,6 @@ def nl_means(image: np.ndarray, h: float, *, patch_size: int = 7, patch_distance
                          _per_image(p, c, one), backend=backend)
 
 
-_IMMERKAER = np.array([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]])
-
-
 def estimate_noise(image: np.ndarray) -> float:
     """Gaussian noise standard deviation by Immerkær's method, in the image's units.
 
@@ -188,10 +185,11 @@ def estimate_noise(image: np.ndarray) -> float:
     h, w = image.shape[-3:-1] if image.ndim == 4 else image.shape[:2]
     if h < 3 or w < 3:
         raise ValueError(f"image must be at least 3x3 to estimate noise; got {h}x{w}")
-    planes, _ = _core.to_planes(image, np.float64)
-    resp = _engine.correlate2d(planes, _IMMERKAER, "valid", 0.0)
-    sums = np.abs(resp).sum(axis=(1, 2))
-    sig = math.sqrt(math.pi / 2) / (6.0 * (w - 2) * (h - 2)) * sums
+    src = np.ascontiguousarray(image, dtype=_core.native(image.dtype))
+    rows, c = _engine._rows_view(src)
+    sums = np.empty((rows.shape[0], h - 2, c))
+    kern.immerkaer_hwc(rows, c, sums)
+    sig = math.sqrt(math.pi / 2) / (6.0 * (w - 2) * (h - 2)) * sums.sum(axis=1)
     return float(sig.mean())
 
 

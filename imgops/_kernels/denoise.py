@@ -80,114 +80,197 @@ def _diff_row(padded, rp, uy, ux, c0, var2c, dr):
 
 @njit(parallel=True, cache=True, fastmath={"contract", "arcp", "reassoc"})
 def nl_means(padded, pad, o, d, inv_h2s2, var2c, out):
-    """scikit-image's fast non-local means (Darbon et al.; Froment), as a gather.
+    """scikit-image's fast non-local means (Darbon et al.; Froment).
 
-    For every search offset u in [-d, d]^2 the patch distance of p and p + u is
-    the sum over rows and columns (p - o, p + o] of the channel-summed squared
-    difference minus 2 C sigma^2 (scikit-image's finite-difference integral
-    covers s - 1 samples per axis), found by running sums: the cost does not
-    depend on the patch size. Weight exp(-max(dist, 0) / (C h^2 s^2)), zero
-    beyond 5, with scikit-image's approximate exp (Schraudolph 1999: the high
-    32 bits of a float64 set to int(1072632447 + 1512775 y)), which also avoids
-    a transcendental call per weight.
+    The patch distance of p and p + u is the sum over rows and columns (p - o, p + o]
+    of the channel-summed squared difference minus 2 C sigma^2 (scikit-image's
+    finite-difference integral covers s - 1 samples per axis), found by running sums:
+    the cost does not depend on the patch size. Weight exp(-max(dist, 0) / (C h^2 s^2)),
+    zero beyond 5, with scikit-image's approximate exp (Schraudolph 1999: the high 32
+    bits of a float64 set to int(1072632447 + 1512775 y)), which also avoids a
+    transcendental call per weight.
 
-    Work is split in stripes of R rows; per offset, each difference row is computed
-    once into a ring of the 2o rows the vertical window holds.
+    The distance is symmetric, so as in scikit-image only half of the search offsets
+    are measured (u with uy > 0, or uy = 0 and ux > 0): each weight serves the pair
+    both ways, p gathering I(p + u) and p + u gathering I(p). The null shift has the
+    same weight w0 everywhere and is added at the end.
 
-    padded (C, H + 2 pad, W + 2 pad), pad >= o + d; out (C, H, W).
+    Work is split in stripes of R >= d rows of p. A stripe accumulates into its own
+    buffer, rows [y0 - d, y1 + d) by columns [-d, W + d); its rows [y1, y1 + d) belong
+    to the next stripe, which adds them (``tail``) to its first d rows (``head``) once
+    every stripe is done. Per offset, each difference row is computed once into a ring
+    of the 2o rows the vertical window holds.
+
+    padded (C, H + 2 pad, W + 2 pad), pad >= o + d + 1; out (C, H, W).
     """
     C, H, W = out.shape
-    R = 32
-    nstripes = (H + R - 1) // R
-    L = W + 2 * o
+    R = max(32, d)
+    nst = (H + R - 1) // R
     K = max(2 * o, 1)
-    M = (W + 3) // 4  # the horizontal window sums run as 4 independent chains of M
+    Wb = W + 2 * d
+    M = (W + d + 3) // 4  # the horizontal window sums run as 4 independent chains
     dt = padded.dtype
-    for st in prange(nstripes):
+    w0 = _schraudolph_exp(0.0)
+    head = np.zeros((nst, C + 1, d, W), dtype=dt)
+    tail = np.zeros((nst, C + 1, d, W), dtype=dt)
+    for st in prange(nst):
         y0 = st * R
         y1 = min(H, y0 + R)
-        acc = np.zeros((C, y1 - y0, W), dtype=dt)
-        wsum = np.zeros((y1 - y0, W), dtype=dt)
+        loc = np.zeros((C + 1, y1 - y0 + 2 * d, Wb), dtype=dt)
         V = np.zeros(4 * M + 2 * o, dtype=dt)
-        ring = np.empty((K, L), dtype=dt)
-        fresh = np.empty(L, dtype=dt)
-        sums = np.empty(4 * M)
-        wgt = np.empty(W, dtype=dt)
-        wbits = np.zeros(W, dtype=np.int64)
-        wexp = wbits.view(np.float64)
-        dist = np.empty(W)
-        c0 = pad - o + 1  # padded column of the first window sample of image column 0
-        for uy in range(-d, d + 1):
+        ring = np.empty((K, W + d + 2 * o), dtype=dt)
+        fresh = np.empty(W + d + 2 * o, dtype=dt)
+        sums = np.zeros(4 * M, dtype=dt)
+        wbits = np.zeros(W + d, dtype=np.int32)
+        wgt = wbits.view(np.float32)
+        for uy in range(d + 1):
+            ys = max(-uy, y0 - d) if st == 0 else y0
             for ux in range(-d, d + 1):
+                if uy == 0 and ux <= 0:
+                    continue
+                xa = min(0, -ux)
+                n = W + abs(ux)  # p in [xa, xa + n): p or p + u is in the image
+                L = n + 2 * o
+                c0 = pad + xa - o + 1  # padded column of the first window sample
                 V[:] = 0.0
-                for rr in range(y0 - o + 1, y0 + o + 1):  # the window of row y0
-                    dr = ring[(rr - (y0 - o + 1)) % K]
+                for rr in range(ys - o + 1, ys + o + 1):  # the window of row ys
+                    dr = ring[(rr - (ys - o + 1)) % K, :L]
                     _diff_row(padded, rr + pad, uy, ux, c0, var2c, dr)
                     for i in range(L):
                         V[i] += dr[i]
-                for y in range(y0, y1):
-                    if y > y0 and o > 0:  # slide: row y + o enters, row y - o leaves
-                        slot = ring[(y - o - (y0 - o + 1)) % K]
-                        _diff_row(padded, y + o + pad, uy, ux, c0, var2c, fresh)
+                for y in range(ys, y1):
+                    if y > ys and o > 0:  # slide: row y + o enters, row y - o leaves
+                        slot = ring[(y - ys - 1) % K, :L]
+                        fr = fresh[:L]
+                        _diff_row(padded, y + o + pad, uy, ux, c0, var2c, fr)
                         for i in range(L):
-                            V[i] += fresh[i] - slot[i]
-                            slot[i] = fresh[i]
-                    # window sums over columns (x - o, x + o]: four running sums side by
-                    # side, so the adds do not wait on each other; slice views keep the
-                    # indices provably non-negative (no wraparound checks in the loop)
-                    s0 = 0.0
-                    s1 = 0.0
-                    s2 = 0.0
-                    s3 = 0.0
-                    for i in range(2 * o):
-                        s0 += V[i]
-                        s1 += V[M + i]
-                        s2 += V[2 * M + i]
-                        s3 += V[3 * M + i]
-                    sums[0] = s0
-                    sums[M] = s1
-                    sums[2 * M] = s2
-                    sums[3 * M] = s3
-                    h0 = V[0:M - 1]
-                    h1 = V[M:2 * M - 1]
-                    h2 = V[2 * M:3 * M - 1]
-                    h3 = V[3 * M:4 * M - 1]
-                    t0 = V[2 * o:2 * o + M - 1]
-                    t1 = V[M + 2 * o:M + 2 * o + M - 1]
-                    t2 = V[2 * M + 2 * o:2 * M + 2 * o + M - 1]
-                    t3 = V[3 * M + 2 * o:3 * M + 2 * o + M - 1]
-                    o0 = sums[1:M]
-                    o1 = sums[M + 1:2 * M]
-                    o2 = sums[2 * M + 1:3 * M]
-                    o3 = sums[3 * M + 1:4 * M]
-                    for i in range(M - 1):
-                        s0 += t0[i] - h0[i]
-                        s1 += t1[i] - h1[i]
-                        s2 += t2[i] - h2[i]
-                        s3 += t3[i] - h3[i]
-                        o0[i] = s0
-                        o1[i] = s1
-                        o2[i] = s2
-                        o3[i] = s3
-                    ry = y - y0
-                    for x in range(W):
-                        dx = min(max(sums[x], 0.0) * inv_h2s2, 6.0)
-                        dist[x] = dx
-                        wbits[x] = np.int64(np.int32(1072632447.0 - 1512775.0 * dx)) << 32
-                    ws = wsum[ry]
-                    for x in range(W):
-                        w = wexp[x] if dist[x] <= 5.0 else 0.0
-                        wgt[x] = w
-                        ws[x] += w
+                            V[i] += fr[i] - slot[i]
+                            slot[i] = fr[i]
+                    _window_sums(V, M, 2 * o, sums)
+                    # scikit-image's float64 exp approximation has a 20-bit mantissa, so it
+                    # is exact in float32: exponent rebased from 1023 to 127, mantissa << 3
+                    for x in range(n):
+                        dx = min(max(np.float64(sums[x]), 0.0) * inv_h2s2, 6.0)
+                        i = np.int32(1072632447.0 - 1512775.0 * dx)
+                        wbits[x] = np.int32(i - 939524096) << np.int32(3) if dx <= 5.0 \
+                            else np.int32(0)
+                    lp = y - y0 + d  # buffer row of p, then of p + u
+                    lq = lp + uy
+                    bp = xa + d  # buffer column of p, then of p + u
+                    bq = bp + ux
+                    ws = wgt[:n]
+                    wp = loc[C, lp, bp:bp + n]
+                    wq = loc[C, lq, bq:bq + n]
+                    # one store stream per loop: LLVM then vectorises behind a cheap
+                    # overlap check (two streams in one loop stayed scalar, 2.5x slower)
+                    for x in range(n):
+                        wp[x] += ws[x]
+                    for x in range(n):
+                        wq[x] += ws[x]
                     for c in range(C):
-                        src = padded[c, y + uy + pad, pad + ux:pad + ux + W]
-                        a = acc[c, ry]
-                        for x in range(W):
-                            a[x] += wgt[x] * src[x]
-        for c in range(C):
-            for ry in range(y1 - y0):
-                for x in range(W):
-                    out[c, y0 + ry, x] = acc[c, ry, x] / wsum[ry, x]
+                        sp = padded[c, y + uy + pad, pad + xa + ux:pad + xa + ux + n]
+                        ap = loc[c, lp, bp:bp + n]
+                        for x in range(n):
+                            ap[x] += ws[x] * sp[x]
+                        sq = padded[c, y + pad, pad + xa:pad + xa + n]
+                        aq = loc[c, lq, bq:bq + n]
+                        for x in range(n):
+                            aq[x] += ws[x] * sq[x]
+        for y in range(y0, y1):
+            if y < y0 + d:
+                head[st, :, y - y0] = loc[:, y - y0 + d, d:d + W]
+            else:
+                _finish_row(loc[:, y - y0 + d, d:d + W], padded, y, pad, w0, out)
+        if st + 1 < nst:
+            for k in range(min(d, H - y1)):
+                tail[st, :, k] = loc[:, y1 - y0 + d + k, d:d + W]
+    for st in prange(nst):
+        y0 = st * R
+        for k in range(min(d, H - y0)):
+            part = head[st, :, k]
+            if st > 0:
+                part += tail[st - 1, :, k]
+            _finish_row(part, padded, y0 + k, pad, w0, out)
+
+
+@njit(inline="always", cache=True)
+def _window_sums(V, M, k, sums):
+    """sums[i] = V[i] + ... + V[i + k - 1] in V's type, as four running sums side by
+    side (the adds do not wait on each other; slice views keep the indices provably
+    non-negative, so the loop carries no wraparound checks)."""
+    s0 = s1 = s2 = s3 = sums[0] - sums[0]  # zero of the buffers' type (zeroed at first)
+    for i in range(k):
+        s0 += V[i]
+        s1 += V[M + i]
+        s2 += V[2 * M + i]
+        s3 += V[3 * M + i]
+    sums[0] = s0
+    sums[M] = s1
+    sums[2 * M] = s2
+    sums[3 * M] = s3
+    h0 = V[0:M - 1]
+    h1 = V[M:2 * M - 1]
+    h2 = V[2 * M:3 * M - 1]
+    h3 = V[3 * M:4 * M - 1]
+    t0 = V[k:k + M - 1]
+    t1 = V[M + k:M + k + M - 1]
+    t2 = V[2 * M + k:2 * M + k + M - 1]
+    t3 = V[3 * M + k:3 * M + k + M - 1]
+    o0 = sums[1:M]
+    o1 = sums[M + 1:2 * M]
+    o2 = sums[2 * M + 1:3 * M]
+    o3 = sums[3 * M + 1:4 * M]
+    for i in range(M - 1):
+        s0 += t0[i] - h0[i]
+        s1 += t1[i] - h1[i]
+        s2 += t2[i] - h2[i]
+        s3 += t3[i] - h3[i]
+        o0[i] = s0
+        o1[i] = s1
+        o2[i] = s2
+        o3[i] = s3
+
+
+@njit(inline="always", cache=True)
+def _finish_row(part, padded, y, pad, w0, out):
+    """out[:, y] = (sum w I + w0 I(p)) / (sum w + w0); part (C + 1, W) holds the sums."""
+    C, _, W = out.shape
+    for c in range(C):
+        src = padded[c, y + pad, pad:pad + W]
+        for x in range(W):
+            out[c, y, x] = (part[c, x] + w0 * src[x]) / (part[C, x] + w0)
+
+
+@njit(parallel=True, cache=True)
+def immerkaer_hwc(src, c, sums):
+    """Immerkaer's noise statistic on the caller's layout: sums[n, y, ch] = sum over x of
+    |(N * I)[y + 1, x, ch]| over the valid region, N = v v^T with v = (1, -2, 1), found as
+    the vertical second difference then the horizontal one.
+
+    src (N, H, W*C) with C = c interleaved channels; sums (N, H - 2, c) float64.
+    """
+    N, H, WC = src.shape
+    Ho = H - 2
+    L = WC - 2 * c
+    for idx in prange(N * Ho):
+        n = idx // Ho
+        y = idx - n * Ho
+        r0 = src[n, y]
+        r1 = src[n, y + 1]
+        r2 = src[n, y + 2]
+        t = np.empty(WC)
+        for i in range(WC):
+            t[i] = np.float64(r0[i]) - 2.0 * np.float64(r1[i]) + np.float64(r2[i])
+        a = t[0:L]
+        b = t[c:c + L]
+        e = t[2 * c:2 * c + L]
+        for i in range(L):
+            a[i] = abs(a[i] - 2.0 * b[i] + e[i])  # in place: a[i] is read before b, e move on
+        for ch in range(c):
+            s = 0.0
+            for i in range(ch, L, c):
+                s += a[i]
+            sums[n, y, ch] = s
 
 
 @njit(inline="always", cache=True)
