@@ -140,6 +140,15 @@ def native(dtype: np.dtype) -> np.dtype:
     return np.dtype(dtype).newbyteorder("=")
 
 
+def int_range(dtype: np.dtype) -> tuple[float, float]:
+    """(min, max) an integer dtype saturates to, as floats; (0.0, 0.0) for floats."""
+    dtype = np.dtype(dtype)
+    if dtype.kind != "u":
+        return 0.0, 0.0
+    info = np.iinfo(dtype)
+    return float(info.min), float(info.max)
+
+
 # --------------------------------------------------------------------------- layouts
 def _as4d(a: np.ndarray) -> np.ndarray:
     """A view of an (H, W), (H, W, C) or (N, H, W, C) array as (N, H, W, C)."""
@@ -168,10 +177,8 @@ class Layout:
             return planes[0]
         shape = (h, w) if nd == 2 and c == 1 else (h, w, c) if nd <= 3 else (n, h, w, c)
         out = np.empty(shape, dtype)
-        integer = dtype.kind == "u"
-        lo, hi = (np.iinfo(dtype).min, np.iinfo(dtype).max) if integer else (0, 0)
-        _layout().scatter(np.ascontiguousarray(planes), _as4d(out), float(lo), float(hi),
-                          integer)
+        lo, hi = int_range(dtype)
+        _layout().scatter(np.ascontiguousarray(planes), _as4d(out), lo, hi, dtype.kind == "u")
         return out
 
 

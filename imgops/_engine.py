@@ -73,10 +73,9 @@ def _apply_cuda(image, body, out_dtype, plane_dtype):
     shape = (ho, wo) if dev.ndim == 2 and co == 1 else (ho, wo, co) if dev.ndim <= 3 \
         else (n, ho, wo, co)
     out = _cuda.empty(shape, odt)
-    integer = np.dtype(odt).kind == "u"
-    lo, hi = (np.iinfo(odt).min, np.iinfo(odt).max) if integer else (0, 0)
-    _cuda.launch(k.scatter, (wo, ho, P), result, _cuda.as4d(out), float(lo), float(hi),
-                 integer)
+    lo, hi = _core.int_range(odt)
+    _cuda.launch(k.scatter, (wo, ho, P), result, _cuda.as4d(out), lo, hi,
+                 np.dtype(odt).kind == "u")
     return out.copy_to_host() if host else out
 
 
@@ -239,7 +238,7 @@ def fused_two_pass(image, wy, wx, *, mode: str, cval: float, cval_x: float,
     s3, c = _rows_view(src)
     o3, _ = _rows_view(out)
     integer = odt.kind == "u"
-    lo, hi = (float(np.iinfo(odt).min), float(np.iinfo(odt).max)) if integer else (0.0, 0.0)
+    lo, hi = _core.int_range(odt)
     stencil.separable_hwc(s3, np.asarray(wy, cdt), before[0], np.asarray(wx, cdt),
                           before[1], c, _core.MODES[mode], cdt.type(cval), cdt.type(cval_x),
                           lo, hi, integer, o3)
@@ -266,7 +265,7 @@ def fused_correlate2d(image, kernel, *, mode: str, cval: float, before: tuple[in
     s3, c = _rows_view(src)
     o3, _ = _rows_view(out)
     integer = odt.kind == "u"
-    lo, hi = (float(np.iinfo(odt).min), float(np.iinfo(odt).max)) if integer else (0.0, 0.0)
+    lo, hi = _core.int_range(odt)
     stencil.correlate2d_hwc(s3, np.ascontiguousarray(kernel, cdt), before[0], before[1], c,
                             _core.MODES[mode], cdt.type(cval), lo, hi, integer, o3)
     return out

@@ -86,8 +86,33 @@ def max_pool(image: np.ndarray, size: int | tuple[int, int] = 2, *,
     kh, kw, sh, sw, ph, pw, ho, wo = pool_geometry(
         *_spatial(image), size, stride, padding, ceil_mode)
 
+    if _pool_2x2_fused(image, backend, (kh, kw, sh, sw, ph, pw, ho, wo)):
+        src, rows, c, out, orows = _fused_io(image, ho, wo)
+        resample.max_pool_2x2_hwc(rows, c, orows)
+        return out
     body = lambda planes: max_pool_planes(planes, kh, kw, sh, sw, ph, pw, ho, wo)  # noqa: E731
     return _engine.apply(image, body, backend=backend, plane_dtype="native")
+
+
+def _pool_2x2_fused(image, backend, geometry) -> bool:
+    """The common pool (2x2, stride 2, no padding, whole windows) runs fused on the
+    caller's layout on the CPU."""
+    kh, kw, sh, sw, ph, pw, ho, wo = geometry
+    h, w = _spatial(image)
+    return (kh, kw, sh, sw, ph, pw) == (2, 2, 2, 2, 0, 0) and 2 * ho <= h and 2 * wo <= w \
+        and _engine.on_cpu(image, backend)
+
+
+def _fused_io(image, ho: int, wo: int):
+    """A native C-contiguous image, its (N, H, W*C) rows, C, and an output of spatial size
+    (ho, wo) in the same layout and dtype with its rows."""
+    image = _core.check_image(image)
+    src = np.ascontiguousarray(image, dtype=_core.native(image.dtype))
+    rows, c = _engine._rows_view(src)
+    shape = (ho, wo) if image.ndim == 2 else (ho, wo, c) if image.ndim == 3 else \
+        (rows.shape[0], ho, wo, c)
+    out = np.empty(shape, src.dtype)
+    return src, rows, c, out, _engine._rows_view(out)[0]
 
 
 def max_pool_planes(planes, kh, kw, sh, sw, ph, pw, ho, wo):
@@ -95,8 +120,6 @@ def max_pool_planes(planes, kh, kw, sh, sw, ph, pw, ho, wo):
     if _cuda.is_device(planes):
         _cuda.launch(resample.cuda_kernels().max_pool, out.shape[::-1], planes, kh, kw, sh, sw,
                      ph, pw, out)
-    elif (kh, kw, sh, sw, ph, pw) == (2, 2, 2, 2, 0, 0):
-        resample.max_pool_2x2(planes, out)
     else:
         resample.max_pool(planes, kh, kw, sh, sw, ph, pw, out)
     return out
@@ -104,10 +127,6 @@ def max_pool_planes(planes, kh, kw, sh, sw, ph, pw, ho, wo):
 
 def avg_pool_planes(planes, kh, kw, sh, sw, ph, pw, ho, wo, count_include_pad):
     out = _engine.empty_like(planes, (planes.shape[0], ho, wo))
-    if not _cuda.is_device(planes) and (kh, kw, sh, sw, ph, pw) == (2, 2, 2, 2, 0, 0) \
-            and 2 * ho <= planes.shape[1] and 2 * wo <= planes.shape[2]:  # no partial window
-        resample.avg_pool_2x2(planes, out)
-        return out
     fn = resample.cuda_kernels().avg_pool if _cuda.is_device(planes) else resample.avg_pool
     args = (planes, kh, kw, sh, sw, ph, pw, bool(count_include_pad), out)
     if _cuda.is_device(planes):
@@ -141,7 +160,12 @@ def avg_pool(image: np.ndarray, size: int | tuple[int, int] = 2, *,
     """
     kh, kw, sh, sw, ph, pw, ho, wo = pool_geometry(
         *_spatial(image), size, stride, padding, ceil_mode)
-
+    if _pool_2x2_fused(image, backend, (kh, kw, sh, sw, ph, pw, ho, wo)):
+        src, rows, c, out, orows = _fused_io(image, ho, wo)
+        fn = resample.avg_pool_2x2_hwc_int if src.dtype.kind == "u" else \
+            resample.avg_pool_2x2_hwc
+        fn(rows, c, orows)
+        return out
     return _engine.apply(image, lambda p: avg_pool_planes(p, kh, kw, sh, sw, ph, pw, ho, wo,
                                                           count_include_pad),
                          backend=backend)
@@ -195,23 +219,22 @@ def _resample_planes(planes, shape, method, align_corners):
 
 
 def _resize_fused(image, shape, method, align_corners):
-    image = _core.check_image(image)
-    dtype = _core.native(image.dtype)
-    src = np.ascontiguousarray(image, dtype=dtype)
-    v = _core._as4d(src)
-    n, h, w, c = v.shape
     ho, wo = shape
-    cdt = _core.compute_dtype(dtype)
-    iy, wy = _taps(h, ho, method, align_corners)
-    ix, wx = _taps(w, wo, method, align_corners)
-    out_shape = (ho, wo) if image.ndim == 2 else (ho, wo, c) if image.ndim == 3 else \
-        (n, ho, wo, c)
-    out = np.empty(out_shape, dtype)
-    integer = dtype.kind == "u"
-    lo, hi = (float(np.iinfo(dtype).min), float(np.iinfo(dtype).max)) if integer else (0.0, 0.0)
-    resample.resample_hwc(v.reshape(n, h, w * c), iy, wy.astype(cdt),
-                          np.ascontiguousarray(ix * c), wx.astype(cdt), c, lo, hi, integer,
-                          _core._as4d(out).reshape(n, ho, wo * c))
+    src, rows, c, out, orows = _fused_io(image, ho, wo)
+    iy, wy = _taps(rows.shape[1], ho, method, align_corners)
+    ix, wx = _taps(rows.shape[2] // c, wo, method, align_corners)
+    # per output sample (pixel x, channel k): offset ix * C + k into the row, weight wx
+    ixe = (ix.T[:, :, None] * c + np.arange(c)).reshape(ix.shape[1], wo * c).astype(np.int32)
+    if method.startswith("nearest"):  # a copy: no arithmetic, any dtype, exact
+        resample.nearest_hwc(rows, iy[:, 0].copy(), ixe[0].copy(), orows)
+        return out
+    cdt = _core.compute_dtype(src.dtype)
+    wxe = np.repeat(wx.T, c, axis=1).astype(cdt)
+    lo, hi = _core.int_range(src.dtype)
+    fn = resample.upsample_hwc if iy.shape[1] == 2 and ho > rows.shape[1] else \
+        resample.resample_hwc
+    fn(rows, iy, wy.astype(cdt), ixe, wxe, cdt.type(lo), cdt.type(hi), src.dtype.kind == "u",
+       orows)
     return out
 
 

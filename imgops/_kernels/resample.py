@@ -3,7 +3,11 @@ strided convolution.
 
 Resizing applies a sparse 1-D resampling matrix per axis, given as ``(index[o, t],
 weight[o, t])``: nearest (1 tap), bilinear (2 taps) and area (the window's taps) are
-all this one engine (``resample_hwc`` on the CPU, ``taps_cols``/``taps_rows`` on CUDA).
+all this one engine (``taps_cols``/``taps_rows`` on CUDA). On the CPU both axes run in
+one sweep on the caller's (N, H, W*C) rows: ``resample_hwc`` (vertical taps, then the
+horizontal gather), ``upsample_hwc`` (bilinear upsampling: each source row gathered
+once, output rows blended) and ``nearest_hwc`` (a copy). The common 2x2 pools also
+run on the caller's layout (``*_pool_2x2_hwc``); the general ones on planes.
 """
 
 import functools
@@ -66,27 +70,6 @@ def max_pool(src, kh, kw, sh, sw, ph, pw, out):
         orow = out[p, oy]
         for ox in range(Wo):
             orow[ox] = max_pool_at(src, p, oy, ox, kh, kw, sh, sw, ph, pw)
-
-
-@njit(parallel=True, cache=True)
-def max_pool_2x2(src, out):
-    """The common case, size = stride = 2, no padding: branch-free rows."""
-    P, H, W = src.shape
-    _, Ho, Wo = out.shape
-    for job in prange(P * Ho):
-        p = job // Ho
-        oy = job - p * Ho
-        r0 = src[p, 2 * oy]
-        r1 = src[p, min(2 * oy + 1, H - 1)]
-        orow = out[p, oy]
-        for ox in range(Wo):
-            x0 = 2 * ox
-            x1 = min(x0 + 1, W - 1)
-            a = max(r0[x0], r0[x1])
-            b = max(r1[x0], r1[x1])
-            orow[ox] = max(a, b)
-            if r0[x0] != r0[x0] or r0[x1] != r0[x1] or r1[x0] != r1[x0] or r1[x1] != r1[x1]:
-                orow[ox] = np.nan  # only reachable for floats
 
 
 @njit(parallel=True, cache=True)
@@ -277,41 +260,39 @@ def cuda_kernels() -> SimpleNamespace:
                            conv_transpose=conv_transpose_cuda, conv2d=conv2d_cuda)
 
 
-@njit(parallel=True, cache=True)
-def resample_hwc(src, iy, wy, ix, wx, C, lo, hi, integer, out):
+@njit(parallel=True, cache=True, fastmath={"contract"})
+def resample_hwc(src, iy, wy, ix, wx, lo, hi, integer, out):
     """Resize (N, H, W*C) rows to (N, Ho, Wo*C) with tap tables for both axes: the
     vertical taps blend whole source rows (contiguous), the horizontal taps gather
-    from that row tap by tap (``ix`` holds sample offsets, pixel index times C), then
-    one rounding store; conversion, both passes and rounding in one sweep."""
+    from that row per output sample (``ix``, ``wx``: (Tx, Wo*C) tables of sample
+    offsets and weights, so the gather is one flat loop whatever C is), then one
+    rounding store; conversion, both passes and rounding in one sweep."""
     N, H, L = src.shape
     Ho = out.shape[1]
     Lo = out.shape[2]
-    Wo = Lo // C
     Ty = iy.shape[1]
-    Tx = ix.shape[1]
     for job in prange(N * Ho):
         n = job // Ho
         y = job - n * Ho
-        row = np.zeros(L, dtype=wy.dtype)
-        for t in range(Ty):
-            wt = wy[y, t]
-            srow = src[n, iy[y, t]]
+        row = np.empty(L, dtype=wy.dtype)
+        r0 = src[n, iy[y, 0]]
+        w0 = wy[y, 0]
+        if Ty == 2:  # bilinear: both taps in one pass
+            r1 = src[n, iy[y, 1]]
+            w1 = wy[y, 1]
             for i in range(L):
-                row[i] += wt * srow[i]
-        acc = np.zeros(Lo, dtype=wy.dtype)
-        for t in range(Tx):
-            idx = ix[:, t]
-            wts = wx[:, t]
-            if C == 1:
-                for x in range(Wo):
-                    acc[x] += wts[x] * row[idx[x]]
-            else:
-                for x in range(Wo):
-                    base = idx[x]
-                    wv = wts[x]
-                    for c in range(C):
-                        acc[x * C + c] += wv * row[base + c]
+                row[i] = w0 * r0[i] + w1 * r1[i]
+        else:
+            for i in range(L):
+                row[i] = w0 * r0[i]
+            for t in range(1, Ty):
+                wt = wy[y, t]
+                srow = src[n, iy[y, t]]
+                for i in range(L):
+                    row[i] += wt * srow[i]
         orow = out[n, y]
+        acc = np.empty(Lo, dtype=wy.dtype)
+        _resize_row(row, ix, wx, acc)
         if integer:
             for i in range(Lo):
                 orow[i] = min(max(np.rint(acc[i]), lo), hi)
@@ -320,15 +301,192 @@ def resample_hwc(src, iy, wy, ix, wx, C, lo, hi, integer, out):
                 orow[i] = acc[i]
 
 
+@njit(inline="always", cache=True)
+def _resize_row(srow, ix, wx, dst):
+    """dst[i] = sum_t wx[t, i] srow[ix[t, i]]: one row's horizontal taps (a gather)."""
+    Lo = dst.shape[0]
+    i0 = ix[0]
+    v0 = wx[0]
+    if ix.shape[0] == 2:
+        i1 = ix[1]
+        v1 = wx[1]
+        for i in range(Lo):
+            dst[i] = v0[i] * srow[i0[i]] + v1[i] * srow[i1[i]]
+        return
+    for i in range(Lo):
+        dst[i] = v0[i] * srow[i0[i]]
+    for t in range(1, ix.shape[0]):
+        idx = ix[t]
+        wts = wx[t]
+        for i in range(Lo):
+            dst[i] += wts[i] * srow[idx[i]]
+
+
+@njit(parallel=True, cache=True, fastmath={"contract"})
+def upsample_hwc(src, iy, wy, ix, wx, lo, hi, integer, out):
+    """Two vertical taps per output row and more output rows than source rows
+    (bilinear upsampling): the horizontal gather is the costly part, so each source
+    row is resized horizontally once per block of 64 output rows (a two-row cache:
+    the taps only move down), and each output row blends two such rows (contiguous),
+    rounds and stores. Shapes and tables as ``resample_hwc``."""
+    N, H, L = src.shape
+    Ho = out.shape[1]
+    Lo = out.shape[2]
+    B = 64
+    nb = (Ho + B - 1) // B
+    for job in prange(N * nb):
+        n = job // nb
+        y0 = (job - n * nb) * B
+        hb = np.empty((2, Lo), dtype=wy.dtype)
+        frow = np.empty(L, dtype=wy.dtype)  # an integer row converted once, then gathered
+        keys = np.full(2, -1)
+        for y in range(y0, min(Ho, y0 + B)):
+            ra = iy[y, 0]
+            rb = iy[y, 1]
+            for r, other in ((ra, rb), (rb, ra)):
+                if keys[0] != r and keys[1] != r:  # keep the slot holding the other row
+                    slot = 1 if keys[0] == other else 0
+                    if integer:
+                        frow[:] = src[n, r]
+                        _resize_row(frow, ix, wx, hb[slot])
+                    else:
+                        _resize_row(src[n, r], ix, wx, hb[slot])
+                    keys[slot] = r
+            ha = hb[0] if keys[0] == ra else hb[1]
+            hc = hb[0] if keys[0] == rb else hb[1]
+            w0 = wy[y, 0]
+            w1 = wy[y, 1]
+            orow = out[n, y]
+            if integer:
+                for i in range(Lo):
+                    orow[i] = min(max(np.rint(w0 * ha[i] + w1 * hc[i]), lo), hi)
+            else:
+                for i in range(Lo):
+                    orow[i] = w0 * ha[i] + w1 * hc[i]
+
+
 @njit(parallel=True, cache=True)
-def avg_pool_2x2(src, out):
-    """size = stride = 2, no padding, even sizes: the mean of each 2x2 block."""
-    P, Ho, Wo = out.shape
-    for job in prange(P * Ho):
-        p = job // Ho
-        oy = job - p * Ho
-        r0 = src[p, 2 * oy]
-        r1 = src[p, 2 * oy + 1]
-        orow = out[p, oy]
+def nearest_hwc(src, iy, ix, out):
+    """Nearest-neighbour resize on the caller's layout, a pure copy (any dtype):
+    out[n, y, i] = src[n, iy[y], ix[i]] with ix the flat sample offset per output. An
+    output row with the same source row as the one above is a copy of it (contiguous)."""
+    N, H, L = src.shape
+    Ho = out.shape[1]
+    Lo = out.shape[2]
+    B = 64
+    nb = (Ho + B - 1) // B
+    for job in prange(N * nb):
+        n = job // nb
+        y0 = (job - n * nb) * B
+        for y in range(y0, min(Ho, y0 + B)):
+            orow = out[n, y]
+            if y > y0 and iy[y] == iy[y - 1]:
+                orow[:] = out[n, y - 1]
+                continue
+            srow = src[n, iy[y]]
+            for i in range(Lo):
+                orow[i] = srow[ix[i]]
+
+
+@njit(parallel=True, cache=True)
+def max_pool_2x2_hwc(src, C, out):
+    """2x2 windows at stride 2 on the caller's layout (src (N, H, W*C), out (N, Ho, Wo*C),
+    2 Ho <= H, 2 Wo <= W): the vertical maximum of two whole rows, then of sample pairs
+    C apart. A NaN wins, as in PyTorch."""
+    N, H, L = src.shape
+    Ho = out.shape[1]
+    Lo = out.shape[2]
+    Wo = Lo // C
+    for job in prange(N * Ho):
+        n = job // Ho
+        oy = job - n * Ho
+        r0 = src[n, 2 * oy]
+        r1 = src[n, 2 * oy + 1]
+        tmp = np.empty(2 * Lo, dtype=src.dtype)
+        for i in range(2 * Lo):
+            a = r0[i]
+            b = r1[i]
+            tmp[i] = a if a != a or a >= b else b
+        orow = out[n, oy]
+        if C == 1:
+            for ox in range(Wo):
+                a = tmp[2 * ox]
+                b = tmp[2 * ox + 1]
+                orow[ox] = a if a != a or a >= b else b
+            continue
+        i = 0
         for ox in range(Wo):
-            orow[ox] = (r0[2 * ox] + r0[2 * ox + 1] + r1[2 * ox] + r1[2 * ox + 1]) * 0.25
+            for k in range(2 * C * ox, 2 * C * ox + C):
+                a = tmp[k]
+                b = tmp[k + C]
+                orow[i] = a if a != a or a >= b else b
+                i += 1
+
+
+@njit(inline="always", cache=True)
+def _every_other_group(t, C, orow):
+    """orow = groups 0, 2, 4, ... of C samples of t (the pairs' results kept)."""
+    if C == 1:
+        for ox in range(orow.shape[0]):
+            orow[ox] = t[2 * ox]
+        return
+    i = 0
+    for ox in range(orow.shape[0] // C):
+        for k in range(2 * C * ox, 2 * C * ox + C):
+            orow[i] = t[k]
+            i += 1
+
+
+@njit(parallel=True, cache=True)
+def avg_pool_2x2_hwc(src, C, out):
+    """2x2 means at stride 2 on the caller's layout (shapes as ``max_pool_2x2_hwc``),
+    floats: two whole rows added, then samples C apart (both passes contiguous), then
+    every other group of C kept."""
+    N, H, L = src.shape
+    Ho = out.shape[1]
+    M = 2 * out.shape[2] - C
+    for job in prange(N * Ho):
+        n = job // Ho
+        oy = job - n * Ho
+        r0 = src[n, 2 * oy]
+        r1 = src[n, 2 * oy + 1]
+        orow = out[n, oy]
+        if C == 1:  # one pass, pairs loaded as interleaved vectors
+            for ox in range(orow.shape[0]):
+                orow[ox] = (r0[2 * ox] + r0[2 * ox + 1] + r1[2 * ox] + r1[2 * ox + 1]) * 0.25
+            continue
+        t = np.empty(M + C, dtype=src.dtype)
+        for i in range(M + C):
+            t[i] = r0[i] + r1[i]
+        a = t[0:M]
+        b = t[C:C + M]
+        v = np.empty(M, dtype=src.dtype)
+        for k in range(M):
+            v[k] = (a[k] + b[k]) * 0.25
+        _every_other_group(v, C, orow)
+
+
+@njit(parallel=True, cache=True)
+def avg_pool_2x2_hwc_int(src, C, out):
+    """``avg_pool_2x2_hwc`` for integers: sums exact in int32, the quarter rounded half
+    to even in integer arithmetic (as rounding the float mean)."""
+    N, H, L = src.shape
+    Ho = out.shape[1]
+    M = 2 * out.shape[2] - C
+    for job in prange(N * Ho):
+        n = job // Ho
+        oy = job - n * Ho
+        r0 = src[n, 2 * oy]
+        r1 = src[n, 2 * oy + 1]
+        t = np.empty(M + C, dtype=np.int32)
+        for i in range(M + C):
+            t[i] = np.int32(r0[i]) + np.int32(r1[i])
+        a = t[0:M]
+        b = t[C:C + M]
+        v = np.empty(M, dtype=np.int32)
+        for k in range(M):
+            q = a[k] + b[k]
+            h = q >> 2
+            r = q & 3
+            v[k] = h + ((r > 2) | ((r == 2) & ((h & 1) == 1)))
+        _every_other_group(v, C, out[n, oy])
