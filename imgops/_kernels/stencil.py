@@ -245,12 +245,31 @@ def cuda_kernels() -> SimpleNamespace:
 
 @njit(inline="always", cache=True)
 def _column_pass(src, n, y, w, before, mode, cval, C, bx, buf):
+    """buf's interior = sum_j w[j] * ext(src)[n, y + j - before]: taps four at a time, so
+    the row buffer is loaded and stored once per four taps, not once per tap."""
     H = src.shape[1]
     L = src.shape[2]
     inner = buf[bx * C:bx * C + L]
+    k = w.shape[0]
     for i in range(L):
         inner[i] = 0
-    for j in range(w.shape[0]):
+    j = 0
+    while j + 4 <= k:
+        s0 = map_index(y + j - before, H, mode)
+        s1 = map_index(y + j + 1 - before, H, mode)
+        s2 = map_index(y + j + 2 - before, H, mode)
+        s3 = map_index(y + j + 3 - before, H, mode)
+        if min(min(s0, s1), min(s2, s3)) < 0:  # a constant-mode row: one tap at a time
+            break
+        r0 = src[n, s0]
+        r1 = src[n, s1]
+        r2 = src[n, s2]
+        r3 = src[n, s3]
+        w0, w1, w2, w3 = w[j], w[j + 1], w[j + 2], w[j + 3]
+        for i in range(L):
+            inner[i] += (w0 * r0[i] + w1 * r1[i]) + (w2 * r2[i] + w3 * r3[i])
+        j += 4
+    for j in range(j, k):
         wj = w[j]
         sy = map_index(y + j - before, H, mode)
         if sy < 0:
@@ -279,9 +298,39 @@ def _extend_x(buf, bx, W, C, mode, cval):
 
 @njit(inline="always", cache=True)
 def _row_pass(buf, w, C, L, acc):
+    """acc = sum_j w[j] * buf[j C : j C + L]."""
     for i in range(L):
         acc[i] = 0
-    for j in range(w.shape[0]):
+    _add_row_taps(buf, w, C, L, acc)
+
+
+@njit(inline="always", cache=True)
+def _add_row_taps(buf, w, C, L, acc):
+    """acc += sum_j w[j] * buf[j C : j C + L], taps four at a time (as ``_column_pass``)."""
+    k = w.shape[0]
+    j = 0
+    while j + 4 <= k:
+        s0 = buf[j * C:j * C + L]
+        s1 = buf[(j + 1) * C:(j + 1) * C + L]
+        s2 = buf[(j + 2) * C:(j + 2) * C + L]
+        s3 = buf[(j + 3) * C:(j + 3) * C + L]
+        w0, w1, w2, w3 = w[j], w[j + 1], w[j + 2], w[j + 3]
+        for i in range(L):
+            acc[i] += (w0 * s0[i] + w1 * s1[i]) + (w2 * s2[i] + w3 * s3[i])
+        j += 4
+    if k - j >= 2:  # two or three taps left: one more pass
+        s0 = buf[j * C:j * C + L]
+        s1 = buf[(j + 1) * C:(j + 1) * C + L]
+        w0, w1 = w[j], w[j + 1]
+        if k - j == 3:
+            s2 = buf[(j + 2) * C:(j + 2) * C + L]
+            w2 = w[j + 2]
+            for i in range(L):
+                acc[i] += (w0 * s0[i] + w1 * s1[i]) + w2 * s2[i]
+        else:
+            for i in range(L):
+                acc[i] += w0 * s0[i] + w1 * s1[i]
+    elif k - j == 1:
         wj = w[j]
         seg = buf[j * C:j * C + L]
         for i in range(L):
@@ -363,12 +412,7 @@ def correlate2d_hwc(src, w, by, bx, C, mode, cval, lo, hi, integer, out):
                 inner[t] = srow[t]
             _extend_x(buf, bx, W, C, mode, cval)
         for i in range(kh):
-            buf = rows[i]
-            for j in range(kw):
-                wij = w[i, j]
-                seg = buf[j * C:j * C + L]
-                for t in range(L):
-                    acc[t] += wij * seg[t]
+            _add_row_taps(rows[i], w[i], C, L, acc)
         _store(acc, out[n, y], lo, hi, integer)
 
 
