@@ -12,7 +12,7 @@ import functools
 import numpy as np
 
 from . import _core, _cuda, _engine
-from ._kernels import border, rank
+from ._kernels import border, median_nets, rank
 
 __all__ = ["correlate", "convolve", "gaussian", "box", "median", "sobel", "prewitt",
            "scharr", "laplace", "gaussian_laplace", "gaussian_kernel1d"]
@@ -220,6 +220,8 @@ def _median_fused(image, k, mode, cval):
     cv = dt.type(_median_cval(cval, dt))
     if k == 3:
         rank.median3_hwc(s3, c, _core.MODES[mode], cv, o3)
+    elif k == 5:  # rank.UNROLLED: the network as straight-line code
+        median_nets.median5_hwc(s3, c, _core.MODES[mode], cv, o3)
     else:
         rank.median_network_hwc(s3, k, _median_net(k), (k * k) // 2, c, _core.MODES[mode],
                                 cv, o3)

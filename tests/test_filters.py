@@ -180,6 +180,28 @@ def test_median_sizes(size, dt):
     np.testing.assert_array_equal(out, ndi.median_filter(img, (size, size), mode="reflect"))
 
 
+def test_generated_median_networks_match_their_generator():
+    from pathlib import Path
+
+    from imgops._kernels import median_nets, rank
+    assert Path(median_nets.__file__).read_text() == rank.network_source()
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 2), (4, 9, 3), (2, 6, 5, 2)])
+@pytest.mark.parametrize("mode", MODES)
+def test_median5_unrolled_network(shape, mode):
+    """The straight-line 5x5 network: images smaller than the window, every border, NaN."""
+    img = random_image(shape, np.float32, seed=3)
+    if img.size > 4:
+        img.reshape(-1)[img.size // 2] = np.nan
+    out = imgops.median(img, 5, mode=mode, cval=0.25)
+    size = (5, 5) if img.ndim == 2 else (5, 5, 1) if img.ndim == 3 else (1, 5, 5, 1)
+    ref = ndi.median_filter(np.nan_to_num(img, nan=np.inf), size, mode=mode, cval=0.25)
+    bad = ndi.maximum_filter(np.isnan(img).astype(np.uint8), size, mode=mode) > 0
+    np.testing.assert_array_equal(np.isnan(out), bad)
+    np.testing.assert_array_equal(out[~bad], ref[~bad])
+
+
 @pytest.mark.parametrize("size", [1, 2, 7, (1, 9), (8, 2)])
 def test_box_sizes(size):
     img = random_image((25, 21), np.float64, seed=7)

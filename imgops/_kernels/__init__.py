@@ -23,6 +23,6 @@ class _Lazy:
         return f"<lazy module {self._name}>"
 
 
-for _m in ("border", "stencil", "rank", "resample", "denoise", "layout"):
+for _m in ("border", "stencil", "rank", "median_nets", "resample", "denoise", "layout"):
     globals()[_m] = _Lazy(f"{__name__}.{_m}")
 del _m

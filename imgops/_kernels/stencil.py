@@ -269,9 +269,9 @@ def _column_pass(src, n, y, w, before, mode, cval, C, bx, buf):
         for i in range(L):
             inner[i] += (w0 * r0[i] + w1 * r1[i]) + (w2 * r2[i] + w3 * r3[i])
         j += 4
-    for j in range(j, k):
-        wj = w[j]
-        sy = map_index(y + j - before, H, mode)
+    for t in range(j, k):
+        wj = w[t]
+        sy = map_index(y + t - before, H, mode)
         if sy < 0:
             c = wj * cval
             for i in range(L):
