@@ -31,6 +31,7 @@ def bilateral(padded, r, spatial, inv2sc2, lut, out):
         den = np.zeros(W)
         d2 = np.empty(W)
         w = np.empty(W)
+        ebits = np.empty(W, dtype=np.int64)
         for i in range(k):
             for j in range(k):
                 d2[:] = 0.0
@@ -46,8 +47,7 @@ def bilateral(padded, r, spatial, inv2sc2, lut, out):
                         v = d2[x]
                         w[x] = sw * (lut[int(v)] if v == v else np.nan)
                 else:
-                    for x in range(W):
-                        w[x] = sw * math.exp(-d2[x] * inv2sc2)
+                    _exp_scaled(d2, -inv2sc2, sw, w, ebits)
                 for x in range(W):
                     den[x] += w[x]
                 for c in range(C):
@@ -58,6 +58,46 @@ def bilateral(padded, r, spatial, inv2sc2, lut, out):
         for c in range(C):
             for x in range(W):
                 out[c, y, x] = num[c, x] / den[x]
+
+
+_LOG2E = 1.4426950408889634
+_LN2_HI = 0.6931471803691238  # ln 2 split so that k * _LN2_HI is exact for |k| < 2^20
+_LN2_LO = 1.9082149292705877e-10
+_EXP_TAYLOR = tuple(1.0 / math.factorial(n) for n in range(12, -1, -1))
+
+
+@njit(inline="always", cache=True)
+def _exp_scaled(a, scale, factor, out, bits):
+    """out[x] = factor * exp(scale * a[x]) for arguments <= 0, vectorised (this Numba has
+    no vector libm): k = rint(t / ln 2), r = t - k ln 2 (|r| <= ln 2 / 2, Cody-Waite),
+    exp(r) by its Taylor polynomial to r^12 (relative error < 1e-14), times 2^k built in
+    the exponent bits. Arguments below -708 give exp(-708) (~1e-308, a zero weight); NaN
+    stays NaN."""
+    n = a.shape[0]
+    c = _EXP_TAYLOR
+    for x in range(n):
+        t = scale * a[x]
+        t = t if not t < -708.0 else -708.0
+        kf = np.rint(t * _LOG2E)
+        r = (t - kf * _LN2_HI) - kf * _LN2_LO
+        p = c[0]
+        p = p * r + c[1]
+        p = p * r + c[2]
+        p = p * r + c[3]
+        p = p * r + c[4]
+        p = p * r + c[5]
+        p = p * r + c[6]
+        p = p * r + c[7]
+        p = p * r + c[8]
+        p = p * r + c[9]
+        p = p * r + c[10]
+        p = p * r + c[11]
+        p = p * r + c[12]
+        out[x] = factor * p
+        bits[x] = (np.int64(kf) + 1023) << 52 if kf == kf else 0
+    scales = bits.view(np.float64)
+    for x in range(n):
+        out[x] *= scales[x]
 
 
 @njit(inline="always", cache=True)
