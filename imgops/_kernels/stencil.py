@@ -245,8 +245,8 @@ def cuda_kernels() -> SimpleNamespace:
 
 @njit(inline="always", cache=True)
 def _column_pass(src, n, y, w, before, mode, cval, C, bx, buf):
-    """buf's interior = sum_j w[j] * ext(src)[n, y + j - before]: taps four at a time, so
-    the row buffer is loaded and stored once per four taps, not once per tap."""
+    """buf's interior = sum_j w[j] * ext(src)[n, y + j - before]: taps up to four at a
+    time, so the row buffer is loaded and stored once per group, not once per tap."""
     H = src.shape[1]
     L = src.shape[2]
     inner = buf[bx * C:bx * C + L]
@@ -254,21 +254,31 @@ def _column_pass(src, n, y, w, before, mode, cval, C, bx, buf):
     for i in range(L):
         inner[i] = 0
     j = 0
-    while j + 4 <= k:
+    while k - j >= 2:  # groups of 4, then one of 3 or 2
+        g = min(4, k - j)
         s0 = map_index(y + j - before, H, mode)
         s1 = map_index(y + j + 1 - before, H, mode)
-        s2 = map_index(y + j + 2 - before, H, mode)
-        s3 = map_index(y + j + 3 - before, H, mode)
+        s2 = map_index(y + j + min(2, g - 1) - before, H, mode)
+        s3 = map_index(y + j + g - 1 - before, H, mode)
         if min(min(s0, s1), min(s2, s3)) < 0:  # a constant-mode row: one tap at a time
             break
         r0 = src[n, s0]
         r1 = src[n, s1]
         r2 = src[n, s2]
         r3 = src[n, s3]
-        w0, w1, w2, w3 = w[j], w[j + 1], w[j + 2], w[j + 3]
-        for i in range(L):
-            inner[i] += (w0 * r0[i] + w1 * r1[i]) + (w2 * r2[i] + w3 * r3[i])
-        j += 4
+        w0, w1 = w[j], w[j + 1]
+        if g == 4:
+            w2, w3 = w[j + 2], w[j + 3]
+            for i in range(L):
+                inner[i] += (w0 * r0[i] + w1 * r1[i]) + (w2 * r2[i] + w3 * r3[i])
+        elif g == 3:
+            w2 = w[j + 2]
+            for i in range(L):
+                inner[i] += (w0 * r0[i] + w1 * r1[i]) + w2 * r2[i]
+        else:
+            for i in range(L):
+                inner[i] += w0 * r0[i] + w1 * r1[i]
+        j += g
     for t in range(j, k):
         wj = w[t]
         sy = map_index(y + t - before, H, mode)
