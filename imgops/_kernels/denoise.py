@@ -100,7 +100,7 @@ def _exp_scaled(a, scale, factor, out, bits):
         out[x] *= scales[x]
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)  # not inlined: compiled once, not per call site
 def _diff_row(padded, rp, uy, ux, c0, var2c, dr):
     """dr[i] = sum_c (P[c, rp, c0 + i] - P[c, rp + uy, c0 + i + ux])^2 - var2c."""
     C = padded.shape[0]
@@ -233,7 +233,7 @@ def nl_means(padded, pad, o, d, inv_h2s2, var2c, out):
             _finish_row(part, padded, y0 + k, pad, w0, out)
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)  # not inlined: compiled once, not per call site
 def _window_sums(V, k, sums, pw):
     """sums[x] = V[x] + ... + V[x + k - 1] for x < len(sums) (len(V) >= len(sums) + k - 1),
     by binary decomposition: partial sums over 1, 2, 4, ... samples, each built from the
@@ -276,7 +276,7 @@ def _window_sums(V, k, sums, pw):
         width *= 2
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)  # not inlined: compiled once, not per call site
 def _finish_row(part, padded, y, pad, w0, out):
     """out[:, y] = (sum w I + w0 I(p)) / (sum w + w0); part (C + 1, W) holds the sums."""
     C, _, W = out.shape

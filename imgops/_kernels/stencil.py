@@ -243,7 +243,7 @@ def cuda_kernels() -> SimpleNamespace:
 # of integer outputs happen in one sweep: no plane stack, no intermediate image.
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)  # not inlined: compiled once per signature, not per call site
 def _column_pass(src, n, y, w, before, mode, cval, C, bx, buf):
     """buf's interior = sum_j w[j] * ext(src)[n, y + j - before]: taps up to four at a
     time, so the row buffer is loaded and stored once per group, not once per tap."""
@@ -306,7 +306,7 @@ def _extend_x(buf, bx, W, C, mode, cval):
             buf[xb * C + c] = cval if sx < 0 else buf[(bx + sx) * C + c]
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)  # not inlined: compiled once per signature, not per call site
 def _row_pass(buf, w, C, L, acc):
     """acc = sum_j w[j] * buf[j C : j C + L]."""
     for i in range(L):
@@ -314,7 +314,7 @@ def _row_pass(buf, w, C, L, acc):
     _add_row_taps(buf, w, C, L, acc)
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)  # not inlined: compiled once per signature, not per call site
 def _add_row_taps(buf, w, C, L, acc):
     """acc += sum_j w[j] * buf[j C : j C + L], taps four at a time (as ``_column_pass``)."""
     k = w.shape[0]
