@@ -81,18 +81,8 @@ def _exp_scaled(a, scale, factor, out, bits):
         kf = np.rint(t * _LOG2E)
         r = (t - kf * _LN2_HI) - kf * _LN2_LO
         p = c[0]
-        p = p * r + c[1]
-        p = p * r + c[2]
-        p = p * r + c[3]
-        p = p * r + c[4]
-        p = p * r + c[5]
-        p = p * r + c[6]
-        p = p * r + c[7]
-        p = p * r + c[8]
-        p = p * r + c[9]
-        p = p * r + c[10]
-        p = p * r + c[11]
-        p = p * r + c[12]
+        for j in range(1, 13):  # Horner; a constant trip count, unrolled by LLVM
+            p = p * r + c[j]
         out[x] = factor * p
         bits[x] = (np.int64(kf) + 1023) << 52 if kf == kf else 0
     scales = bits.view(np.float64)

@@ -301,6 +301,17 @@ def resample_hwc(src, iy, wy, ix, wx, lo, hi, integer, out):
                 orow[i] = acc[i]
 
 
+ROW_BLOCK = 64  # output rows per job where consecutive rows share work
+
+
+@njit(inline="always", cache=True)
+def _row_block(job, nb, Ho):
+    """Image n and output rows [y0, y1) of job ``job`` (nb blocks of ROW_BLOCK per image)."""
+    n = job // nb
+    y0 = (job - n * nb) * ROW_BLOCK
+    return n, y0, min(Ho, y0 + ROW_BLOCK)
+
+
 @njit(inline="always", cache=True)
 def _resize_row(srow, ix, wx, dst):
     """dst[i] = sum_t wx[t, i] srow[ix[t, i]]: one row's horizontal taps (a gather)."""
@@ -332,15 +343,13 @@ def upsample_hwc(src, iy, wy, ix, wx, lo, hi, integer, out):
     N, H, L = src.shape
     Ho = out.shape[1]
     Lo = out.shape[2]
-    B = 64
-    nb = (Ho + B - 1) // B
+    nb = (Ho + ROW_BLOCK - 1) // ROW_BLOCK
     for job in prange(N * nb):
-        n = job // nb
-        y0 = (job - n * nb) * B
+        n, y0, y1 = _row_block(job, nb, Ho)
         hb = np.empty((2, Lo), dtype=wy.dtype)
         frow = np.empty(L, dtype=wy.dtype)  # an integer row converted once, then gathered
         keys = np.full(2, -1)
-        for y in range(y0, min(Ho, y0 + B)):
+        for y in range(y0, y1):
             ra = iy[y, 0]
             rb = iy[y, 1]
             for r, other in ((ra, rb), (rb, ra)):
@@ -373,12 +382,10 @@ def nearest_hwc(src, iy, ix, out):
     N, H, L = src.shape
     Ho = out.shape[1]
     Lo = out.shape[2]
-    B = 64
-    nb = (Ho + B - 1) // B
+    nb = (Ho + ROW_BLOCK - 1) // ROW_BLOCK
     for job in prange(N * nb):
-        n = job // nb
-        y0 = (job - n * nb) * B
-        for y in range(y0, min(Ho, y0 + B)):
+        n, y0, y1 = _row_block(job, nb, Ho)
+        for y in range(y0, y1):
             orow = out[n, y]
             if y > y0 and iy[y] == iy[y - 1]:
                 orow[:] = out[n, y - 1]
