@@ -319,8 +319,9 @@ def test_subprocess_and_quiet(folder, tmp_path):
 
 def test_sigint_leaves_only_complete_files(tmp_path):
     src = tmp_path / "in"
-    for i in range(60):
-        save_png(src / f"im{i:03d}.png", rgb(256, 256, i))
+    n = 160  # a batch of several seconds: denoising one image takes a few ms
+    for i in range(n):
+        save_png(src / f"im{i:03d}.png", rgb(384, 384, i))
     out = tmp_path / "out"
     p = subprocess.Popen([sys.executable, "-m", "imgops.cli.main", "denoise", "--workers", "2",
                           str(src), str(out)], env=_env(), stdout=subprocess.PIPE,
@@ -329,12 +330,12 @@ def test_sigint_leaves_only_complete_files(tmp_path):
     while time.time() < deadline and p.poll() is None:  # wait until the batch is under way
         if out.exists() and sum(1 for p_ in out.iterdir() if not p_.name.startswith(".")) >= 2:
             break
-        time.sleep(0.05)
+        time.sleep(0.01)
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=120)
     assert p.returncode == 130, err
     names = [q.name for q in out.iterdir()]
     assert not [n for n in names if n.startswith(files.TMP_PREFIX)]
-    assert 0 < len(names) < 60
-    for n in names:
-        assert load(out / n).shape == (256, 256, 3)
+    assert 0 < len(names) < n
+    for name in names:
+        assert load(out / name).shape == (384, 384, 3)
