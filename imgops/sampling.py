@@ -87,7 +87,7 @@ def max_pool(image: np.ndarray, size: int | tuple[int, int] = 2, *,
         *_spatial(image), size, stride, padding, ceil_mode)
 
     if _pool_2x2_fused(image, backend, (kh, kw, sh, sw, ph, pw, ho, wo)):
-        src, rows, c, out, orows = _fused_io(image, ho, wo)
+        src, rows, c, out, orows = _resized_io(image, ho, wo)
         resample.max_pool_2x2_hwc(rows, c, orows)
         return out
     body = lambda planes: max_pool_planes(planes, kh, kw, sh, sw, ph, pw, ho, wo)  # noqa: E731
@@ -103,7 +103,7 @@ def _pool_2x2_fused(image, backend, geometry) -> bool:
         and _engine.on_cpu(image, backend)
 
 
-def _fused_io(image, ho: int, wo: int):
+def _resized_io(image, ho: int, wo: int):
     """A native C-contiguous image, its (N, H, W*C) rows, C, and an output of spatial size
     (ho, wo) in the same layout and dtype with its rows."""
     image = _core.check_image(image)
@@ -161,7 +161,7 @@ def avg_pool(image: np.ndarray, size: int | tuple[int, int] = 2, *,
     kh, kw, sh, sw, ph, pw, ho, wo = pool_geometry(
         *_spatial(image), size, stride, padding, ceil_mode)
     if _pool_2x2_fused(image, backend, (kh, kw, sh, sw, ph, pw, ho, wo)):
-        src, rows, c, out, orows = _fused_io(image, ho, wo)
+        src, rows, c, out, orows = _resized_io(image, ho, wo)
         fn = resample.avg_pool_2x2_hwc_int if src.dtype.kind == "u" else \
             resample.avg_pool_2x2_hwc
         fn(rows, c, orows)
@@ -220,7 +220,7 @@ def _resample_planes(planes, shape, method, align_corners):
 
 def _resize_fused(image, shape, method, align_corners):
     ho, wo = shape
-    src, rows, c, out, orows = _fused_io(image, ho, wo)
+    src, rows, c, out, orows = _resized_io(image, ho, wo)
     iy, wy = _taps(rows.shape[1], ho, method, align_corners)
     ix, wx = _taps(rows.shape[2] // c, wo, method, align_corners)
     # per output sample (pixel x, channel k): offset ix * C + k into the row, weight wx
