@@ -43,24 +43,10 @@ def correlate_rows(src, w, before, mode, cval, out):
 def correlate_cols(src, w, before, mode, cval, out):
     """out[p, y, x] = sum_j w[j] * ext(src)[p, y + j - before, x]  (along H)."""
     P, H, W = src.shape
-    k = w.shape[0]
     for idx in prange(P * H):
         p = idx // H
         y = idx - p * H
-        orow = out[p, y]
-        for x in range(W):
-            orow[x] = 0
-        for j in range(k):
-            wj = w[j]
-            sy = map_index(y + j - before, H, mode)
-            if sy < 0:
-                c = wj * cval
-                for x in range(W):
-                    orow[x] += c
-            else:
-                srow = src[p, sy]
-                for x in range(W):
-                    orow[x] += wj * srow[x]
+        _column_pass(src, p, y, w, before, mode, cval, 1, 0, out[p, y])
 
 
 @njit(parallel=True, cache=True)
