@@ -104,7 +104,8 @@ def nl_means(image: np.ndarray, h: float, *, patch_size: int = 7, patch_distance
     patch_distance, h, fast_mode=True, sigma=sigma, preserve_range=True,
     channel_axis=-1 or None)`` (which uses an approximate exp): patches are compared
     over all channels together, the image is mirrored at its border. The cost per
-    pixel is ``(2 patch_distance + 1)^2`` and does not depend on ``patch_size``.
+    pixel grows with ``(2 patch_distance + 1)^2`` and only with log2 of ``patch_size``
+    (measured flat within noise for patch sizes 5, 7 and 9).
 
     Parameters
     ----------

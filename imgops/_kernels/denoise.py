@@ -114,8 +114,9 @@ def nl_means(padded, pad, o, d, inv_h2s2, var2c, out):
 
     The patch distance of p and p + u is the sum over rows and columns (p - o, p + o]
     of the channel-summed squared difference minus 2 C sigma^2 (scikit-image's
-    finite-difference integral covers s - 1 samples per axis), found by running sums:
-    the cost does not depend on the patch size. Weight exp(-max(dist, 0) / (C h^2 s^2)),
+    finite-difference integral covers s - 1 samples per axis), found by a running sum
+    down the rows and a binary-decomposed sum along them: the cost grows only with
+    log2 of the patch size (not with its area). Weight exp(-max(dist, 0) / (C h^2 s^2)),
     zero beyond 5, with scikit-image's approximate exp (Schraudolph 1999: the high 32
     bits of a float64 set to int(1072632447 + 1512775 y)), which also avoids a
     transcendental call per weight.
@@ -444,7 +445,7 @@ def cuda_kernels() -> SimpleNamespace:
 
     @cuda.jit
     def nl_means_cuda(padded, C, pad, o, d, inv_h2s2, var2c, out):
-        """Per pixel: the same patch distances as the CPU's running sums, summed directly."""
+        """Per pixel: the same patch distances as the CPU's window sums, summed directly."""
         x, y, n = cuda.grid(3)
         P, H, W = out.shape
         if x < W and y < H and n < P // C:
