@@ -83,6 +83,34 @@ def empty(shape, dtype):
     return cuda.device_array(tuple(int(s) for s in shape), dtype=np.dtype(dtype))
 
 
+@functools.lru_cache(maxsize=64)
+def _constant(data: bytes, dtype: str, shape: tuple):
+    return to_device(np.frombuffer(data, dtype).reshape(shape))
+
+
+def constant(a: np.ndarray):
+    """A small read-only array (filter taps) on the device, uploaded once per value."""
+    a = np.ascontiguousarray(a)
+    return _constant(a.tobytes(), a.dtype.str, a.shape)
+
+
+def launch_tiled(kernel, out_shape, halo, elems_per_tile, itemsize, *args) -> bool:
+    """Launch a shared-memory tiled kernel (``border.RPT`` rows per thread) over the
+    (P, H, W) ``out_shape``; ``elems_per_tile(TH, TW, TR, TC)`` is its shared memory in
+    elements. False, launching nothing, when a tile would not fit."""
+    from ._kernels.border import SHARED_BYTES, tile_geometry
+
+    tx, ty, _ = THREADS
+    th, tw, tr, tc = tile_geometry((tx, ty), halo)
+    nbytes = elems_per_tile(th, tw, tr, tc) * itemsize
+    if nbytes > SHARED_BYTES:
+        return False
+    P, H, W = out_shape
+    grid = (max(1, -(-W // tw)), max(1, -(-H // th)), P)
+    kernel[grid, (tx, ty, 1), 0, nbytes](*args)
+    return True
+
+
 def launch(kernel, dims, *args) -> None:
     """Run ``kernel`` on a 3-D grid covering ``dims = (x, y, z)`` extents."""
     tx, ty, tz = THREADS

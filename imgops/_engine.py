@@ -119,7 +119,7 @@ def correlate1d(planes: np.ndarray, weights: np.ndarray, axis: int, before: int,
     cv = planes.dtype.type(cval)
     if _cuda.is_device(planes):
         P, H, W = planes.shape
-        _cuda.launch(stencil.cuda_kernels().correlate1d, (W, H, P), planes, _cuda.to_device(w),
+        _cuda.launch(stencil.cuda_kernels().correlate1d, (W, H, P), planes, _cuda.constant(w),
                      before, axis, _core.MODES[mode], cv, out)
         return out
     fn = stencil.correlate_cols if axis == 0 else stencil.correlate_rows
@@ -131,11 +131,71 @@ def separable(planes: np.ndarray, passes: Sequence[tuple], mode: str, cval: floa
               ) -> np.ndarray:
     """Chain 1-D passes ``(axis, weights[, before])``; each pass extends its own input
     with ``cval``, as ``scipy.ndimage``'s chained 1-D filters do."""
+    if _cuda.is_device(planes) and len(passes) <= 2 and len({p[0] for p in passes}) == \
+            len(passes) and (passes[0][0] == 0 or mode != "constant" or cval == 0):
+        # one tiled launch: a row pass first equals a column pass first unless a nonzero
+        # cval meets the border
+        by_axis = {p[0]: (np.asarray(p[1], np.float64),
+                          p[2] if len(p) > 2 else len(p[1]) // 2) for p in passes}
+        (wy, by), (wx, bx) = (by_axis.get(ax, (_ONE, 0)) for ax in (0, 1))
+        out = pairs(planes, (wy, by, wx, bx, cval), None, "add", mode, cval)
+        if out is not None:
+            return out
     for p in passes:
         axis, w = p[0], np.asarray(p[1], dtype=np.float64)
         before = p[2] if len(p) > 2 else w.size // 2
         planes = correlate1d(planes, w, axis, before, mode, cval)
     return planes
+
+
+_ONE = np.ones(1)
+_PAIR_OPS = {"add": 1, "hypot": 2}
+
+
+def centered(wy, wx, cvx: float) -> tuple:
+    """A pair (column taps, row taps) centred on the output, as ``pairs`` takes it."""
+    wy, wx = np.asarray(wy, np.float64), np.asarray(wx, np.float64)
+    return wy, wy.size // 2, wx, wx.size // 2, cvx
+
+
+def pairs(planes, a: tuple, b: tuple | None, op: str, mode: str, cval: float,
+          tiled_only: bool = True):
+    """A, or A + B / hypot(A, B) (``op``), where each pair ``(wy, by, wx, bx, cvx)`` is a
+    column pass ``wy`` (extended with cval) then a row pass ``wx`` (extended with cvx).
+
+    Device planes run as one shared-memory tiled launch; None when the tile does not
+    fit and ``tiled_only`` (the caller then has its own route), else pass by pass.
+    """
+    m = _core.MODES[mode]
+    if _cuda.is_device(planes):
+        groups = [a] if b is None else [a, b]
+        halo = (max(g[1] for g in groups), max(g[0].size - 1 - g[1] for g in groups),
+                max(g[3] for g in groups), max(g[2].size - 1 - g[3] for g in groups))
+        if min(halo) >= 0:
+            bb = a if b is None else b
+            w = np.concatenate([a[0], a[2], bb[0], bb[2]]).astype(planes.dtype)
+            out = empty_like(planes)
+            k = stencil.cuda_tiled(planes.dtype.name).two_pass
+            t = planes.dtype.type
+            if _cuda.launch_tiled(k, out.shape, halo, lambda th, tw, tr, tc: (tr + th) * tc,
+                                  planes.dtype.itemsize, planes, _cuda.constant(w),
+                                  a[0].size, a[2].size, a[1], a[3], t(a[4]),
+                                  bb[0].size, bb[2].size, bb[1], bb[3], t(bb[4]),
+                                  0 if b is None else _PAIR_OPS[op], *halo, m, t(cval), out):
+                return out
+        if tiled_only:
+            return None
+
+    def run(g):
+        wy, by, wx, bx, cvx = g
+        out = planes
+        if wy.size > 1 or wy[0] != 1:
+            out = correlate1d(out, wy, 0, by, mode, cval)
+        if wx.size > 1 or wx[0] != 1:
+            out = correlate1d(out, wx, 1, bx, mode, cvx)
+        return out
+
+    return run(a) if b is None else combine(run(a), run(b), op)
 
 
 def rank1_factors(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -161,8 +221,12 @@ def correlate2d(planes: np.ndarray, kernel: np.ndarray, mode: str, cval: float,
     if mode == "valid":
         out = empty_like(planes, (P, H - kh + 1, W - kw + 1))
         if _cuda.is_device(planes):
-            _cuda.launch(stencil.cuda_kernels().correlate2d, (W - kw + 1, H - kh + 1, P),
-                         planes, _cuda.to_device(w), 0, 0, 0, planes.dtype.type(0), True, out)
+            # every sample the outputs read is inside: any mode loads the tile
+            if not _tiled_correlate2d(planes, w, (0, kh - 1, 0, kw - 1), border.NEAREST, 0,
+                                      out):
+                _cuda.launch(stencil.cuda_kernels().correlate2d, (W - kw + 1, H - kh + 1, P),
+                             planes, _cuda.constant(w), 0, 0, 0, planes.dtype.type(0), True,
+                             out)
         else:
             stencil.correlate_valid(planes, w, out)
         return out
@@ -171,20 +235,36 @@ def correlate2d(planes: np.ndarray, kernel: np.ndarray, mode: str, cval: float,
         factors = (kernel[:, 0].copy(), np.ones(1)) if kw == 1 else (np.ones(1), kernel[0].copy())
     if factors is not None:
         u, v = factors
+        # The row pass sees, outside the image, what a column of cval became: cval*sum(u).
+        out = pairs(planes, (u, by, v, bx, cval * float(np.sum(u))), None, "add", mode, cval)
+        if out is not None:
+            return out
         if kh > 1 or u[0] != 1:
             planes = correlate1d(planes, u, 0, by, mode, cval)
         if kw > 1 or v[0] != 1:
-            # The row pass sees, outside the image, what a column of cval became: cval*sum(u).
             planes = correlate1d(planes, v, 1, bx, mode, cval * float(np.sum(u)))
         return planes
     out = empty_like(planes)
     if _cuda.is_device(planes):
-        _cuda.launch(stencil.cuda_kernels().correlate2d, (W, H, P), planes, _cuda.to_device(w),
-                     by, bx, _core.MODES[mode], planes.dtype.type(cval), False, out)
+        if not _tiled_correlate2d(planes, w, (by, kh - 1 - by, bx, kw - 1 - bx),
+                                  _core.MODES[mode], cval, out):
+            _cuda.launch(stencil.cuda_kernels().correlate2d, (W, H, P), planes,
+                         _cuda.constant(w), by, bx, _core.MODES[mode],
+                         planes.dtype.type(cval), False, out)
         return out
     padded = border.pad(planes, by, kh - 1 - by, bx, kw - 1 - bx, _core.MODES[mode], cval)
     stencil.correlate_valid(padded, w, out)
     return out
+
+
+def _tiled_correlate2d(planes, w, halo, mode: int, cval, out) -> bool:
+    from ._kernels.border import tile_geometry
+
+    _, _, tr, tc = tile_geometry(tuple(_cuda.THREADS[:2]), halo)
+    return _cuda.launch_tiled(stencil.cuda_tiled(planes.dtype.name).correlate2d, out.shape,
+                              halo, lambda th, tw, tr, tc: tr * tc, planes.dtype.itemsize,
+                              planes, _cuda.constant(w), halo[0], halo[2], tr, tc, mode,
+                              planes.dtype.type(cval), out)
 
 
 def box(planes: np.ndarray, size: tuple[int, int], mode: str, cval: float) -> np.ndarray:

@@ -276,8 +276,14 @@ def median(image: np.ndarray, size: int = 3, *, mode: str = "reflect", cval: flo
             return planes
         out = _engine.empty_like(planes)
         if _cuda.is_device(planes):
-            _cuda.launch(rank.cuda_kernels().median, planes.shape[::-1], planes, k,
-                         _core.MODES[mode], dt.type(cv), out)
+            halo = (k // 2, k - 1 - k // 2) * 2
+            _, _, tr, tc = border.tile_geometry(tuple(_cuda.THREADS[:2]), halo)
+            if k * k > rank.CUDA_LOCAL or not _cuda.launch_tiled(
+                    rank.cuda_tiled(dt.name).median, out.shape, halo,
+                    lambda th, tw, tr, tc: tr * tc, dt.itemsize, planes, k, tr, tc,
+                    _core.MODES[mode], dt.type(cv), out):
+                _cuda.launch(rank.cuda_kernels().median, planes.shape[::-1], planes, k,
+                             _core.MODES[mode], dt.type(cv), out)
             return out
         padded = border.pad(planes, k // 2, k - 1 - k // 2, k // 2, k - 1 - k // 2,
                             _core.MODES[mode], cv)
@@ -322,6 +328,16 @@ def _edge(image, name, axis, mode, cval, backend):
                                       cvx_a=0.0 if name == "scharr" else cval, cvx_b=cvx_b)
 
     def body(planes):
+        if exact:  # each gradient a column pass then a row pass: one launch on a GPU
+            grads = [_engine.centered(_DERIV, smooth, 0.0 if name == "scharr" else cval),
+                     _engine.centered(smooth, _DERIV,
+                                      cval * smooth.sum() if name == "scharr" else cval)]
+            if axis is not None:
+                grads = grads[axis:axis + 1]
+            out = _engine.pairs(planes, grads[0], grads[1] if len(grads) > 1 else None,
+                                "hypot", mode, cval, tiled_only=False)
+            if out is not None:
+                return out
         if axis is not None:
             return _gradient(planes, name, axis, mode, cval)
         return _engine.combine(_gradient(planes, name, 0, mode, cval),
@@ -406,9 +422,10 @@ def laplace(image: np.ndarray, *, mode: str = "reflect", cval: float = 0.0,
     if _engine.on_cpu(image, backend):
         return _engine.fused_laplace(image, mode=mode, cval=cval)
 
-    def body(planes):
-        return _engine.combine(_engine.correlate1d(planes, d2, 0, 1, mode, cval),
-                               _engine.correlate1d(planes, d2, 1, 1, mode, cval), "add")
+    def body(planes):  # d2 down the columns + d2 along the rows (each extended with cval)
+        return _engine.pairs(planes, _engine.centered(d2, [1.0], cval),
+                             _engine.centered([1.0], d2, cval), "add", mode, cval,
+                             tiled_only=False)
 
     return _engine.apply(image, body, out_dtype="float", mode=mode, backend=backend)
 
@@ -444,16 +461,12 @@ def gaussian_laplace(image: np.ndarray, sigma: float | tuple[float, float], *,
     sy, sx = _sigmas(sigma)
     truncate = _check_truncate(truncate)
 
-    def passes(order_axis):
-        out = []
-        for ax, s in ((0, sy), (1, sx)):
-            order = 2 if ax == order_axis else 0
-            if s > 1e-15:  # SciPy skips an axis whose sigma is 0, whatever its order
-                out.append((ax, gaussian_kernel1d(s, truncate, order)))
-        return out
+    def taps(s, order):  # SciPy skips an axis whose sigma is 0, whatever its order
+        return gaussian_kernel1d(s, truncate, order) if s > 1e-15 else np.ones(1)
 
-    def body(planes):
-        return _engine.combine(_engine.separable(planes, passes(0), mode, cval),
-                               _engine.separable(planes, passes(1), mode, cval), "add")
+    def body(planes):  # each term a column pass then a row pass (SciPy's chain)
+        return _engine.pairs(planes, _engine.centered(taps(sy, 2), taps(sx, 0), cval),
+                             _engine.centered(taps(sy, 0), taps(sx, 2), cval), "add", mode,
+                             cval, tiled_only=False)
 
     return _engine.apply(image, body, out_dtype="float", mode=mode, backend=backend)

@@ -213,3 +213,222 @@ def median5_hwc(src, C, mode, cval, out):
         for x in range(L):
             if bad[x]:
                 orow[x] = np.nan  # only reachable for floats
+
+
+@njit(inline="always", cache=True)
+def median3_at(a, i0, stride):
+    """(median, NaN seen) of the 3x3 window a[i0 + i * stride + j] of a
+    flat array (24 compare-exchanges on scalars)."""
+    v0 = a[i0 + 0 * stride + 0]
+    v1 = a[i0 + 0 * stride + 1]
+    v2 = a[i0 + 0 * stride + 2]
+    v3 = a[i0 + 1 * stride + 0]
+    v4 = a[i0 + 1 * stride + 1]
+    v5 = a[i0 + 1 * stride + 2]
+    v6 = a[i0 + 2 * stride + 0]
+    v7 = a[i0 + 2 * stride + 1]
+    v8 = a[i0 + 2 * stride + 2]
+    bad = (v0 != v0)
+    bad |= (v1 != v1)
+    bad |= (v2 != v2)
+    bad |= (v3 != v3)
+    bad |= (v4 != v4)
+    bad |= (v5 != v5)
+    bad |= (v6 != v6)
+    bad |= (v7 != v7)
+    bad |= (v8 != v8)
+    v0, v1 = min(v0, v1), max(v0, v1)
+    v2, v3 = min(v2, v3), max(v2, v3)
+    v4, v5 = min(v4, v5), max(v4, v5)
+    v6, v7 = min(v6, v7), max(v6, v7)
+    v0, v2 = min(v0, v2), max(v0, v2)
+    v1, v3 = min(v1, v3), max(v1, v3)
+    v4, v6 = min(v4, v6), max(v4, v6)
+    v5, v7 = min(v5, v7), max(v5, v7)
+    v1, v2 = min(v1, v2), max(v1, v2)
+    v5, v6 = min(v5, v6), max(v5, v6)
+    v0, v4 = min(v0, v4), max(v0, v4)
+    v1, v5 = min(v1, v5), max(v1, v5)
+    v2, v6 = min(v2, v6), max(v2, v6)
+    v3 = min(v3, v7)
+    v2, v4 = min(v2, v4), max(v2, v4)
+    v3, v5 = min(v3, v5), max(v3, v5)
+    v2 = max(v1, v2)
+    v3, v4 = min(v3, v4), max(v3, v4)
+    v5 = min(v5, v6)
+    v8 = max(v0, v8)
+    v4 = min(v4, v8)
+    v4 = max(v2, v4)
+    v3 = min(v3, v5)
+    v4 = max(v3, v4)
+    return v4, bad
+
+
+@njit(inline="always", cache=True)
+def median5_at(a, i0, stride):
+    """(median, NaN seen) of the 5x5 window a[i0 + i * stride + j] of a
+    flat array (113 compare-exchanges on scalars)."""
+    v0 = a[i0 + 0 * stride + 0]
+    v1 = a[i0 + 0 * stride + 1]
+    v2 = a[i0 + 0 * stride + 2]
+    v3 = a[i0 + 0 * stride + 3]
+    v4 = a[i0 + 0 * stride + 4]
+    v5 = a[i0 + 1 * stride + 0]
+    v6 = a[i0 + 1 * stride + 1]
+    v7 = a[i0 + 1 * stride + 2]
+    v8 = a[i0 + 1 * stride + 3]
+    v9 = a[i0 + 1 * stride + 4]
+    v10 = a[i0 + 2 * stride + 0]
+    v11 = a[i0 + 2 * stride + 1]
+    v12 = a[i0 + 2 * stride + 2]
+    v13 = a[i0 + 2 * stride + 3]
+    v14 = a[i0 + 2 * stride + 4]
+    v15 = a[i0 + 3 * stride + 0]
+    v16 = a[i0 + 3 * stride + 1]
+    v17 = a[i0 + 3 * stride + 2]
+    v18 = a[i0 + 3 * stride + 3]
+    v19 = a[i0 + 3 * stride + 4]
+    v20 = a[i0 + 4 * stride + 0]
+    v21 = a[i0 + 4 * stride + 1]
+    v22 = a[i0 + 4 * stride + 2]
+    v23 = a[i0 + 4 * stride + 3]
+    v24 = a[i0 + 4 * stride + 4]
+    bad = (v0 != v0)
+    bad |= (v1 != v1)
+    bad |= (v2 != v2)
+    bad |= (v3 != v3)
+    bad |= (v4 != v4)
+    bad |= (v5 != v5)
+    bad |= (v6 != v6)
+    bad |= (v7 != v7)
+    bad |= (v8 != v8)
+    bad |= (v9 != v9)
+    bad |= (v10 != v10)
+    bad |= (v11 != v11)
+    bad |= (v12 != v12)
+    bad |= (v13 != v13)
+    bad |= (v14 != v14)
+    bad |= (v15 != v15)
+    bad |= (v16 != v16)
+    bad |= (v17 != v17)
+    bad |= (v18 != v18)
+    bad |= (v19 != v19)
+    bad |= (v20 != v20)
+    bad |= (v21 != v21)
+    bad |= (v22 != v22)
+    bad |= (v23 != v23)
+    bad |= (v24 != v24)
+    v0, v1 = min(v0, v1), max(v0, v1)
+    v2, v3 = min(v2, v3), max(v2, v3)
+    v4, v5 = min(v4, v5), max(v4, v5)
+    v6, v7 = min(v6, v7), max(v6, v7)
+    v8, v9 = min(v8, v9), max(v8, v9)
+    v10, v11 = min(v10, v11), max(v10, v11)
+    v12, v13 = min(v12, v13), max(v12, v13)
+    v14, v15 = min(v14, v15), max(v14, v15)
+    v16, v17 = min(v16, v17), max(v16, v17)
+    v18, v19 = min(v18, v19), max(v18, v19)
+    v20, v21 = min(v20, v21), max(v20, v21)
+    v22, v23 = min(v22, v23), max(v22, v23)
+    v0, v2 = min(v0, v2), max(v0, v2)
+    v1, v3 = min(v1, v3), max(v1, v3)
+    v4, v6 = min(v4, v6), max(v4, v6)
+    v5, v7 = min(v5, v7), max(v5, v7)
+    v8, v10 = min(v8, v10), max(v8, v10)
+    v9, v11 = min(v9, v11), max(v9, v11)
+    v12, v14 = min(v12, v14), max(v12, v14)
+    v13, v15 = min(v13, v15), max(v13, v15)
+    v16, v18 = min(v16, v18), max(v16, v18)
+    v17, v19 = min(v17, v19), max(v17, v19)
+    v20, v22 = min(v20, v22), max(v20, v22)
+    v21, v23 = min(v21, v23), max(v21, v23)
+    v1, v2 = min(v1, v2), max(v1, v2)
+    v5, v6 = min(v5, v6), max(v5, v6)
+    v9, v10 = min(v9, v10), max(v9, v10)
+    v13, v14 = min(v13, v14), max(v13, v14)
+    v17, v18 = min(v17, v18), max(v17, v18)
+    v21, v22 = min(v21, v22), max(v21, v22)
+    v0, v4 = min(v0, v4), max(v0, v4)
+    v1, v5 = min(v1, v5), max(v1, v5)
+    v2, v6 = min(v2, v6), max(v2, v6)
+    v3, v7 = min(v3, v7), max(v3, v7)
+    v8, v12 = min(v8, v12), max(v8, v12)
+    v9, v13 = min(v9, v13), max(v9, v13)
+    v10, v14 = min(v10, v14), max(v10, v14)
+    v11, v15 = min(v11, v15), max(v11, v15)
+    v16, v20 = min(v16, v20), max(v16, v20)
+    v17, v21 = min(v17, v21), max(v17, v21)
+    v18, v22 = min(v18, v22), max(v18, v22)
+    v19, v23 = min(v19, v23), max(v19, v23)
+    v2, v4 = min(v2, v4), max(v2, v4)
+    v3, v5 = min(v3, v5), max(v3, v5)
+    v10, v12 = min(v10, v12), max(v10, v12)
+    v11, v13 = min(v11, v13), max(v11, v13)
+    v18, v20 = min(v18, v20), max(v18, v20)
+    v19, v21 = min(v19, v21), max(v19, v21)
+    v1, v2 = min(v1, v2), max(v1, v2)
+    v3, v4 = min(v3, v4), max(v3, v4)
+    v5, v6 = min(v5, v6), max(v5, v6)
+    v9, v10 = min(v9, v10), max(v9, v10)
+    v11, v12 = min(v11, v12), max(v11, v12)
+    v13, v14 = min(v13, v14), max(v13, v14)
+    v17, v18 = min(v17, v18), max(v17, v18)
+    v19, v20 = min(v19, v20), max(v19, v20)
+    v21, v22 = min(v21, v22), max(v21, v22)
+    v0, v8 = min(v0, v8), max(v0, v8)
+    v1, v9 = min(v1, v9), max(v1, v9)
+    v2, v10 = min(v2, v10), max(v2, v10)
+    v3, v11 = min(v3, v11), max(v3, v11)
+    v4, v12 = min(v4, v12), max(v4, v12)
+    v5, v13 = min(v5, v13), max(v5, v13)
+    v6, v14 = min(v6, v14), max(v6, v14)
+    v7 = min(v7, v15)
+    v16, v24 = min(v16, v24), max(v16, v24)
+    v4, v8 = min(v4, v8), max(v4, v8)
+    v5, v9 = min(v5, v9), max(v5, v9)
+    v6, v10 = min(v6, v10), max(v6, v10)
+    v7, v11 = min(v7, v11), max(v7, v11)
+    v20, v24 = min(v20, v24), max(v20, v24)
+    v2, v4 = min(v2, v4), max(v2, v4)
+    v3, v5 = min(v3, v5), max(v3, v5)
+    v6, v8 = min(v6, v8), max(v6, v8)
+    v7, v9 = min(v7, v9), max(v7, v9)
+    v10, v12 = min(v10, v12), max(v10, v12)
+    v11, v13 = min(v11, v13), max(v11, v13)
+    v18, v20 = min(v18, v20), max(v18, v20)
+    v19, v21 = min(v19, v21), max(v19, v21)
+    v22, v24 = min(v22, v24), max(v22, v24)
+    v1, v2 = min(v1, v2), max(v1, v2)
+    v3, v4 = min(v3, v4), max(v3, v4)
+    v5, v6 = min(v5, v6), max(v5, v6)
+    v7, v8 = min(v7, v8), max(v7, v8)
+    v9, v10 = min(v9, v10), max(v9, v10)
+    v11, v12 = min(v11, v12), max(v11, v12)
+    v13 = min(v13, v14)
+    v17, v18 = min(v17, v18), max(v17, v18)
+    v19, v20 = min(v19, v20), max(v19, v20)
+    v21, v22 = min(v21, v22), max(v21, v22)
+    v23, v24 = min(v23, v24), max(v23, v24)
+    v16 = max(v0, v16)
+    v17 = max(v1, v17)
+    v18 = max(v2, v18)
+    v19 = max(v3, v19)
+    v20 = max(v4, v20)
+    v21 = max(v5, v21)
+    v6 = min(v6, v22)
+    v7 = min(v7, v23)
+    v8 = min(v8, v24)
+    v16 = max(v8, v16)
+    v17 = max(v9, v17)
+    v10 = min(v10, v18)
+    v11 = min(v11, v19)
+    v12 = min(v12, v20)
+    v13 = min(v13, v21)
+    v10 = max(v6, v10)
+    v11 = max(v7, v11)
+    v12 = min(v12, v16)
+    v13 = min(v13, v17)
+    v12 = max(v10, v12)
+    v11 = min(v11, v13)
+    v12 = max(v11, v12)
+    return v12, bad

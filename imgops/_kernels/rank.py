@@ -217,6 +217,57 @@ def cuda_kernels() -> SimpleNamespace:
     return SimpleNamespace(median=median)
 
 
+@functools.cache
+def cuda_tiled(dtype_name: str) -> SimpleNamespace:
+    """Shared-memory tiled median for windows up to CUDA_LOCAL samples (``border.RPT``
+    rows per thread): 3x3 and 5x5 through the generated scalar networks (registers),
+    the others by quickselect on a per-thread copy of the window."""
+    global cuda  # module global: the simulator swaps it inside kernels
+    from numba import cuda, types
+
+    from .border import RPT, cuda_tile
+    from .median_nets import median3_at, median5_at
+
+    T = getattr(types, dtype_name)
+    load_tile = cuda_tile()
+
+    @cuda.jit
+    def median(src, k, TR, TC, mode, cval, out):
+        P, H, W = out.shape
+        TH = cuda.blockDim.y * RPT
+        x0 = cuda.blockIdx.x * cuda.blockDim.x
+        y0 = cuda.blockIdx.y * TH
+        p = cuda.blockIdx.z
+        h = k // 2
+        tile = cuda.shared.array(0, T)
+        load_tile(src, p, y0 - h, x0 - h, TR, TC, mode, cval, tile)
+        cuda.syncthreads()
+        win = cuda.local.array(CUDA_LOCAL, T)
+        n = k * k
+        x = x0 + cuda.threadIdx.x
+        for q in range(RPT):
+            r = cuda.threadIdx.y + q * cuda.blockDim.y
+            base = r * TC + cuda.threadIdx.x
+            if k == 3:
+                res, bad = median3_at(tile, base, TC)
+            elif k == 5:
+                res, bad = median5_at(tile, base, TC)
+            else:
+                bad = False
+                for i in range(k):
+                    for j in range(k):
+                        v = tile[base + i * TC + j]
+                        bad |= v != v
+                        win[i * k + j] = v
+                res = _select(win, n, n // 2)
+            if x < W and y0 + r < H:
+                out[p, y0 + r, x] = res
+                if bad:
+                    out[p, y0 + r, x] = np.nan
+
+    return SimpleNamespace(median=median)
+
+
 @njit(inline="always", cache=True)
 def _extended_rows(src, n, y, k, C, mode, cval, rows):
     """The k source rows of output row y, each extended by k//2 pixels on the left and
@@ -347,9 +398,10 @@ def median_network_hwc(src, k, net, rank, C, mode, cval, out):
 
 # ----------------------------------------------------------------------------- unrolled
 UNROLLED = (5,)  # windows whose networks are generated as straight-line code
+SCALAR_NETS = (3, 5)  # ... and as scalar functions (the CUDA kernels' per-thread median)
 
 
-def network_source(sizes=UNROLLED) -> str:
+def network_source(sizes=UNROLLED, scalar_sizes=SCALAR_NETS) -> str:
     """Source of ``median_nets.py``: per k, a fused k x k median whose selection network is
     unrolled into straight-line compare-exchanges on k*k scalars, inside a loop over x
     that LLVM vectorises. The values stay in registers for the whole network; the tiled
@@ -397,6 +449,29 @@ def network_source(sizes=UNROLLED) -> str:
                 "        for x in range(L):",
                 "            if bad[x]:",
                 "                orow[x] = np.nan  # only reachable for floats", ""]
+    for k in scalar_sizes:
+        n = k * k
+        r = n // 2
+        net = selection_network(n, r)
+        out += ["", "@njit(inline=\"always\", cache=True)",
+                f"def median{k}_at(a, i0, stride):",
+                f'    """(median, NaN seen) of the {k}x{k} window a[i0 + i * stride + j] of a',
+                f'    flat array ({len(net)} compare-exchanges on scalars)."""']
+        for i in range(k):
+            for j in range(k):
+                out.append(f"    v{i * k + j} = a[i0 + {i} * stride + {j}]")
+        terms = [f"(v{e} != v{e})" for e in range(n)]
+        out.append("    bad = " + terms[0])
+        for t in range(1, n):
+            out.append(f"    bad |= {terms[t]}")
+        for a, b, what in net:
+            if what == 0:
+                out.append(f"    v{a}, v{b} = min(v{a}, v{b}), max(v{a}, v{b})")
+            elif what == 1:
+                out.append(f"    v{a} = min(v{a}, v{b})")
+            else:
+                out.append(f"    v{b} = max(v{a}, v{b})")
+        out += [f"    return v{r}, bad", ""]
     return "\n".join(out).rstrip() + "\n"
 
 

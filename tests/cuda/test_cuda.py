@@ -90,6 +90,54 @@ def test_layouts_agree_with_cpu(name, shape):
     agree(OPS[name](a, backend="cuda"), cpu)
 
 
+TILED = {  # (operation, the tiled kernel it must run): border rules of every pass
+    "gaussian_cval": (lambda a, **kw: imgops.gaussian(a, 1.3, mode="constant", cval=0.7,
+                                                      **kw), "two_pass"),
+    "box_wrap": (lambda a, **kw: imgops.box(a, (3, 6), mode="wrap", **kw), "two_pass"),
+    "sobel": (lambda a, **kw: imgops.sobel(a, mode="mirror", **kw), "two_pass"),
+    "sobel_axis1": (lambda a, **kw: imgops.sobel(a, axis=1, mode="constant", **kw),
+                    "two_pass"),
+    "scharr_cval": (lambda a, **kw: imgops.scharr(a, mode="constant", cval=2, **kw),
+                    "two_pass"),
+    "laplace_cval": (lambda a, **kw: imgops.laplace(a, mode="constant", cval=1.5, **kw),
+                     "two_pass"),
+    "log": (lambda a, **kw: imgops.gaussian_laplace(a, (1.1, 0.6), mode="nearest", **kw),
+            "two_pass"),
+    "rank1_cval": (OPS["correlate_rank1"], "two_pass"),
+    "correlate": (OPS["correlate"], "correlate2d"),
+    "convolve_cval": (lambda a, **kw: imgops.convolve(a, K45, mode="constant", cval=0.3,
+                                                      **kw), "correlate2d"),
+    "valid": (OPS["correlate_valid"], "correlate2d"),
+    "median3": (lambda a, **kw: imgops.median(a, 3, mode="constant", cval=0.2, **kw),
+                "median"),
+    "median4": (OPS["median4"], "median"),
+    "median5": (lambda a, **kw: imgops.median(a, 5, mode="wrap", **kw), "median"),
+    "median7": (lambda a, **kw: imgops.median(a, 7, **kw), "median"),
+}
+
+
+@pytest.mark.parametrize("name", list(TILED))
+def test_tiled_stencils_span_tiles(name, monkeypatch):
+    """The shared-memory kernels on an image of several tiles in both directions (edges
+    not multiples of the tile), against the CPU; and they did run."""
+    from imgops import _cuda
+    fn, kernel = TILED[name]
+    ran = []
+    launch = _cuda.launch_tiled
+
+    def spy(k, *args):
+        ok = launch(k, *args)
+        ran.append((k.__name__, ok))
+        return ok
+
+    monkeypatch.setattr(_cuda, "launch_tiled", spy)
+    monkeypatch.setattr(_cuda, "THREADS", [8, 2, 1])  # 8 x 8 output tiles
+    for dtype in (np.float32, np.uint8):
+        a = img((19, 21), dtype, seed=5)
+        agree(fn(a, backend="cuda"), fn(a, backend="cpu"))
+    assert ran and all(r == (kernel, True) for r in ran)
+
+
 def test_device_color_images():
     from numba import cuda
     a = img((6, 5, 3), np.uint8)
