@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 
 import numpy as np
 
@@ -65,10 +66,92 @@ def as_device(obj):
 
     if isinstance(obj, np.ndarray):
         a = obj if obj.dtype.isnative else obj.astype(obj.dtype.newbyteorder("="))
-        return cuda.to_device(np.ascontiguousarray(a))
+        return upload(a)
     if type(obj).__name__ in ("DeviceNDArray", "FakeCUDAArray"):
         return obj
     return cuda.as_cuda_array(obj)
+
+
+# ----------------------------------------------------------------------------- host copies
+# NumPy in / NumPy out without pageable copies: large arrays travel through two pinned
+# staging buffers in chunks, each on its own stream, so that the host's copy of one chunk
+# into (or out of) pinned memory overlaps the DMA of the other. The buffers are made on
+# first use and reused; a lock keeps concurrent callers (the CLI's workers) apart.
+STAGE_BYTES = 16 << 20  # one staging buffer
+STAGED_MIN = 4 << 20  # smaller arrays: one plain copy
+
+
+class _Staging:
+    def __init__(self) -> None:
+        from numba import cuda
+
+        self.lock = threading.Lock()
+        self.size = STAGE_BYTES
+        self.bufs = [cuda.pinned_array(self.size, np.uint8) for _ in range(2)]
+        self.streams = [cuda.stream() for _ in range(2)]
+
+
+_staging: list = []
+_staging_lock = threading.Lock()
+
+
+def _stage() -> _Staging:
+    with _staging_lock:
+        if not _staging or _staging[0].size != STAGE_BYTES:
+            _staging[:] = [_Staging()]
+        return _staging[0]
+
+
+def _chunks(n: int, size: int) -> list[tuple[int, int]]:
+    return [(lo, min(lo + size, n)) for lo in range(0, n, size)]
+
+
+def upload(a: np.ndarray):
+    """A NumPy array on the device (C-contiguous), staged through pinned memory."""
+    from numba import cuda
+
+    a = np.ascontiguousarray(a)
+    if a.nbytes < max(STAGED_MIN, 1):
+        return cuda.to_device(a)
+    dev = cuda.device_array(a.shape, a.dtype)
+    src = a.reshape(-1).view(np.uint8)
+    dst = dev.reshape(a.size).view(np.uint8)
+    st = _stage()
+    with st.lock:
+        for i, (lo, hi) in enumerate(_chunks(src.size, st.size)):
+            stream, buf = st.streams[i % 2], st.bufs[i % 2][:hi - lo]
+            stream.synchronize()  # this buffer's previous chunk has left it
+            buf[:] = src[lo:hi]
+            dst[lo:hi].copy_to_device(buf, stream=stream)
+        for stream in st.streams:
+            stream.synchronize()
+    return dev
+
+
+def download(dev) -> np.ndarray:
+    """A device array's contents as a new NumPy array, staged through pinned memory."""
+    nbytes = dev.size * dev.dtype.itemsize
+    if nbytes < max(STAGED_MIN, 1) or not dev.is_c_contiguous():
+        return dev.copy_to_host()
+    out = np.empty(dev.shape, dev.dtype)
+    src = dev.reshape(dev.size).view(np.uint8)
+    dst = out.reshape(-1).view(np.uint8)
+    st = _stage()
+    with st.lock:
+        chunks = _chunks(nbytes, st.size)
+
+        def issue(i):
+            lo, hi = chunks[i]
+            src[lo:hi].copy_to_host(st.bufs[i % 2][:hi - lo], stream=st.streams[i % 2])
+
+        for i in range(min(2, len(chunks))):
+            issue(i)
+        for i, (lo, hi) in enumerate(chunks):
+            st.streams[i % 2].synchronize()
+            dst[lo:hi] = st.bufs[i % 2][:hi - lo]
+            if i + 2 < len(chunks):
+                issue(i + 2)
+    return out
 
 
 def to_device(a: np.ndarray):

@@ -76,7 +76,7 @@ def _apply_cuda(image, body, out_dtype, plane_dtype):
     lo, hi = _core.int_range(odt)
     _cuda.launch(k.scatter, (wo, ho, P), result, _cuda.as4d(out), lo, hi,
                  np.dtype(odt).kind == "u")
-    return out.copy_to_host() if host else out
+    return _cuda.download(out) if host else out
 
 
 def empty_like(planes, shape=None, dtype=None):

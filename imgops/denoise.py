@@ -276,7 +276,7 @@ def canny(image: np.ndarray, sigma: float = 1.0, low_threshold: float | None = N
         dev = _cuda.as_device(_core.check_image(image) if host else image)
         out = _canny(_core.check_image(dev, device=True), sigma, low_threshold,
                      high_threshold, use_quantiles)
-        return out.copy_to_host() if host else out
+        return _cuda.download(out) if host else out
     return _canny(_core.check_image(image), sigma, low_threshold, high_threshold,
                   use_quantiles)
 

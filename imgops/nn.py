@@ -30,7 +30,7 @@ def _on(x, backend):
 
 
 def _back(out, host):
-    return out.copy_to_host() if host and _cuda.is_device(out) else out
+    return _cuda.download(out) if host and _cuda.is_device(out) else out
 
 
 def _empty(x, shape):

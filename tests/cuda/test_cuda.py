@@ -201,3 +201,20 @@ def test_nn_ops():
 def test_backends_report_the_device():
     info = imgops.backends()["cuda"]
     assert info["available"] and info["devices"]
+
+
+@pytest.mark.parametrize("shape", [(13, 17), (5, 7, 3), (2, 6, 5, 3)])
+def test_staged_host_copies(shape, monkeypatch):
+    """NumPy in / NumPy out through the pinned staging buffers, in chunks that do not
+    divide the image (odd byte counts, several rounds of both buffers)."""
+    from imgops import _cuda
+    monkeypatch.setattr(_cuda, "STAGE_BYTES", 61)
+    monkeypatch.setattr(_cuda, "STAGED_MIN", 1)
+    for dtype in (np.uint8, np.float64):
+        a = img(shape, dtype, seed=4)
+        dev = _cuda.upload(a)
+        np.testing.assert_array_equal(dev.copy_to_host(), a)
+        np.testing.assert_array_equal(_cuda.download(dev), a)
+        agree(imgops.gaussian(a, 1.0, backend="cuda"), imgops.gaussian(a, 1.0, backend="cpu"))
+        agree(imgops.resize(a, (9, 4), backend="cuda"), imgops.resize(a, (9, 4), backend="cpu"))
+    assert _cuda._stage().size == 61
