@@ -239,6 +239,7 @@ def cuda_tiled(dtype_name: str) -> SimpleNamespace:
     from .border import RPT, cuda_tile
 
     T = getattr(types, dtype_name)
+    zero = np.dtype(dtype_name).type(0)  # sums in the planes' dtype, as the CPU passes
     load_tile = cuda_tile()
 
     @cuda.jit(device=True)
@@ -253,7 +254,7 @@ def cuda_tiled(dtype_name: str) -> SimpleNamespace:
                 if constant and (gx < 0 or gx >= W):
                     mid[r * TC + c] = cvx
                 else:
-                    s = 0.0
+                    s = zero
                     base = (r + oy) * TC + c
                     for i in range(ky):
                         s += w[w0 + i] * tile[base + i * TC]
@@ -266,7 +267,7 @@ def cuda_tiled(dtype_name: str) -> SimpleNamespace:
         """The row pass at this thread's q-th output row."""
         r = cuda.threadIdx.y + q * cuda.blockDim.y
         base = r * TC + cuda.threadIdx.x + ox
-        s = 0.0
+        s = zero
         for j in range(kx):
             s += w[w0 + j] * mid[base + j]
         return s
@@ -286,7 +287,7 @@ def cuda_tiled(dtype_name: str) -> SimpleNamespace:
         tile = smem[:TR * TC]
         mid = smem[TR * TC:TR * TC + TH * TC]
         load_tile(src, p, y0 - top, x0 - left, TR, TC, mode, cval, tile)
-        res = cuda.local.array(RPT, types.float64)
+        res = cuda.local.array(RPT, T)
         constant = mode == 3
         for pair in range(1 if op == 0 else 2):
             first = pair == 0
@@ -327,7 +328,7 @@ def cuda_tiled(dtype_name: str) -> SimpleNamespace:
         x = x0 + cuda.threadIdx.x
         for q in range(RPT):
             r = cuda.threadIdx.y + q * cuda.blockDim.y
-            s = 0.0
+            s = zero
             for i in range(kh):
                 base = (r + i) * TC + cuda.threadIdx.x
                 for j in range(kw):
