@@ -88,7 +88,7 @@ def bilateral(image: np.ndarray, sigma_color: float, sigma_spatial: float, *,
         out = _cuda.empty(planes.shape, np.float64)
         _cuda.launch(kern.cuda_kernels().bilateral, (planes.shape[2], planes.shape[1],
                                                      planes.shape[0] // c),
-                     planes, c, r, _cuda.to_device(spatial), 1.0 / (2 * sc * sc),
+                     planes, c, r, _cuda.constant(spatial), 1.0 / (2 * sc * sc),
                      _core.MODES[mode], out)
         return out
 

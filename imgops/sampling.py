@@ -213,7 +213,7 @@ def _resample_planes(planes, shape, method, align_corners):
         shp = (P, n_out, planes.shape[2]) if axis == 0 else (P, planes.shape[1], n_out)
         out = _engine.empty_like(planes, shp)
         fn = k.taps_cols if axis == 0 else k.taps_rows
-        _cuda.launch(fn, shp[::-1], planes, _cuda.to_device(idx), _cuda.to_device(w), out)
+        _cuda.launch(fn, shp[::-1], planes, _cuda.constant(idx), _cuda.constant(w), out)
         planes = out
     return planes
 

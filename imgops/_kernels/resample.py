@@ -183,8 +183,8 @@ def cuda_kernels() -> SimpleNamespace:
         x, y, p = cuda.grid(3)
         P, Ho, W = out.shape
         if x < W and y < Ho and p < P:
-            s = 0.0
-            for t in range(idx.shape[1]):
+            s = w[y, 0] * src[p, idx[y, 0], x]  # sums in the planes' dtype
+            for t in range(1, idx.shape[1]):
                 s += w[y, t] * src[p, idx[y, t], x]
             out[p, y, x] = s
 
@@ -193,8 +193,8 @@ def cuda_kernels() -> SimpleNamespace:
         x, y, p = cuda.grid(3)
         P, H, Wo = out.shape
         if x < Wo and y < H and p < P:
-            s = 0.0
-            for t in range(idx.shape[1]):
+            s = w[x, 0] * src[p, y, idx[x, 0]]
+            for t in range(1, idx.shape[1]):
                 s += w[x, t] * src[p, y, idx[x, t]]
             out[p, y, x] = s
 
