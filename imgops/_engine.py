@@ -64,14 +64,20 @@ def _apply_cuda(image, body, out_dtype, plane_dtype):
     v = _cuda.as4d(dev)
     n, h, w, c = v.shape
     k = layout_kernels.cuda_kernels()
-    planes = _cuda.empty((n * c, h, w), plane_dtype)
-    _cuda.launch(k.gather, (w, h, n * c), v, planes)
+    if c == 1 and dtype == plane_dtype and dev.is_c_contiguous():
+        planes = dev.reshape(n, h, w)  # one channel in the compute dtype: planes already
+    else:
+        planes = _cuda.empty((n * c, h, w), plane_dtype)
+        _cuda.launch(k.gather, (w, h, n * c), v, planes)
     result = body(planes)
     odt = {"same": dtype, "float": _core.edge_dtype(dtype)}.get(out_dtype, result.dtype)
     P, ho, wo = result.shape
     co = P // n
     shape = (ho, wo) if dev.ndim == 2 and co == 1 else (ho, wo, co) if dev.ndim <= 3 \
         else (n, ho, wo, co)
+    if co == 1 and result.dtype == odt and result is not planes:
+        out = result.reshape(*shape)  # the planes are the output: no scatter pass
+        return _cuda.download(out) if host else out
     out = _cuda.empty(shape, odt)
     lo, hi = _core.int_range(odt)
     _cuda.launch(k.scatter, (wo, ho, P), result, _cuda.as4d(out), lo, hi,
