@@ -162,9 +162,11 @@ def avg_pool(image: np.ndarray, size: int | tuple[int, int] = 2, *,
         *_spatial(image), size, stride, padding, ceil_mode)
     if _pool_2x2_fused(image, backend, (kh, kw, sh, sw, ph, pw, ho, wo)):
         src, rows, c, out, orows = _resized_io(image, ho, wo)
-        fn = resample.avg_pool_2x2_hwc_int if src.dtype.kind == "u" else \
-            resample.avg_pool_2x2_hwc
-        fn(rows, c, orows)
+        if src.dtype.kind == "u":  # sums of four fit twice the width
+            wide = np.empty(0, np.uint16 if src.dtype.itemsize == 1 else np.uint32)
+            resample.avg_pool_2x2_hwc_int(rows, c, wide, orows)
+        else:
+            resample.avg_pool_2x2_hwc(rows, c, orows)
         return out
     return _engine.apply(image, lambda p: avg_pool_planes(p, kh, kw, sh, sw, ph, pw, ho, wo,
                                                           count_include_pad),

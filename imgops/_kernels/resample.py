@@ -481,27 +481,41 @@ def avg_pool_2x2_hwc(src, C, out):
         _every_other_group(v, C, orow)
 
 
+@njit(inline="always", cache=True)
+def _quarter_half_even(q):
+    """q / 4 rounded half to even, in integer arithmetic (as rounding the float mean)."""
+    h = q >> 2
+    r = q & 3
+    return h + ((r > 2) | ((r == 2) & ((h & 1) == 1)))
+
+
 @njit(parallel=True, cache=True)
-def avg_pool_2x2_hwc_int(src, C, out):
-    """``avg_pool_2x2_hwc`` for integers: sums exact in int32, the quarter rounded half
-    to even in integer arithmetic (as rounding the float mean)."""
+def avg_pool_2x2_hwc_int(src, C, wide, out):
+    """``avg_pool_2x2_hwc`` for unsigned integers: the two rows summed in ``wide``'s
+    dtype (uint16 for uint8: 32 lanes per AVX-512 vector), then each kept output from
+    two of those sums, rounded half to even; no output computed and thrown away."""
     N, H, L = src.shape
     Ho = out.shape[1]
-    M = 2 * out.shape[2] - C
+    Lo = out.shape[2]
     for job in prange(N * Ho):
         n = job // Ho
         oy = job - n * Ho
         r0 = src[n, 2 * oy]
         r1 = src[n, 2 * oy + 1]
-        t = np.empty(M + C, dtype=np.int32)
-        for i in range(M + C):
-            t[i] = np.int32(r0[i]) + np.int32(r1[i])
-        a = t[0:M]
-        b = t[C:C + M]
-        v = np.empty(M, dtype=np.int32)
-        for k in range(M):
-            q = a[k] + b[k]
-            h = q >> 2
-            r = q & 3
-            v[k] = h + ((r > 2) | ((r == 2) & ((h & 1) == 1)))
-        _every_other_group(v, C, out[n, oy])
+        t = np.empty(2 * Lo, dtype=wide.dtype)
+        for i in range(2 * Lo):
+            t[i] = wide.dtype.type(r0[i]) + wide.dtype.type(r1[i])
+        orow = out[n, oy]
+        if C == 1:
+            for ox in range(Lo):
+                orow[ox] = _quarter_half_even(t[2 * ox] + t[2 * ox + 1])
+        elif C == 3:  # constant strides: LLVM vectorises the interleaved accesses
+            for ox in range(Lo // 3):
+                orow[3 * ox] = _quarter_half_even(t[6 * ox] + t[6 * ox + 3])
+                orow[3 * ox + 1] = _quarter_half_even(t[6 * ox + 1] + t[6 * ox + 4])
+                orow[3 * ox + 2] = _quarter_half_even(t[6 * ox + 2] + t[6 * ox + 5])
+        else:
+            for ox in range(Lo // C):
+                for c in range(C):
+                    k = 2 * C * ox + c
+                    orow[C * ox + c] = _quarter_half_even(t[k] + t[k + C])
