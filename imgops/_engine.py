@@ -315,19 +315,37 @@ def _fused_io(image, out_dtype):
     return src, out, _core.compute_dtype(dtype), odt
 
 
+def reciprocal(d: int, bits: int = 16) -> tuple[int, int]:
+    """(m, s) with (q * m) >> s == q // d for every 0 <= q < 2**bits: m = ceil(2**s / d)
+    overshoots by e < d, and q * e < 2**s. The product fits 32 bits for q < 2**(bits - 1)
+    (a uint8 box up to 9x9 sums to at most 20655 + 40). Checked in tests/test_filters.py."""
+    s = bits + (d - 1).bit_length()
+    return -(-(1 << s) // d), s
+
+
 def fused_two_pass(image, wy, wx, *, mode: str, cval: float, cval_x: float,
-                   before: tuple[int, int], out_dtype: str = "same") -> np.ndarray:
+                   before: tuple[int, int], out_dtype: str = "same",
+                   divisor: int = 0) -> np.ndarray:
     """Column pass ``wy`` (extended with cval) then row pass ``wx`` (extended with
-    cval_x), fused on the caller's layout in one sweep (CPU)."""
+    cval_x), fused on the caller's layout in one sweep (CPU).
+
+    ``divisor``: integer weights on uint8 (a box's ones), summed exactly in uint16 and
+    divided by ``divisor`` with rounding to nearest; cval must then be an integer.
+    """
     _core.check_mode(mode)
     src, out, cdt, odt = _fused_io(image, out_dtype)
     s3, c = _rows_view(src)
     o3, _ = _rows_view(out)
     integer = odt.kind == "u"
     lo, hi = _core.int_range(odt)
+    m = sh = 0
+    if divisor:
+        cdt = np.dtype(np.uint16)
+        m, sh = reciprocal(divisor)
+    u32 = np.uint32
     stencil.separable_hwc(s3, np.asarray(wy, cdt), before[0], np.asarray(wx, cdt),
                           before[1], c, _core.MODES[mode], cdt.type(cval), cdt.type(cval_x),
-                          lo, hi, integer, o3)
+                          lo, hi, integer, u32(m), u32(sh), u32(divisor), o3)
     return out
 
 

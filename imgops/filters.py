@@ -188,7 +188,14 @@ def box(image: np.ndarray, size: int | tuple[int, int] = 3, *, mode: str = "refl
     """
     ky, kx = _core.pair(size, "size", low=1)
     if max(ky, kx) <= _BOX_DIRECT and _engine.on_cpu(image, backend):
-        # small windows: direct sums, both passes fused on the caller's layout
+        # small windows: direct sums, both passes fused on the caller's layout; uint8 in
+        # exact integer sums (one rounding, of the exact mean) when cval is an integer
+        if getattr(image, "dtype", None) == np.uint8 and (mode != "constant" or (
+                float(cval).is_integer() and 0 <= cval <= 255)):
+            c = int(cval) if mode == "constant" else 0
+            return _engine.fused_two_pass(image, np.ones(ky), np.ones(kx), mode=mode,
+                                          cval=c, cval_x=c * ky, before=(ky // 2, kx // 2),
+                                          divisor=ky * kx)
         return _engine.fused_two_pass(image, np.full(ky, 1.0 / ky), np.full(kx, 1.0 / kx),
                                       mode=mode, cval=cval, cval_x=cval,
                                       before=(ky // 2, kx // 2))

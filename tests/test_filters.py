@@ -208,6 +208,35 @@ def test_box_sizes(size):
     assert_matches(imgops.box(img, size), ndi.uniform_filter(img, size), np.float64)
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_box_uint8_integer_sums_are_exact(mode):
+    """uint8 boxes up to 9x9 sum in uint16 and divide by an exact reciprocal: the result
+    is the exact mean rounded half to even (np.rint of the float64 mean), even divisors
+    (ties) and the largest sums included; a fractional cval takes the float path."""
+    rng = np.random.default_rng(11)
+    for shape in [(1, 1), (1, 9), (4, 3), (23, 19, 3), (2, 7, 6, 2)]:
+        a = rng.integers(0, 256, shape).astype(np.uint8)
+        a.flat[::3] = 255
+        for size, cval in [((2, 2), 0), ((5, 5), 255), ((9, 9), 7), ((2, 7), 3), ((4, 1), 0),
+                           ((3, 3), 2.5)]:
+            sz = size + (1,) if a.ndim == 3 else (1, *size, 1) if a.ndim == 4 else size
+            ref = np.rint(ndi.uniform_filter(a.astype(np.float64), sz, mode=mode, cval=cval))
+            got = imgops.box(a, size, mode=mode, cval=cval)
+            assert got.dtype == np.uint8
+            assert np.abs(got - ref).max() <= (1 if cval == 2.5 else 0), (shape, size)
+    big = np.full((12, 12), 255, np.uint8)
+    assert (imgops.box(big, 9) == 255).all()
+
+
+def test_exact_reciprocals_for_uint8_boxes():
+    from imgops._engine import reciprocal
+    q = np.arange(81 * 255 + 41, dtype=np.uint64)
+    for d in range(1, 82):
+        m, s = reciprocal(d)
+        assert int(q[-1]) * m < 2**32
+        np.testing.assert_array_equal((q * np.uint64(m)) >> np.uint64(s), q // np.uint64(d))
+
+
 def test_input_not_modified_and_integer_saturation():
     img = np.full((8, 8), 250, np.uint8)
     k = np.full((3, 3), 0.2)
