@@ -231,6 +231,12 @@ def _resize_fused(image, shape, method, align_corners):
         resample.nearest_hwc(rows, iy[:, 0].copy(), ixe[0].copy(), orows)
         return out
     cdt = _core.compute_dtype(src.dtype)
+    if method == "bilinear" and not align_corners and (ho, wo * c) == (
+            2 * rows.shape[1], 2 * rows.shape[2]):  # 2x by phases: no tables, no gathers
+        wide = {1: np.uint16, 2: np.uint32}.get(src.dtype.itemsize) \
+            if src.dtype.kind == "u" else cdt
+        resample.upsample2x_hwc(rows, c, np.empty(0, wide), src.dtype.kind == "u", orows)
+        return out
     wxe = np.repeat(wx.T, c, axis=1).astype(cdt)
     lo, hi = _core.int_range(src.dtype)
     fn = resample.upsample_hwc if iy.shape[1] == 2 and ho > rows.shape[1] else \

@@ -374,6 +374,91 @@ def upsample_hwc(src, iy, wy, ix, wx, lo, hi, integer, out):
                     orow[i] = w0 * ha[i] + w1 * hc[i]
 
 
+@njit(cache=True)  # not inlined: compiled once per signature
+def _up2_row(srow, C, h):
+    """h = 4 x the bilinear 2x upsampling of one row (W pixels of C samples; PyTorch's
+    align_corners=False): the two outputs between pixels i and i + 1 are 3 s_i + s_i+1
+    and s_i + 3 s_i+1, the outer two 4 s. Integer sums are exact in h's dtype."""
+    L = srow.shape[0]
+    W = L // C
+    one = h.dtype.type(1)
+    for c in range(C):
+        h[c] = 4 * (one * srow[c])
+        h[(2 * W - 1) * C + c] = 4 * (one * srow[(W - 1) * C + c])
+    if C == 3:  # constant strides, written out: LLVM vectorises the interleaved accesses
+        for i in range(W - 1):
+            a0 = one * srow[3 * i]
+            a1 = one * srow[3 * i + 1]
+            a2 = one * srow[3 * i + 2]
+            b0 = one * srow[3 * i + 3]
+            b1 = one * srow[3 * i + 4]
+            b2 = one * srow[3 * i + 5]
+            h[6 * i + 3] = 3 * a0 + b0
+            h[6 * i + 4] = 3 * a1 + b1
+            h[6 * i + 5] = 3 * a2 + b2
+            h[6 * i + 6] = a0 + 3 * b0
+            h[6 * i + 7] = a1 + 3 * b1
+            h[6 * i + 8] = a2 + 3 * b2
+    elif C == 1:
+        for i in range(W - 1):
+            a = one * srow[i]
+            b = one * srow[i + 1]
+            h[2 * i + 1] = 3 * a + b
+            h[2 * i + 2] = a + 3 * b
+    else:
+        for i in range(W - 1):
+            for c in range(C):
+                a = one * srow[i * C + c]
+                b = one * srow[(i + 1) * C + c]
+                h[(2 * i + 1) * C + c] = 3 * a + b
+                h[(2 * i + 2) * C + c] = a + 3 * b
+
+
+@njit(inline="always", cache=True)
+def _store_sixteenth(ha, hb, wa, wb, integer, orow):
+    """orow = (wa ha + wb hb) / 16: rounded half to even in integer arithmetic (exact),
+    or scaled for floats."""
+    if integer:
+        for i in range(orow.shape[0]):
+            q = np.uint32(wa * ha[i] + wb * hb[i])  # (types for floats too: never run)
+            v = q >> 4
+            r = q & 15
+            orow[i] = v + ((r > 8) | ((r == 8) & ((v & 1) == 1)))
+    else:
+        for i in range(orow.shape[0]):
+            orow[i] = (wa * ha[i] + wb * hb[i]) * 0.0625
+
+
+@njit(parallel=True, cache=True)
+def upsample2x_hwc(src, C, wide, integer, out):
+    """Bilinear 2x upsampling (align_corners=False) by phases, no tables or gathers: each
+    source row is upsampled horizontally once (``_up2_row``, 4x scaled), and the output
+    rows between source rows j and j + 1 are (3 h_j + h_j+1) / 16 and (h_j + 3 h_j+1) / 16,
+    the outer two rows 4 h / 16. uint8 works in uint16 (exact; rounded half to even as
+    np.rint of the exact value), uint16 in uint32, floats in their compute dtype."""
+    N, H, L = src.shape
+    Lo = out.shape[2]
+    nb = (H + ROW_BLOCK - 1) // ROW_BLOCK  # blocks of source rows j (pairs j, j + 1)
+    wt = wide.dtype.type
+    for job in prange(N * nb):
+        n = job // nb
+        j0 = (job - n * nb) * ROW_BLOCK
+        j1 = min(H, j0 + ROW_BLOCK)
+        hb = np.empty((2, Lo), dtype=wide.dtype)
+        _up2_row(src[n, j0], C, hb[0])
+        if j0 == 0:
+            _store_sixteenth(hb[0], hb[0], wt(4), wt(0), integer, out[n, 0])
+        for j in range(j0, j1):
+            cur = hb[(j - j0) & 1]
+            if j + 1 == H:
+                _store_sixteenth(cur, cur, wt(4), wt(0), integer, out[n, 2 * H - 1])
+                break
+            nxt = hb[(j - j0 + 1) & 1]
+            _up2_row(src[n, j + 1], C, nxt)
+            _store_sixteenth(cur, nxt, wt(3), wt(1), integer, out[n, 2 * j + 1])
+            _store_sixteenth(cur, nxt, wt(1), wt(3), integer, out[n, 2 * j + 2])
+
+
 @njit(parallel=True, cache=True)
 def nearest_hwc(src, iy, ix, out):
     """Nearest-neighbour resize on the caller's layout, a pure copy (any dtype):
