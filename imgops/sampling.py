@@ -228,7 +228,7 @@ def _resize_fused(image, shape, method, align_corners):
     # per output sample (pixel x, channel k): offset ix * C + k into the row, weight wx
     ixe = (ix.T[:, :, None] * c + np.arange(c)).reshape(ix.shape[1], wo * c).astype(np.int32)
     if method.startswith("nearest"):  # a copy: no arithmetic, any dtype, exact
-        resample.nearest_hwc(rows, iy[:, 0].copy(), ixe[0].copy(), orows)
+        resample.nearest_hwc(rows, iy[:, 0].copy(), ixe[0].copy(), c, orows)
         return out
     cdt = _core.compute_dtype(src.dtype)
     if method == "bilinear" and not align_corners and (ho, wo * c) == (

@@ -460,13 +460,21 @@ def upsample2x_hwc(src, C, wide, integer, out):
 
 
 @njit(parallel=True, cache=True)
-def nearest_hwc(src, iy, ix, out):
+def nearest_hwc(src, iy, ix, C, out):
     """Nearest-neighbour resize on the caller's layout, a pure copy (any dtype):
     out[n, y, i] = src[n, iy[y], ix[i]] with ix the flat sample offset per output. An
-    output row with the same source row as the one above is a copy of it (contiguous)."""
+    output row with the same source row as the one above is a copy of it (contiguous);
+    a row doubled in width (2x with ix[i] = i // 2C C + i % C) duplicates pixels without
+    the table (written out for colour: vectorised)."""
     N, H, L = src.shape
     Ho = out.shape[1]
     Lo = out.shape[2]
+    double = Lo == 2 * L
+    if double:
+        for i in range(Lo):
+            if ix[i] != (i // (2 * C)) * C + i % C:
+                double = False
+                break
     nb = (Ho + ROW_BLOCK - 1) // ROW_BLOCK
     for job in prange(N * nb):
         n, y0, y1 = _row_block(job, nb, Ho)
@@ -476,8 +484,22 @@ def nearest_hwc(src, iy, ix, out):
                 orow[:] = out[n, y - 1]
                 continue
             srow = src[n, iy[y]]
-            for i in range(Lo):
-                orow[i] = srow[ix[i]]
+            if double and C == 3:
+                for p in range(L // 3):
+                    a, b, c = srow[3 * p], srow[3 * p + 1], srow[3 * p + 2]
+                    orow[6 * p] = a
+                    orow[6 * p + 1] = b
+                    orow[6 * p + 2] = c
+                    orow[6 * p + 3] = a
+                    orow[6 * p + 4] = b
+                    orow[6 * p + 5] = c
+            elif double and C == 1:
+                for p in range(L):
+                    orow[2 * p] = srow[p]
+                    orow[2 * p + 1] = srow[p]
+            else:
+                for i in range(Lo):
+                    orow[i] = srow[ix[i]]
 
 
 @njit(inline="always", cache=True)
