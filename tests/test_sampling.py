@@ -161,7 +161,8 @@ def test_upsample(f, method):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_bilinear_2x_by_phases(dtype):
     """The 2x phase kernel (interleaved pixel pairs, integer sums for integers) on every
-    layout and edge size: integers exactly the float64 reference rounded (ties to even)."""
+    layout and edge size: integers exactly the float64 reference rounded (ties to even);
+    and nearest 2x, an exact pixel duplication."""
     for shape in [(1, 1), (1, 5), (4, 1), (7, 9), (6, 10, 3), (2, 8, 6, 4), (3, 5, 1)]:
         img = random_image(shape, dtype, seed=len(shape))
         out = imgops.upsample(img, 2)
@@ -171,6 +172,10 @@ def test_bilinear_2x_by_phases(dtype):
             np.testing.assert_array_equal(out, to_dtype(ref, dtype))
         else:
             check(out, ref, dtype)
+        near = imgops.upsample(img, 2, method="nearest")  # pixels duplicated, no table
+        np.testing.assert_array_equal(near, np.repeat(np.repeat(img, 2, axis=-3 if
+                                                                img.ndim > 2 else 0),
+                                                      2, axis=-2 if img.ndim > 2 else 1))
 
 
 @pytest.mark.parametrize("f", [2, 4])
