@@ -226,7 +226,7 @@ def _median_fused(image, k, mode, cval):
     o3, _ = _engine._rows_view(out)
     cv = dt.type(_median_cval(cval, dt))
     if k == 3:
-        rank.median3_hwc(s3, c, _core.MODES[mode], cv, o3)
+        rank.median3_hwc(s3, c, _core.MODES[mode], cv, dt.kind == "f", o3)
     elif k == 5:  # rank.UNROLLED: the network as straight-line code
         median_nets.median5_hwc(s3, c, _core.MODES[mode], cv, o3)
     else:

@@ -297,7 +297,7 @@ def _extended_rows(src, n, y, k, C, mode, cval, rows):
 
 
 @njit(parallel=True, cache=True)
-def median3_hwc(src, C, mode, cval, out):
+def median3_hwc(src, C, mode, cval, floats, out):
     """Exact 3x3 median on (N, H, W*C) rows in the image's own dtype, fused with the
     border extension: columns sorted once per row, then max-of-lows, median-of-middles,
     min-of-highs across each window's three columns."""
@@ -307,21 +307,45 @@ def median3_hwc(src, C, mode, cval, out):
     for job in prange(N * H):
         n = job // H
         y = job - n * H
-        rows = np.empty((3, E), dtype=src.dtype)
-        _extended_rows(src, n, y, 3, C, mode, cval, rows)
-        r0 = rows[0]
-        r1 = rows[1]
-        r2 = rows[2]
         lo = np.empty(E, dtype=src.dtype)
         mi = np.empty(E, dtype=src.dtype)
         hi = np.empty(E, dtype=src.dtype)
-        bad = np.empty(E, dtype=np.bool_)
-        for i in range(E):
-            a, b, c = _sort3(r0[i], r1[i], r2[i])
-            lo[i] = a
-            mi[i] = b
-            hi[i] = c
-            bad[i] = (r0[i] != r0[i]) or (r1[i] != r1[i]) or (r2[i] != r2[i])
+        sy0 = map_index(y - 1, H, mode)
+        sy2 = map_index(y + 1, H, mode)
+        if sy0 < 0 or sy2 < 0:  # a constant-mode row: extended copies of the three rows
+            rows = np.empty((3, E), dtype=src.dtype)
+            _extended_rows(src, n, y, 3, C, mode, cval, rows)
+            r0 = rows[0]
+            r1 = rows[1]
+            r2 = rows[2]
+            for i in range(E):
+                a, b, c = _sort3(r0[i], r1[i], r2[i])
+                lo[i] = a
+                mi[i] = b
+                hi[i] = c
+        else:  # columns sorted straight from the source rows, the border columns mapped
+            r0 = src[n, sy0]
+            r1 = src[n, y]
+            r2 = src[n, sy2]
+            lo_in = lo[C:C + L]
+            mi_in = mi[C:C + L]
+            hi_in = hi[C:C + L]
+            for i in range(L):
+                a, b, c = _sort3(r0[i], r1[i], r2[i])
+                lo_in[i] = a
+                mi_in[i] = b
+                hi_in[i] = c
+            for xb in (0, W + 1):
+                sx = map_index(xb - 1, W, mode)
+                for c in range(C):
+                    if sx < 0:
+                        lo[xb * C + c] = cval
+                        mi[xb * C + c] = cval
+                        hi[xb * C + c] = cval
+                    else:
+                        lo[xb * C + c] = lo[(sx + 1) * C + c]
+                        mi[xb * C + c] = mi[(sx + 1) * C + c]
+                        hi[xb * C + c] = hi[(sx + 1) * C + c]
         l0 = lo[0:L]
         l1 = lo[C:C + L]
         l2 = lo[2 * C:2 * C + L]
@@ -337,12 +361,17 @@ def median3_hwc(src, C, mode, cval, out):
             b = _med3(m0[i], m1[i], m2[i])
             c = min(min(h0[i], h1[i]), h2[i])
             orow[i] = _med3(a, b, c)
-        b0 = bad[0:L]
-        b1 = bad[C:C + L]
-        b2 = bad[2 * C:2 * C + L]
-        for i in range(L):
-            if b0[i] or b1[i] or b2[i]:
-                orow[i] = np.nan  # only reachable for floats
+        if floats:  # a window holding NaN gives NaN (integers skip the two passes);
+            # a column's sorted triple holds NaN where it is unordered: lo, mi or hi NaN
+            bad = np.empty(E, dtype=np.bool_)
+            for i in range(E):
+                bad[i] = (lo[i] != lo[i]) or (mi[i] != mi[i]) or (hi[i] != hi[i])
+            b0 = bad[0:L]
+            b1 = bad[C:C + L]
+            b2 = bad[2 * C:2 * C + L]
+            for i in range(L):
+                if b0[i] or b1[i] or b2[i]:
+                    orow[i] = np.nan
 
 
 @njit(parallel=True, cache=True)
