@@ -74,14 +74,10 @@ def bilateral(image: np.ndarray, sigma_color: float, sigma_spatial: float, *,
     off = np.arange(-r, r + 1, dtype=np.float64)
     spatial = np.exp(-(off[:, None] ** 2 + off[None, :] ** 2) / (2 * ss * ss)).ravel()
 
-    is_u8 = isinstance(image, np.ndarray) and _core.native(image.dtype) == np.uint8
-    # 8-bit: every squared color distance is an integer up to C * 255^2: a table of weights
-    lut = np.exp(-np.arange(c * 255 * 255 + 1) / (2 * sc * sc)) if is_u8 else np.empty(0)
-
-    def one(stack):
-        padded = border.pad(stack, r, r, r, r, _core.MODES[mode], 0.0, dtype=np.float64)
-        out = np.empty(stack.shape, np.float64)
-        kern.bilateral(padded, r, spatial, 1.0 / (2 * sc * sc), lut, out)
+    def one(stack):  # in the planes' dtype: float32 but for float64 images
+        padded = border.pad(stack, r, r, r, r, _core.MODES[mode], 0.0)
+        out = np.empty(stack.shape, stack.dtype)
+        kern.bilateral(padded, r, spatial.astype(stack.dtype), 1.0 / (2 * sc * sc), out)
         return out
 
     def on_gpu(planes):
@@ -93,7 +89,7 @@ def bilateral(image: np.ndarray, sigma_color: float, sigma_spatial: float, *,
         return out
 
     return _engine.apply(image, lambda p: on_gpu(p) if _cuda.is_device(p) else
-                         _per_image(p, c, one), backend=backend, plane_dtype=np.float64)
+                         _per_image(p, c, one), backend=backend)
 
 
 def nl_means(image: np.ndarray, h: float, *, patch_size: int = 7, patch_distance: int = 11,

@@ -15,49 +15,85 @@ from .border import sample
 
 
 @njit(parallel=True, cache=True, fastmath={"contract", "arcp", "reassoc"})
-def bilateral(padded, r, spatial, inv2sc2, lut, out):
+def bilateral(padded, r, spatial, inv2sc2, out):
     """out(p) = sum_q w q / sum_q w, w = spatial[q - p] * exp(-|I(p) - I(q)|^2 / 2 sc^2).
 
     padded (C, H + 2r, W + 2r); spatial ((2r+1)^2) holds exp(-|q-p|^2 / 2 ss^2). Each
-    output row is built offset by offset over whole row vectors (contiguous loads). For
-    8-bit images the squared color distance is an integer and ``lut`` holds the color
-    weight of every possible value (exact, no exp per sample); otherwise lut is empty.
+    output row is built offset by offset over row segments of XB pixels (contiguous
+    loads; the segment's sums stay in L1 across the offsets), in the planes' dtype
+    (float32 for all but float64 images: twice the lanes, and a float32 exp).
     """
     C, H, W = out.shape
     k = 2 * r + 1
-    use_lut = lut.shape[0] > 0
-    for y in prange(H):
-        num = np.zeros((C, W))
-        den = np.zeros(W)
-        d2 = np.empty(W)
-        w = np.empty(W)
-        ebits = np.empty(W, dtype=np.int64)
+    single = padded.itemsize == 4
+    XB = 512
+    nxb = (W + XB - 1) // XB
+    for job in prange(H * nxb):
+        y = job // nxb
+        x0 = (job - y * nxb) * XB
+        n = min(XB, W - x0)
+        num = np.zeros((C, n), dtype=padded.dtype)
+        den = np.zeros(n, dtype=padded.dtype)
+        d2 = np.empty(n, dtype=padded.dtype)
+        w = np.empty(n, dtype=padded.dtype)
+        ebits = np.empty(n, dtype=np.int64)
+        ebits32 = np.empty(n, dtype=np.int32)
         for i in range(k):
             for j in range(k):
-                d2[:] = 0.0
+                d2[:] = 0
                 for c in range(C):
-                    a = padded[c, y + i, j:j + W]
-                    b = padded[c, y + r, r:r + W]
-                    for x in range(W):
+                    a = padded[c, y + i, x0 + j:x0 + j + n]
+                    b = padded[c, y + r, x0 + r:x0 + r + n]
+                    for x in range(n):
                         t = a[x] - b[x]
                         d2[x] += t * t
                 sw = spatial[i * k + j]
-                if use_lut:
-                    for x in range(W):
-                        v = d2[x]
-                        w[x] = sw * (lut[int(v)] if v == v else np.nan)
+                if single:
+                    _exp_scaled32(d2, -inv2sc2, sw, w, ebits32)
                 else:
                     _exp_scaled(d2, -inv2sc2, sw, w, ebits)
-                for x in range(W):
+                for x in range(n):
                     den[x] += w[x]
                 for c in range(C):
-                    a = padded[c, y + i, j:j + W]
+                    a = padded[c, y + i, x0 + j:x0 + j + n]
                     nc = num[c]
-                    for x in range(W):
+                    for x in range(n):
                         nc[x] += w[x] * a[x]
         for c in range(C):
-            for x in range(W):
-                out[c, y, x] = num[c, x] / den[x]
+            orow = out[c, y, x0:x0 + n]
+            nc = num[c]
+            for x in range(n):
+                orow[x] = nc[x] / den[x]
+
+
+_F32 = np.float32
+_LOG2E32 = _F32(1.4426950408889634)
+_LN2_HI32 = _F32(0.693145751953125)  # ln 2 split as Cephes' expf: k * hi exact
+_LN2_LO32 = _F32(1.428606765330187e-06)
+_EXP32_TAYLOR = tuple(_F32(1.0 / math.factorial(n)) for n in range(7, -1, -1))
+
+
+@njit(inline="always", cache=True)
+def _exp_scaled32(a, scale, factor, out, bits):
+    """``_exp_scaled`` in float32: Taylor to r^7 (relative error < 1e-7 on |r| <= ln 2 /
+    2), 2^k in the float32 exponent bits; arguments below -87 give exp(-87)."""
+    n = a.shape[0]
+    c = _EXP32_TAYLOR
+    s = _F32(scale)
+    f = _F32(factor)
+    for x in range(n):
+        t = s * _F32(a[x])
+        t = t if not t < _F32(-87.0) else _F32(-87.0)
+        kf = np.rint(t * _LOG2E32)
+        r = (t - kf * _LN2_HI32) - kf * _LN2_LO32
+        p = c[0]
+        for j in range(1, 8):
+            p = p * r + c[j]
+        out[x] = f * p
+        bits[x] = (np.int32(kf) + 127) << 23 if kf == kf else 0
+    scales = bits.view(np.float32)
+    for x in range(n):
+        out[x] *= scales[x]
 
 
 _LOG2E = 1.4426950408889634
