@@ -430,6 +430,21 @@ UNROLLED = (5,)  # windows whose networks are generated as straight-line code
 SCALAR_NETS = (3, 5)  # ... and as scalar functions (the CUDA kernels' per-thread median)
 
 
+def _network_lines(net, n: int, indent: str, bad: str) -> list[str]:
+    """Straight-line code on scalars v0 .. v(n-1): ``bad`` = any of them NaN, then the
+    network's compare-exchanges (both outputs, or only the min or max one kept)."""
+    lines = [f"{indent}{bad} = (v0 != v0)"]
+    lines += [f"{indent}{bad} |= (v{e} != v{e})" for e in range(1, n)]
+    for a, b, what in net:
+        if what == 0:
+            lines.append(f"{indent}v{a}, v{b} = min(v{a}, v{b}), max(v{a}, v{b})")
+        elif what == 1:
+            lines.append(f"{indent}v{a} = min(v{a}, v{b})")
+        else:
+            lines.append(f"{indent}v{b} = max(v{a}, v{b})")
+    return lines
+
+
 def network_source(sizes=UNROLLED, scalar_sizes=SCALAR_NETS) -> str:
     """Source of ``median_nets.py``: per k, a fused k x k median whose selection network is
     unrolled into straight-line compare-exchanges on k*k scalars, inside a loop over x
@@ -463,17 +478,7 @@ def network_source(sizes=UNROLLED, scalar_sizes=SCALAR_NETS) -> str:
         out += ["        for x in range(L):"]
         for e in range(n):
             out.append(f"            v{e} = s{e}[x]")
-        terms = [f"(v{e} != v{e})" for e in range(n)]
-        out.append("            bad[x] = " + terms[0])
-        for t in range(1, n):
-            out.append(f"            bad[x] |= {terms[t]}")
-        for a, b, what in net:
-            if what == 0:
-                out.append(f"            v{a}, v{b} = min(v{a}, v{b}), max(v{a}, v{b})")
-            elif what == 1:
-                out.append(f"            v{a} = min(v{a}, v{b})")
-            else:
-                out.append(f"            v{b} = max(v{a}, v{b})")
+        out += _network_lines(net, n, " " * 12, "bad[x]")
         out += [f"            orow[x] = v{r}",
                 "        for x in range(L):",
                 "            if bad[x]:",
@@ -489,17 +494,7 @@ def network_source(sizes=UNROLLED, scalar_sizes=SCALAR_NETS) -> str:
         for i in range(k):
             for j in range(k):
                 out.append(f"    v{i * k + j} = a[i0 + {i} * stride + {j}]")
-        terms = [f"(v{e} != v{e})" for e in range(n)]
-        out.append("    bad = " + terms[0])
-        for t in range(1, n):
-            out.append(f"    bad |= {terms[t]}")
-        for a, b, what in net:
-            if what == 0:
-                out.append(f"    v{a}, v{b} = min(v{a}, v{b}), max(v{a}, v{b})")
-            elif what == 1:
-                out.append(f"    v{a} = min(v{a}, v{b})")
-            else:
-                out.append(f"    v{b} = max(v{a}, v{b})")
+        out += _network_lines(net, n, " " * 4, "bad")
         out += [f"    return v{r}, bad", ""]
     return "\n".join(out).rstrip() + "\n"
 
