@@ -264,12 +264,9 @@ def correlate2d(planes: np.ndarray, kernel: np.ndarray, mode: str, cval: float,
 
 
 def _tiled_correlate2d(planes, w, halo, mode: int, cval, out) -> bool:
-    from ._kernels.border import tile_geometry
-
-    _, _, tr, tc = tile_geometry(tuple(_cuda.THREADS[:2]), halo)
     return _cuda.launch_tiled(stencil.cuda_tiled(planes.dtype.name).correlate2d, out.shape,
                               halo, lambda th, tw, tr, tc: tr * tc, planes.dtype.itemsize,
-                              planes, _cuda.constant(w), halo[0], halo[2], tr, tc, mode,
+                              planes, _cuda.constant(w), halo[0], halo[2], mode,
                               planes.dtype.type(cval), out)
 
 

@@ -284,10 +284,9 @@ def median(image: np.ndarray, size: int = 3, *, mode: str = "reflect", cval: flo
         out = _engine.empty_like(planes)
         if _cuda.is_device(planes):
             halo = (k // 2, k - 1 - k // 2) * 2
-            _, _, tr, tc = border.tile_geometry(tuple(_cuda.THREADS[:2]), halo)
             if k * k > rank.CUDA_LOCAL or not _cuda.launch_tiled(
                     rank.cuda_tiled(dt.name).median, out.shape, halo,
-                    lambda th, tw, tr, tc: tr * tc, dt.itemsize, planes, k, tr, tc,
+                    lambda th, tw, tr, tc: tr * tc, dt.itemsize, planes, k,
                     _core.MODES[mode], dt.type(cv), out):
                 _cuda.launch(rank.cuda_kernels().median, planes.shape[::-1], planes, k,
                              _core.MODES[mode], dt.type(cv), out)

@@ -232,9 +232,11 @@ def cuda_tiled(dtype_name: str) -> SimpleNamespace:
     load_tile = cuda_tile()
 
     @cuda.jit
-    def median(src, k, TR, TC, mode, cval, out):
+    def median(src, k, mode, cval, out):
         P, H, W = out.shape
         TH = cuda.blockDim.y * RPT
+        TC = cuda.blockDim.x + k - 1
+        TR = TH + k - 1
         x0 = cuda.blockIdx.x * cuda.blockDim.x
         y0 = cuda.blockIdx.y * TH
         p = cuda.blockIdx.z

@@ -313,12 +313,13 @@ def cuda_tiled(dtype_name: str) -> SimpleNamespace:
                 out[p, y, x] = res[q]
 
     @cuda.jit
-    def correlate2d(src, w, top, left, TR, TC, mode, cval, out):
-        """out[p, y, x] = sum w[i, j] * ext(src)[p, y + i - top, x + j - left]; the
-        input tile is TR x TC."""
+    def correlate2d(src, w, top, left, mode, cval, out):
+        """out[p, y, x] = sum w[i, j] * ext(src)[p, y + i - top, x + j - left]."""
         P, Ho, Wo = out.shape
         kh, kw = w.shape
         TH = cuda.blockDim.y * RPT
+        TC = cuda.blockDim.x + kw - 1
+        TR = TH + kh - 1
         x0 = cuda.blockIdx.x * cuda.blockDim.x
         y0 = cuda.blockIdx.y * TH
         p = cuda.blockIdx.z
