@@ -24,8 +24,8 @@ def apply(image, body: Callable[[np.ndarray], np.ndarray], *, out_dtype: str = "
 
     out_dtype: "same" (the input's dtype, integers rounded and saturated) or
     "float" (float32, float64 for float64 input), or "raw" (whatever body returns).
-    plane_dtype: dtype of the planes given to body: None for the compute dtype,
-    "native" for the input's own dtype (native byte order).
+    plane_dtype: the planes' dtype policy given to ``_core.plane_dtype``: None for the
+    compute dtype, "native" for the input's own dtype, "wide" for float64 uint16 planes.
     """
     backend = _core.resolve_backend(backend, image)
     if mode is not None:
@@ -34,10 +34,7 @@ def apply(image, body: Callable[[np.ndarray], np.ndarray], *, out_dtype: str = "
         return _apply_cuda(image, body, out_dtype, plane_dtype)
     image = _core.check_image(image)
     dtype = _core.native(image.dtype)
-    if plane_dtype is None:
-        plane_dtype = _core.compute_dtype(dtype)
-    elif plane_dtype == "native":
-        plane_dtype = dtype
+    plane_dtype = _core.plane_dtype(dtype, plane_dtype)
     planes, layout = _core.to_planes(image, plane_dtype)
     result = body(planes)
     if isinstance(result, np.ndarray) and np.may_share_memory(result, image):
@@ -57,10 +54,7 @@ def _apply_cuda(image, body, out_dtype, plane_dtype):
     dev = _cuda.as_device(image)
     _core.check_image(dev, device=True)
     dtype = _core.native(dev.dtype)
-    if plane_dtype is None:
-        plane_dtype = _core.compute_dtype(dtype)
-    elif plane_dtype == "native":
-        plane_dtype = dtype
+    plane_dtype = _core.plane_dtype(dtype, plane_dtype)
     v = _cuda.as4d(dev)
     n, h, w, c = v.shape
     k = layout_kernels.cuda_kernels()

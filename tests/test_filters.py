@@ -172,6 +172,22 @@ def test_gaussian_sigmas(sigma):
                    ndi.gaussian_laplace(img, sigma if sigma else 1.0), np.float64)
 
 
+@pytest.mark.parametrize("mode", ["reflect", "wrap"])
+def test_gaussian_laplace_flat_uint16(mode):
+    """Full-scale 16-bit values cancel: on a flat image SciPy's result is ~12.6 (its
+    truncated taps do not sum to 0) and float32 taps missed it by 2.3e-4, twice SPEC's
+    float32 tolerance, so uint16 is computed in float64."""
+    img = np.full((9, 6, 2), 65535, np.uint16)
+    img[0, 0] = 0  # one dip: the result is not all zeros
+    out = imgops.gaussian_laplace(img, 1.5, mode=mode)
+    ref = per_channel(img, lambda a: ndi.gaussian_laplace(a, 1.5, mode=mode))
+    assert out.dtype == np.float32
+    assert_matches(out, ref, np.float32)
+    flat = np.full((5, 3), 65535, np.uint16)
+    assert_matches(imgops.gaussian_laplace(flat, 1.5, mode=mode),
+                   ndi.gaussian_laplace(flat.astype(np.float64), 1.5, mode=mode), np.float32)
+
+
 @pytest.mark.parametrize("size", [1, 2, 5, 6, 9, 15])
 @pytest.mark.parametrize("dt", DTYPES)
 def test_median_sizes(size, dt):
