@@ -3,8 +3,11 @@
 Pillow reads and writes 8-bit PNG, JPEG, BMP and WebP (palette images become
 RGB/RGBA, JPEG EXIF orientation is applied so outputs look upright); imagecodecs
 reads and writes 16-bit PNG (Pillow cannot hold 16-bit color); tifffile reads
-and writes TIFF (8/16-bit, float32/64). ICC profiles are carried over where the
-output format can hold one (PNG 8-bit, JPEG, WebP, TIFF).
+and writes TIFF (8/16-bit, float32/64; palette TIFF becomes RGB, the alpha's
+associated/unassociated kind is kept). Multi-frame files (animated PNG/WebP,
+multi-page TIFF) are refused: writing their first frame alone would lose the rest.
+ICC profiles are carried over where the output format can hold one (PNG 8-bit,
+JPEG, WebP, TIFF).
 
 Writes are atomic: a temporary file in the output folder, then ``os.replace``.
 """
@@ -27,6 +30,7 @@ FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "tiff": ".tif", "tif": 
 JPEG_QUALITY = 95  # with 4:4:4 chroma: visually lossless for photographs
 MAX_PIXELS = 89_478_485  # Pillow's decompression-bomb limit, applied to every format
 TMP_PREFIX = ".imgops-tmp-"
+_TIFF_PHOTOMETRIC = (0, 1, 2, 3, 6)  # min-is-white, min-is-black, RGB, palette, YCbCr (JPEG)
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)  # read once at import: outputs get the usual 0o666 & ~umask mode
 
@@ -102,6 +106,10 @@ def _read_pillow(path: Path, kind: str) -> Picture:
             raise ImageFileError(f"possible decompression bomb: {exc}") from exc
         with im:
             _check_size(im.height, im.width, path)
+            frames = getattr(im, "n_frames", 1)
+            if frames > 1:  # writing frame 1 alone would silently drop the others
+                raise ImageFileError(f"{frames} frames (animated or multi-page): only "
+                                     "single images are supported")
             icc = im.info.get("icc_profile")
             if kind == "png" and _png_depth(path) == 16 and im.mode not in ("I;16", "I"):
                 import imagecodecs
@@ -141,6 +149,15 @@ def _read_tiff(path: Path) -> Picture:
 
     with tifffile.TiffFile(path) as tf:
         page = tf.pages[0]
+        pages = len(tf.series[0].pages) if tf.series else 1
+        if pages > 1:  # writing page 1 alone would silently drop the others
+            raise ImageFileError(f"multi-page TIFF ({pages} pages): only single images "
+                                 "are supported")
+        photometric = int(page.photometric)
+        if photometric not in _TIFF_PHOTOMETRIC or photometric == 6 and page.compression != 7:
+            name = getattr(page.photometric, "name", photometric)
+            raise ImageFileError(f"unsupported TIFF color space {name} (gray, RGB, "
+                                 "palette or JPEG-compressed YCbCr are read)")
         shape = page.shape
         h, w = (shape[0], shape[1]) if page.planarconfig != 2 or len(shape) < 3 \
             else (shape[1], shape[2])
@@ -148,10 +165,16 @@ def _read_tiff(path: Path) -> Picture:
         pix = page.asarray()
         icc = page.tags.get("InterColorProfile")
         icc = bytes(icc.value) if icc is not None else None
-        extras = page.extrasamples or ()
-        photometric = int(page.photometric)
+        extras = tuple(int(e) for e in (page.extrasamples or ()))
+        colormap = page.colormap if photometric == 3 else None
     if pix.ndim == 3 and page.planarconfig == 2:  # separate planes -> channels last
         pix = np.moveaxis(pix, 0, -1)
+    if colormap is not None:  # palette -> RGB through the 16-bit color map (as Pillow's P)
+        if pix.ndim != 2:
+            raise ImageFileError(f"unsupported palette TIFF layout {pix.shape}")
+        pix = np.moveaxis(np.asarray(colormap)[:, pix], 0, -1).astype(np.uint16)
+        if not (pix % 257).any():
+            pix = (pix // 257).astype(np.uint8)
     if pix.dtype.newbyteorder("=") not in (np.uint8, np.uint16, np.float32, np.float64):
         raise ImageFileError(f"unsupported TIFF sample type {pix.dtype}")
     if pix.ndim not in (2, 3):
@@ -159,7 +182,8 @@ def _read_tiff(path: Path) -> Picture:
     if photometric == 0 and pix.dtype.kind == "u":  # min-is-white: store as min-is-black
         pix = np.iinfo(pix.dtype).max - pix
     pix = np.ascontiguousarray(pix, dtype=pix.dtype.newbyteorder("="))
-    return Picture(pix, has_alpha=len(extras) > 0 and pix.ndim == 3, icc=icc)
+    return Picture(pix, has_alpha=len(extras) > 0 and pix.ndim == 3, icc=icc,
+                   meta={"extrasamples": extras} if extras else {})
 
 
 # ----------------------------------------------------------------------------- writing
@@ -184,7 +208,10 @@ def encode(pic: Picture, kind: str, fileobj) -> None:
         channels = 1 if pix.ndim == 2 else pix.shape[2]
         color = channels - (1 if pic.has_alpha else 0)
         photometric = "rgb" if color == 3 else "minisblack"
-        extras = ["unassalpha"] if pic.has_alpha else None
+        extras = None
+        if pic.has_alpha:  # the input's kind (associated alpha stays associated)
+            kept = pic.meta.get("extrasamples") or (2,)
+            extras = [kept[0] if kept[0] in (1, 2) else 2]
         kw = {"iccprofile": pic.icc} if pic.icc else {}
         buf = io.BytesIO()  # tifffile wants a named file or a seekable buffer
         tifffile.imwrite(buf, pix, photometric=photometric, extrasamples=extras,

@@ -11,6 +11,7 @@ Exit status: 0 all succeeded, 1 some files failed, 2 usage errors (nothing writt
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -60,14 +61,14 @@ def _filter(fn):
         color = fn(pic.color)
         pix = color if not pic.has_alpha else np.concatenate(
             [color.reshape(*color.shape[:2], -1), pic.alpha.astype(color.dtype)], axis=-1)
-        return files.Picture(pix, pic.has_alpha, pic.icc, pic.exif)
+        return dataclasses.replace(pic, pixels=pix)  # icc, exif, meta carried over
     return process
 
 
 def _resample(fn):
     """Apply ``fn`` to every channel, alpha included."""
     def process(pic: files.Picture) -> files.Picture:
-        return files.Picture(fn(pic.pixels), pic.has_alpha, pic.icc, pic.exif)
+        return dataclasses.replace(pic, pixels=fn(pic.pixels))
     return process
 
 

@@ -154,6 +154,47 @@ def test_palette_png_becomes_rgb(tmp_path):
     assert load(tmp_path / "o" / "p.png").shape == (10, 10, 3)
 
 
+def test_multi_frame_files_refused_not_truncated(tmp_path):
+    """Writing the first frame or page alone would silently lose the rest: a per-file
+    failure instead, and the other files go on."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    a, b = rgb(seed=3), rgb(seed=4)
+    src.mkdir()
+    Image.fromarray(a).save(src / "anim.png", save_all=True, append_images=[Image.fromarray(b)])
+    Image.fromarray(a).save(src / "anim.webp", save_all=True,
+                            append_images=[Image.fromarray(b)], lossless=True)
+    tifffile.imwrite(src / "pages.tif", np.stack([a, b]), photometric="rgb")
+    save_png(src / "ok.png", a)
+    r = invoke("blur", src, out)
+    assert r.exit_code == 1
+    assert "processed 1, skipped 0, failed 3" in r.output
+    assert "2 frames" in r.output and "multi-page TIFF (2 pages)" in r.output
+    assert sorted(p.name for p in out.iterdir()) == ["ok.png"]
+
+
+def test_tiff_palette_cmyk_and_associated_alpha(tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    idx = np.arange(24 * 32, dtype=np.uint8).reshape(24, 32) % 7
+    cmap = (np.linspace(0, 65535, 256)[None] * np.array([[1.0], [0.5], [0.25]]))
+    tifffile.imwrite(src / "pal.tif", idx, photometric="palette", colormap=cmap.astype(np.uint16))
+    cmap8 = np.arange(256)[None].repeat(3, 0).astype(np.uint16) * 257
+    tifffile.imwrite(src / "pal8.tif", idx, photometric="palette", colormap=cmap8)
+    rgba = np.dstack([rgb(seed=5), np.full((24, 32), 200, np.uint8)])
+    tifffile.imwrite(src / "assoc.tif", rgba, photometric="rgb", extrasamples=["assocalpha"])
+    tifffile.imwrite(src / "cmyk.tif", rgba, photometric="separated")
+    assert load(src / "pal.tif").dtype == np.uint16  # the 16-bit color map, as RGB
+    np.testing.assert_array_equal(load(src / "pal.tif")[..., 0],
+                                  cmap.astype(np.uint16)[0][idx])
+    np.testing.assert_array_equal(load(src / "pal8.tif"), np.dstack([idx] * 3))
+    r = invoke("blur", src, out)
+    assert r.exit_code == 1 and "processed 3, skipped 0, failed 1" in r.output
+    assert "unsupported TIFF color space SEPARATED" in r.output
+    with tifffile.TiffFile(out / "assoc.tif") as tf:
+        assert [int(e) for e in tf.pages[0].extrasamples] == [1]  # still associated
+    np.testing.assert_array_equal(load(out / "assoc.tif")[..., 3], 200)
+
+
 def test_jpeg_exif_orientation_applied(tmp_path):
     src = tmp_path / "in"
     src.mkdir()
