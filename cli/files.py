@@ -125,6 +125,8 @@ def _read_pillow(path: Path, kind: str) -> Picture:
             if mode == "P" or mode == "PA":
                 im = im.convert("RGBA" if ("transparency" in im.info or mode == "PA")
                                 else "RGB")
+            elif mode in ("L", "RGB") and "transparency" in im.info:
+                im = im.convert(mode[0] + "A" if mode == "L" else "RGBA")  # color key -> alpha
             elif mode == "1":
                 im = im.convert("L")
             elif mode == "CMYK" or mode == "YCbCr":

@@ -195,6 +195,19 @@ def test_tiff_palette_cmyk_and_associated_alpha(tmp_path):
     np.testing.assert_array_equal(load(out / "assoc.tif")[..., 3], 200)
 
 
+def test_png_color_key_becomes_alpha(tmp_path):
+    """A tRNS color key would be lost by a plain RGB/L write: read as an alpha channel."""
+    src = tmp_path / "in"
+    src.mkdir()
+    a = rgb(10, 12, seed=6)
+    a[:3] = 0
+    Image.fromarray(a).save(src / "key.png", transparency=(0, 0, 0))
+    assert invoke("blur", src, tmp_path / "o").exit_code == 0
+    out = load(tmp_path / "o" / "key.png")
+    assert out.shape == (10, 12, 4)
+    np.testing.assert_array_equal(out[..., 3], np.where((a == 0).all(-1), 0, 255))
+
+
 def test_jpeg_exif_orientation_applied(tmp_path):
     src = tmp_path / "in"
     src.mkdir()
