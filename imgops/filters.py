@@ -35,7 +35,9 @@ def correlate(image: np.ndarray, kernel: np.ndarray, *, mode: str = "reflect",
     image : ndarray
         ``(H, W)``, ``(H, W, C)`` or ``(N, H, W, C)``; uint8, uint16, float32, float64.
     kernel : array_like, 2-D
-        Finite weights. Even sizes centre at ``k // 2`` as in SciPy.
+        Finite weights. Even sizes centre at ``k // 2`` as in SciPy. A NaN in the
+        image reaches every output whose ``kh x kw`` window holds it, zero weights
+        included (SPEC's rule; ``scipy.ndimage.correlate`` skips zero weights).
     %(mode)s
         ``"valid"`` is also accepted: no padding, output ``(H-kh+1, W-kw+1)``.
     cval : float
@@ -170,7 +172,9 @@ def box(image: np.ndarray, size: int | tuple[int, int] = 3, *, mode: str = "refl
     """Mean over a ``size`` window (``scipy.ndimage.uniform_filter``).
 
     Windows up to 9 use direct sums in one fused sweep; larger ones running sums in
-    float64, whose cost does not depend on the window size.
+    float64, whose cost does not depend on the window size. A NaN reaches the
+    outputs whose window holds it and no others (SciPy's running sums carry it to
+    the end of the row or column).
 
     Parameters
     ----------
