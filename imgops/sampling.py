@@ -189,7 +189,9 @@ def _taps(n_in: int, n_out: int, method: str, align_corners: bool):
         else:
             src = np.maximum(((2 * o + 1) * n_in - n_out) / (2 * n_out), 0.0)
         i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
-        i1 = np.minimum(i0 + 1, n_in - 1)
+        # PyTorch's second tap, weight 0 included (a NaN there still reaches), except at
+        # equal sizes, where it copies
+        i1 = np.minimum(i0 + 1, n_in - 1) if n_in != n_out else i0
         lam = src - i0
         return np.stack([i0, i1], 1), np.stack([1.0 - lam, lam], 1)
     # area: adaptive average pooling windows [floor(o*in/out), ceil((o+1)*in/out))
@@ -232,7 +234,8 @@ def _resize_fused(image, shape, method, align_corners):
         return out
     cdt = _core.compute_dtype(src.dtype)
     if method == "bilinear" and not align_corners and (ho, wo * c) == (
-            2 * rows.shape[1], 2 * rows.shape[2]):  # 2x by phases: no tables, no gathers
+            2 * rows.shape[1], 2 * rows.shape[2]) and _edge_taps_finite(rows, c):
+        # 2x by phases: no tables, no gathers
         wide = {1: np.uint16, 2: np.uint32}.get(src.dtype.itemsize) \
             if src.dtype.kind == "u" else cdt
         resample.upsample2x_hwc(rows, c, np.empty(0, wide), src.dtype.kind == "u", orows)
@@ -244,6 +247,15 @@ def _resize_fused(image, shape, method, align_corners):
     fn(rows, iy, wy.astype(cdt), ixe, wxe, cdt.type(lo), cdt.type(hi), src.dtype.kind == "u",
        orows)
     return out
+
+
+def _edge_taps_finite(rows, c) -> bool:
+    """Whether source row 1 and column 1 are finite: PyTorch's first output row (column)
+    also reads them with weight 0, so a NaN there reaches it; the 2x phase kernel, which
+    copies the edge, is exact only without one (else the tables run)."""
+    if rows.dtype.kind != "f":
+        return True
+    return bool(np.isfinite(rows[:, 1:2]).all() and np.isfinite(rows[:, :, c:2 * c]).all())
 
 
 def _check_shape(shape) -> tuple[int, int]:

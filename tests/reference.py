@@ -131,7 +131,10 @@ def resize(a, shape, method, align_corners=False):
                 sy = _src_index(i, H, ho, method, align_corners)
                 sx = _src_index(j, W, wo, method, align_corners)
                 y0, x0 = min(math.floor(sy), H - 1), min(math.floor(sx), W - 1)
-                y1, x1 = min(y0 + 1, H - 1), min(x0 + 1, W - 1)
+                # PyTorch's second tap (weight 0 included: a NaN there reaches), none at
+                # equal sizes, where it copies
+                y1 = min(y0 + 1, H - 1) if H != ho else y0
+                x1 = min(x0 + 1, W - 1) if W != wo else x0
                 ly, lx = float(sy - y0), float(sx - x0)
                 out[i, j] = ((1 - ly) * ((1 - lx) * a[y0, x0] + lx * a[y0, x1])
                              + ly * ((1 - lx) * a[y1, x0] + lx * a[y1, x1]))

@@ -243,6 +243,24 @@ def test_nan_and_photographs():
     assert np.isnan(imgops.avg_pool(a, 2)[1, 1])
 
 
+@pytest.mark.parametrize("shape", [(12, 10), (6, 5), (6, 10), (11, 5), (1, 3)])
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_bilinear_nan_reaches_as_in_pytorch(shape, align_corners):
+    """NaN reaches the outputs whose two taps per axis hold it, a tap of weight 0 too
+    (PyTorch's rule; its first output row of a 2x upsampling reads row 1 with weight 0),
+    except along an axis of equal size, which PyTorch copies."""
+    for nan_at in [(1, 1), (0, 4), (3, 0), (5, 3)]:
+        a = random_image((6, 5), np.float64, seed=7)
+        a[nan_at] = np.nan
+        ref = R.resize(a, shape, "bilinear", align_corners)
+        out = imgops.resize(a, shape, align_corners=align_corners)
+        np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))
+        assert_matches(out, ref, np.float64)
+        out32 = imgops.resize(np.dstack([a, a]).astype(np.float32), shape,
+                              align_corners=align_corners)[..., 1]
+        np.testing.assert_array_equal(np.isnan(out32), np.isnan(ref))
+
+
 @pytest.mark.parametrize("call, exc, msg", [
     (lambda a: imgops.max_pool(a, 0), ValueError, "size"),
     (lambda a: imgops.max_pool(a, 2, stride=0), ValueError, "stride"),
