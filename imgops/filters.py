@@ -116,12 +116,12 @@ def gaussian_kernel1d(sigma: float, truncate: float = 4.0, order: int = 0) -> np
     """SciPy's 1-D Gaussian weights (order 0) or second derivative (order 2)."""
     radius = int(truncate * sigma + 0.5)
     x = np.arange(-radius, radius + 1, dtype=np.float64)
-    phi = np.exp(-0.5 / (sigma * sigma) * x * x)
-    phi /= phi.sum()
+    phi = np.exp(-0.5 / (sigma * sigma) * (x * x))  # SciPy's rounding, bit for bit
+    phi = phi / phi.sum()
     if order == 0:
         return phi
-    s2 = sigma * sigma
-    return (x * x / (s2 * s2) - 1.0 / s2) * phi  # order 2
+    p = 1.0 / -(sigma * sigma)  # order 2: SciPy's q(x) = p + (p p) x^2, times phi
+    return (p + (x * x) * (p * p)) * phi
 
 
 def _sigmas(sigma):
