@@ -7,7 +7,7 @@ and writes TIFF (8/16-bit, float32/64; palette TIFF becomes RGB, the alpha's
 associated/unassociated kind is kept). Multi-frame files (animated PNG/WebP,
 multi-page TIFF) are refused: writing their first frame alone would lose the rest.
 ICC profiles are carried over where the output format can hold one (PNG 8-bit,
-JPEG, WebP, TIFF).
+JPEG, WebP, TIFF), and so is the resolution (dpi: 8-bit PNG, JPEG, BMP, TIFF).
 
 Writes are atomic: a temporary file in the output folder, then ``os.replace``.
 """
@@ -116,7 +116,7 @@ def _read_pillow(path: Path, kind: str) -> Picture:
 
                 pix = imagecodecs.png_decode(path.read_bytes())
                 return Picture(pix, has_alpha=pix.ndim == 3 and pix.shape[2] in (2, 4),
-                               icc=icc)
+                               icc=icc, meta=_dpi_meta(im.info.get("dpi")))
             exif = None
             if kind == "jpeg":
                 im = ImageOps.exif_transpose(im)  # outputs look upright
@@ -133,17 +133,18 @@ def _read_pillow(path: Path, kind: str) -> Picture:
                 im = im.convert("RGB")
             elif mode in ("I;16", "I;16B", "I;16L"):
                 pix = np.asarray(im).astype(np.uint16)
-                return Picture(pix, icc=icc)
+                return Picture(pix, icc=icc, meta=_dpi_meta(im.info.get("dpi")))
             elif mode == "I" and kind == "png":  # 16-bit gray PNG on some Pillow versions
                 pix = np.asarray(im)
                 if pix.min() < 0 or pix.max() > 65535:
                     raise ImageFileError("unsupported 32-bit integer pixels")
-                return Picture(pix.astype(np.uint16), icc=icc)
+                return Picture(pix.astype(np.uint16), icc=icc, meta=_dpi_meta(im.info.get("dpi")))
             elif mode not in ("L", "LA", "RGB", "RGBA"):
                 raise ImageFileError(f"unsupported image mode {mode!r}")
             im.load()
             pix = np.asarray(im)
-            return Picture(pix.copy(), has_alpha=im.mode in ("LA", "RGBA"), icc=icc, exif=exif)
+            return Picture(pix.copy(), has_alpha=im.mode in ("LA", "RGBA"), icc=icc, exif=exif,
+                           meta=_dpi_meta(im.info.get("dpi")))
 
 
 def _read_tiff(path: Path) -> Picture:
@@ -168,6 +169,7 @@ def _read_tiff(path: Path) -> Picture:
         icc = page.tags.get("InterColorProfile")
         icc = bytes(icc.value) if icc is not None else None
         extras = tuple(int(e) for e in (page.extrasamples or ()))
+        dpi = _tiff_dpi(page)
         colormap = page.colormap if photometric == 3 else None
     if pix.ndim == 3 and page.planarconfig == 2:  # separate planes -> channels last
         pix = np.moveaxis(pix, 0, -1)
@@ -184,8 +186,35 @@ def _read_tiff(path: Path) -> Picture:
     if photometric == 0 and pix.dtype.kind == "u":  # min-is-white: store as min-is-black
         pix = np.iinfo(pix.dtype).max - pix
     pix = np.ascontiguousarray(pix, dtype=pix.dtype.newbyteorder("="))
-    return Picture(pix, has_alpha=len(extras) > 0 and pix.ndim == 3, icc=icc,
-                   meta={"extrasamples": extras} if extras else {})
+    meta = _dpi_meta(dpi)
+    if extras:
+        meta["extrasamples"] = extras
+    return Picture(pix, has_alpha=len(extras) > 0 and pix.ndim == 3, icc=icc, meta=meta)
+
+
+def _dpi_meta(dpi) -> dict:
+    """{"dpi": (x, y)} for a positive, finite resolution in pixels per inch, else {}."""
+    try:
+        x, y = (float(v) for v in dpi)
+    except (TypeError, ValueError):
+        return {}
+    return {"dpi": (x, y)} if 0 < x < 1e6 and 0 < y < 1e6 else {}
+
+
+def _tiff_dpi(page):
+    """A TIFF page's resolution in pixels per inch (centimetre units converted), or None."""
+    tags = page.tags
+    if "XResolution" not in tags or "YResolution" not in tags:
+        return None
+    unit = int(tags["ResolutionUnit"].value) if "ResolutionUnit" in tags else 2
+    if unit not in (2, 3):  # 1: no absolute unit
+        return None
+    per_inch = 2.54 if unit == 3 else 1.0
+    x, y = (tags[k].value for k in ("XResolution", "YResolution"))
+    try:
+        return (x[0] / x[1] * per_inch, y[0] / y[1] * per_inch)
+    except (TypeError, IndexError, ZeroDivisionError):
+        return None
 
 
 # ----------------------------------------------------------------------------- writing
@@ -215,6 +244,8 @@ def encode(pic: Picture, kind: str, fileobj) -> None:
             kept = pic.meta.get("extrasamples") or (2,)
             extras = [kept[0] if kept[0] in (1, 2) else 2]
         kw = {"iccprofile": pic.icc} if pic.icc else {}
+        if "dpi" in pic.meta:
+            kw.update(resolution=pic.meta["dpi"], resolutionunit="INCH")
         buf = io.BytesIO()  # tifffile wants a named file or a seekable buffer
         tifffile.imwrite(buf, pix, photometric=photometric, extrasamples=extras,
                          compression="zlib", planarconfig="contig" if pix.ndim == 3 else None,
@@ -246,6 +277,8 @@ def encode(pic: Picture, kind: str, fileobj) -> None:
     kw = {}
     if pic.icc and kind in ("png", "jpeg", "webp"):
         kw["icc_profile"] = pic.icc
+    if "dpi" in pic.meta and kind in ("png", "jpeg", "bmp"):
+        kw["dpi"] = pic.meta["dpi"]
     if kind == "jpeg":
         kw.update(quality=JPEG_QUALITY, subsampling=0)
         if pic.exif:

@@ -208,6 +208,23 @@ def test_png_color_key_becomes_alpha(tmp_path):
     np.testing.assert_array_equal(out[..., 3], np.where((a == 0).all(-1), 0, 255))
 
 
+def test_resolution_carried_over(tmp_path):
+    """Scans carry their dpi: kept by the outputs, TIFF centimetres read as inches."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    a = rgb(seed=8)
+    Image.fromarray(a).save(src / "s.png", dpi=(300, 300))
+    Image.fromarray(a).save(src / "s.jpg", dpi=(600, 600))
+    tifffile.imwrite(src / "s.tif", a, photometric="rgb", resolution=(118.11, 118.11),
+                     resolutionunit="CENTIMETER")
+    assert invoke("blur", src, out).exit_code == 0
+    for name, dpi in [("s.png", 300), ("s.jpg", 600), ("s.tif", 300)]:
+        np.testing.assert_allclose(files.read(out / name).meta["dpi"], (dpi, dpi), rtol=1e-3)
+    assert invoke("blur", "--format", "png", src / "s.jpg", tmp_path / "o2").exit_code == 0
+    np.testing.assert_allclose(files.read(tmp_path / "o2" / "s.png").meta["dpi"], (600, 600),
+                               rtol=1e-3)
+
+
 def test_jpeg_exif_orientation_applied(tmp_path):
     src = tmp_path / "in"
     src.mkdir()
