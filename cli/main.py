@@ -272,6 +272,8 @@ def warmup(dtypes):
                        lambda x: imgops.downsample(x, 2), lambda x: imgops.upsample(x, 2),
                        lambda x: imgops.max_pool(x, 2), lambda x: imgops.nl_means(x, 1.0)):
                 fn(a)
+            if a.ndim == 2:
+                imgops.canny(a)
     click.echo(f"compiled and cached in {time.perf_counter() - t0:.1f} s")
 
 
