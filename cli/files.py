@@ -30,7 +30,7 @@ FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "tiff": ".tif", "tif": 
 JPEG_QUALITY = 95  # with 4:4:4 chroma: visually lossless for photographs
 MAX_PIXELS = 89_478_485  # Pillow's decompression-bomb limit, applied to every format
 TMP_PREFIX = ".imgops-tmp-"
-_TIFF_PHOTOMETRIC = (0, 1, 2, 3, 6)  # min-is-white, min-is-black, RGB, palette, YCbCr (JPEG)
+_TIFF_PHOTOMETRIC = (0, 1, 2, 3)  # min-is-white, min-is-black, RGB, palette
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)  # read once at import: outputs get the usual 0o666 & ~umask mode
 
@@ -157,10 +157,10 @@ def _read_tiff(path: Path) -> Picture:
             raise ImageFileError(f"multi-page TIFF ({pages} pages): only single images "
                                  "are supported")
         photometric = int(page.photometric)
-        if photometric not in _TIFF_PHOTOMETRIC or photometric == 6 and page.compression != 7:
+        if photometric not in _TIFF_PHOTOMETRIC:  # YCbCr would decode as raw Y, Cb, Cr
             name = getattr(page.photometric, "name", photometric)
-            raise ImageFileError(f"unsupported TIFF color space {name} (gray, RGB, "
-                                 "palette or JPEG-compressed YCbCr are read)")
+            raise ImageFileError(f"unsupported TIFF color space {name} (gray, RGB and "
+                                 "palette are read)")
         shape = page.shape
         h, w = (shape[0], shape[1]) if page.planarconfig != 2 or len(shape) < 3 \
             else (shape[1], shape[2])

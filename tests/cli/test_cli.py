@@ -183,13 +183,15 @@ def test_tiff_palette_cmyk_and_associated_alpha(tmp_path):
     rgba = np.dstack([rgb(seed=5), np.full((24, 32), 200, np.uint8)])
     tifffile.imwrite(src / "assoc.tif", rgba, photometric="rgb", extrasamples=["assocalpha"])
     tifffile.imwrite(src / "cmyk.tif", rgba, photometric="separated")
+    tifffile.imwrite(src / "ycc.tif", rgb(seed=5), photometric="ycbcr", compression="jpeg")
     assert load(src / "pal.tif").dtype == np.uint16  # the 16-bit color map, as RGB
     np.testing.assert_array_equal(load(src / "pal.tif")[..., 0],
                                   cmap.astype(np.uint16)[0][idx])
     np.testing.assert_array_equal(load(src / "pal8.tif"), np.dstack([idx] * 3))
     r = invoke("blur", src, out)
-    assert r.exit_code == 1 and "processed 3, skipped 0, failed 1" in r.output
+    assert r.exit_code == 1 and "processed 3, skipped 0, failed 2" in r.output
     assert "unsupported TIFF color space SEPARATED" in r.output
+    assert "unsupported TIFF color space YCBCR" in r.output  # would read as raw Y, Cb, Cr
     with tifffile.TiffFile(out / "assoc.tif") as tf:
         assert [int(e) for e in tf.pages[0].extrasamples] == [1]  # still associated
     np.testing.assert_array_equal(load(out / "assoc.tif")[..., 3], 200)
