@@ -183,7 +183,9 @@ def _read_tiff(path: Path) -> Picture:
         raise ImageFileError(f"unsupported TIFF sample type {pix.dtype}")
     if pix.ndim not in (2, 3):
         raise ImageFileError(f"unsupported TIFF layout {pix.shape}")
-    if photometric == 0 and pix.dtype.kind == "u":  # min-is-white: store as min-is-black
+    if photometric == 0:  # min-is-white: store as min-is-black
+        if pix.dtype.kind != "u":
+            raise ImageFileError("unsupported min-is-white floating-point TIFF")
         pix = np.iinfo(pix.dtype).max - pix
     pix = np.ascontiguousarray(pix, dtype=pix.dtype.newbyteorder("="))
     meta = _dpi_meta(dpi)
