@@ -9,7 +9,9 @@ import numpy as np
 from . import _core, _cuda, _engine
 from ._kernels import border
 from ._kernels import denoise as kern
-from .filters import gaussian, gaussian_kernel1d, median
+from .filters import _DERIV, _SMOOTH, gaussian, gaussian_kernel1d, median
+
+_SOBEL = _SMOOTH["sobel"]  # canny's gradients are Sobel's
 
 __all__ = ["bilateral", "nl_means", "estimate_noise", "denoise", "canny", "DENOISE_METHODS"]
 
@@ -329,8 +331,8 @@ def _canny(image, sigma, low_threshold, high_threshold, use_quantiles):
         smoothed = _engine.combine(smoothed, bleed, "div_eps")
     else:
         smoothed = _engine.scale(x, 1.0 / (1.0 + np.finfo(np.float64).eps))
-    isobel = _engine.separable(smoothed, [(0, _DERIV), (1, _SMOOTH)], "reflect", 0.0)
-    jsobel = _engine.separable(smoothed, [(1, _DERIV), (0, _SMOOTH)], "reflect", 0.0)
+    isobel = _engine.separable(smoothed, [(0, _DERIV), (1, _SOBEL)], "reflect", 0.0)
+    jsobel = _engine.separable(smoothed, [(1, _DERIV), (0, _SOBEL)], "reflect", 0.0)
     magnitude = _engine.combine(isobel, jsobel, "hypot")
     if use_quantiles:
         lo, hi = np.percentile(magnitude.copy_to_host(), [100.0 * lo, 100.0 * hi])
@@ -340,10 +342,6 @@ def _canny(image, sigma, low_threshold, high_threshold, use_quantiles):
     out = np.empty(suppressed.shape, bool)
     kern.hysteresis(suppressed.copy_to_host(), hi, out)
     return _cuda.to_device(out)
-
-
-_DERIV = np.array([-1.0, 0.0, 1.0])
-_SMOOTH = np.array([1.0, 2.0, 1.0])
 
 
 def _low32(lo: float) -> float:
@@ -382,8 +380,8 @@ def _canny_gradients(image, sigma, dmax):
         bleed = np.ones(x.shape, ft) + eps
         smoothed = x.astype(ft)
     smoothed /= bleed
-    isobel = pass1d(pass1d(smoothed, _DERIV, -1, 0, "reflect"), _SMOOTH, 1, 1, "reflect")
-    jsobel = pass1d(pass1d(smoothed, _DERIV, -1, 1, "reflect"), _SMOOTH, 1, 0, "reflect")
+    isobel = pass1d(pass1d(smoothed, _DERIV, -1, 0, "reflect"), _SOBEL, 1, 1, "reflect")
+    jsobel = pass1d(pass1d(smoothed, _DERIV, -1, 1, "reflect"), _SOBEL, 1, 0, "reflect")
     magnitude = isobel * isobel
     magnitude += jsobel * jsobel
     np.sqrt(magnitude, out=magnitude)
