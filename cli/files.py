@@ -111,12 +111,13 @@ def _read_pillow(path: Path, kind: str) -> Picture:
                 raise ImageFileError(f"{frames} frames (animated or multi-page): only "
                                      "single images are supported")
             icc = im.info.get("icc_profile")
+            meta = _dpi_meta(im.info.get("dpi"))  # read before any convert drops it
             if kind == "png" and _png_depth(path) == 16 and im.mode not in ("I;16", "I"):
                 import imagecodecs
 
                 pix = imagecodecs.png_decode(path.read_bytes())
                 return Picture(pix, has_alpha=pix.ndim == 3 and pix.shape[2] in (2, 4),
-                               icc=icc, meta=_dpi_meta(im.info.get("dpi")))
+                               icc=icc, meta=meta)
             exif = None
             if kind == "jpeg":
                 im = ImageOps.exif_transpose(im)  # outputs look upright
@@ -133,18 +134,18 @@ def _read_pillow(path: Path, kind: str) -> Picture:
                 im = im.convert("RGB")
             elif mode in ("I;16", "I;16B", "I;16L"):
                 pix = np.asarray(im).astype(np.uint16)
-                return Picture(pix, icc=icc, meta=_dpi_meta(im.info.get("dpi")))
+                return Picture(pix, icc=icc, meta=meta)
             elif mode == "I" and kind == "png":  # 16-bit gray PNG on some Pillow versions
                 pix = np.asarray(im)
                 if pix.min() < 0 or pix.max() > 65535:
                     raise ImageFileError("unsupported 32-bit integer pixels")
-                return Picture(pix.astype(np.uint16), icc=icc, meta=_dpi_meta(im.info.get("dpi")))
+                return Picture(pix.astype(np.uint16), icc=icc, meta=meta)
             elif mode not in ("L", "LA", "RGB", "RGBA"):
                 raise ImageFileError(f"unsupported image mode {mode!r}")
             im.load()
             pix = np.asarray(im)
             return Picture(pix.copy(), has_alpha=im.mode in ("LA", "RGBA"), icc=icc, exif=exif,
-                           meta=_dpi_meta(im.info.get("dpi")))
+                           meta=meta)
 
 
 def _read_tiff(path: Path) -> Picture:
