@@ -190,6 +190,7 @@ def nl_means(padded, pad, o, d, inv_h2s2, var2c, out):
     Wb = W + 2 * d
     dt = padded.dtype
     w0 = _schraudolph_exp(0.0)
+    inv32 = _F32(inv_h2s2)
     head = np.zeros((nst, C + 1, d, W), dtype=dt)
     tail = np.zeros((nst, C + 1, d, W), dtype=dt)
     for st in prange(nst):
@@ -228,12 +229,15 @@ def nl_means(padded, pad, o, d, inv_h2s2, var2c, out):
                             slot[i] = fr[i]
                     wsum = _window_sums(V[:L], 2 * o, sums[:n], pw)
                     # scikit-image's float64 exp approximation has a 20-bit mantissa, so it
-                    # is exact in float32: exponent rebased from 1023 to 127, mantissa << 3
+                    # is exact in float32: exponent rebased from 1023 to 127, mantissa << 3.
+                    # Its int(1072632447 - 1512775 dx) is 1072632447 - ceil(1512775 dx),
+                    # here in float32 (all lanes of a vector; 1512775 dx < 2^23): at most
+                    # one unit of the 20-bit mantissa off, a relative 1e-6 (8 % faster)
                     for x in range(n):
-                        dx = min(max(np.float64(wsum[x]), 0.0) * inv_h2s2, 6.0)
-                        i = np.int32(1072632447.0 - 1512775.0 * dx)
-                        wbits[x] = np.int32(i - 939524096) << np.int32(3) if dx <= 5.0 \
-                            else np.int32(0)
+                        dx = min(max(_F32(wsum[x]), _F32(0.0)) * inv32, _F32(6.0))
+                        t = np.int32(np.ceil(dx * _F32(1512775.0)))
+                        wbits[x] = (np.int32(1072632447 - 939524096) - t) << np.int32(3) \
+                            if dx <= _F32(5.0) else np.int32(0)
                     lp = y - y0 + d  # buffer row of p, then of p + u
                     lq = lp + uy
                     bp = xa + d  # buffer column of p, then of p + u
