@@ -6,8 +6,8 @@ reads and writes 16-bit PNG (Pillow cannot hold 16-bit color); tifffile reads
 and writes TIFF (8/16-bit, float32/64; palette TIFF becomes RGB, the alpha's
 associated/unassociated kind is kept). Multi-frame files (animated PNG/WebP,
 multi-page TIFF) are refused: writing their first frame alone would lose the rest.
-ICC profiles are carried over where the output format can hold one (PNG 8-bit,
-JPEG, WebP, TIFF), and so is the resolution (dpi: 8-bit PNG, JPEG, BMP, TIFF).
+ICC profiles are carried over where the output format can hold one (PNG, JPEG,
+WebP, TIFF), and so is the resolution (dpi: PNG, JPEG, BMP, TIFF).
 
 Writes are atomic: a temporary file in the output folder, then ``os.replace``.
 """
@@ -260,7 +260,11 @@ def encode(pic: Picture, kind: str, fileobj) -> None:
         if pix.dtype == np.uint16:
             import imagecodecs
 
-            fileobj.write(imagecodecs.png_encode(np.ascontiguousarray(pix), level=6))
+            data = imagecodecs.png_encode(np.ascontiguousarray(pix), level=6)
+            if pic.icc or "dpi" in pic.meta:
+                _png_with_meta(data, pic, fileobj)
+            else:
+                fileobj.write(data)
             return
     from PIL import Image
 
@@ -292,6 +296,24 @@ def encode(pic: Picture, kind: str, fileobj) -> None:
         kw.update(compress_level=6)
     im.save(fileobj, format={"jpeg": "JPEG", "png": "PNG", "bmp": "BMP", "webp": "WEBP"}[kind],
             **kw)
+
+
+def _png_with_meta(data: bytes, pic: Picture, fileobj) -> None:
+    """Write the PNG ``data`` with ``pic``'s ICC profile (iCCP) and resolution (pHYs)
+    added after its header, as Pillow writes them for 8-bit PNG (imagecodecs writes
+    neither); pypng re-frames the chunks."""
+    import zlib
+
+    import png
+
+    extra = []
+    if pic.icc:
+        extra.append((b"iCCP", b"ICC Profile\0\0" + zlib.compress(pic.icc)))
+    if "dpi" in pic.meta:
+        x, y = (int(v / 0.0254 + 0.5) for v in pic.meta["dpi"])  # pixels per metre
+        extra.append((b"pHYs", x.to_bytes(4, "big") + y.to_bytes(4, "big") + b"\x01"))
+    chunks = list(png.Reader(bytes=data).chunks())
+    png.write_chunks(fileobj, chunks[:1] + extra + chunks[1:])  # IHDR comes first
 
 
 def write_atomic(pic: Picture, path: Path, kind: str, tmp_registry: set | None = None) -> None:

@@ -254,6 +254,26 @@ def test_icc_profile_carried_over(tmp_path):
             assert im.info.get("icc_profile") == icc
 
 
+def test_icc_and_dpi_carried_over_in_16_bit_png(tmp_path):
+    """imagecodecs writes 16-bit PNG without iCCP or pHYs: both are added back."""
+    from PIL import ImageCms
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    src = tmp_path / "in"
+    src.mkdir()
+    a16 = np.random.default_rng(3).integers(0, 65536, (12, 14, 3), dtype=np.uint16)
+    tifffile.imwrite(src / "s.tif", a16, photometric="rgb", iccprofile=icc,
+                     resolution=(300, 300), resolutionunit="INCH")
+    assert invoke("blur", "--format", "png", src, tmp_path / "o").exit_code == 0
+    assert invoke("blur", tmp_path / "o", tmp_path / "o2").exit_code == 0  # PNG -> PNG
+    for folder in ("o", "o2"):
+        out = tmp_path / folder / "s.png"
+        assert imagecodecs.png_decode(out.read_bytes()).dtype == np.uint16
+        with Image.open(out) as im:
+            assert im.info.get("icc_profile") == icc
+            np.testing.assert_allclose(im.info["dpi"], (300, 300), rtol=1e-3)
+    np.testing.assert_array_equal(load(tmp_path / "o" / "s.png"), imgops.gaussian(a16, 1.0))
+
+
 def test_format_option(folder, tmp_path):
     r = invoke("blur", "--format", "tiff", folder, tmp_path / "o")
     assert r.exit_code == 0
