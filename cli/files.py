@@ -7,7 +7,9 @@ and writes TIFF (8/16-bit, float32/64; palette TIFF becomes RGB, the alpha's
 associated/unassociated kind is kept). Multi-frame files (animated PNG/WebP,
 multi-page TIFF) are refused: writing their first frame alone would lose the rest.
 ICC profiles are carried over where the output format can hold one (PNG, JPEG,
-WebP, TIFF), and so is the resolution (dpi: PNG, JPEG, BMP, TIFF).
+WebP, TIFF), and so are the resolution (dpi: PNG, JPEG, BMP, TIFF) and the EXIF of
+JPEG, PNG and WebP inputs (into JPEG, PNG and WebP outputs; JPEG's with the
+orientation reset, as the pixels were turned upright).
 
 Writes are atomic: a temporary file in the output folder, then ``os.replace``.
 """
@@ -112,16 +114,15 @@ def _read_pillow(path: Path, kind: str) -> Picture:
                                      "single images are supported")
             icc = im.info.get("icc_profile")
             meta = _dpi_meta(im.info.get("dpi"))  # read before any convert drops it
+            if kind == "jpeg":
+                im = ImageOps.exif_transpose(im)  # outputs look upright
+            exif = im.getexif().tobytes() if im.getexif() else None  # PNG, WebP: as it is
             if kind == "png" and _png_depth(path) == 16 and im.mode not in ("I;16", "I"):
                 import imagecodecs
 
                 pix = imagecodecs.png_decode(path.read_bytes())
                 return Picture(pix, has_alpha=pix.ndim == 3 and pix.shape[2] in (2, 4),
-                               icc=icc, meta=meta)
-            exif = None
-            if kind == "jpeg":
-                im = ImageOps.exif_transpose(im)  # outputs look upright
-                exif = im.getexif().tobytes() if im.getexif() else None
+                               icc=icc, exif=exif, meta=meta)
             mode = im.mode
             if mode == "P" or mode == "PA":
                 im = im.convert("RGBA" if ("transparency" in im.info or mode == "PA")
@@ -134,12 +135,12 @@ def _read_pillow(path: Path, kind: str) -> Picture:
                 im = im.convert("RGB")
             elif mode in ("I;16", "I;16B", "I;16L"):
                 pix = np.asarray(im).astype(np.uint16)
-                return Picture(pix, icc=icc, meta=meta)
+                return Picture(pix, icc=icc, exif=exif, meta=meta)
             elif mode == "I" and kind == "png":  # 16-bit gray PNG on some Pillow versions
                 pix = np.asarray(im)
                 if pix.min() < 0 or pix.max() > 65535:
                     raise ImageFileError("unsupported 32-bit integer pixels")
-                return Picture(pix.astype(np.uint16), icc=icc, meta=meta)
+                return Picture(pix.astype(np.uint16), icc=icc, exif=exif, meta=meta)
             elif mode not in ("L", "LA", "RGB", "RGBA"):
                 raise ImageFileError(f"unsupported image mode {mode!r}")
             im.load()
@@ -261,7 +262,7 @@ def encode(pic: Picture, kind: str, fileobj) -> None:
             import imagecodecs
 
             data = imagecodecs.png_encode(np.ascontiguousarray(pix), level=6)
-            if pic.icc or "dpi" in pic.meta:
+            if pic.icc or pic.exif or "dpi" in pic.meta:
                 _png_with_meta(data, pic, fileobj)
             else:
                 fileobj.write(data)
@@ -286,10 +287,10 @@ def encode(pic: Picture, kind: str, fileobj) -> None:
         kw["icc_profile"] = pic.icc
     if "dpi" in pic.meta and kind in ("png", "jpeg", "bmp"):
         kw["dpi"] = pic.meta["dpi"]
+    if pic.exif and kind in ("jpeg", "png", "webp"):
+        kw["exif"] = pic.exif
     if kind == "jpeg":
         kw.update(quality=JPEG_QUALITY, subsampling=0)
-        if pic.exif:
-            kw["exif"] = pic.exif
     elif kind == "webp":
         kw.update(lossless=True)
     elif kind == "png":
@@ -299,9 +300,9 @@ def encode(pic: Picture, kind: str, fileobj) -> None:
 
 
 def _png_with_meta(data: bytes, pic: Picture, fileobj) -> None:
-    """Write the PNG ``data`` with ``pic``'s ICC profile (iCCP) and resolution (pHYs)
-    added after its header, as Pillow writes them for 8-bit PNG (imagecodecs writes
-    neither); pypng re-frames the chunks."""
+    """Write the PNG ``data`` with ``pic``'s ICC profile (iCCP), resolution (pHYs) and
+    EXIF (eXIf) added after its header, as Pillow writes them for 8-bit PNG (imagecodecs
+    writes none of them); pypng re-frames the chunks."""
     import zlib
 
     import png
@@ -312,6 +313,9 @@ def _png_with_meta(data: bytes, pic: Picture, fileobj) -> None:
     if "dpi" in pic.meta:
         x, y = (int(v / 0.0254 + 0.5) for v in pic.meta["dpi"])  # pixels per metre
         extra.append((b"pHYs", x.to_bytes(4, "big") + y.to_bytes(4, "big") + b"\x01"))
+    if pic.exif:  # the TIFF structure, without the JPEG APP1 "Exif" prefix
+        exif = pic.exif[6:] if pic.exif.startswith(b"Exif\0\0") else pic.exif
+        extra.append((b"eXIf", exif))
     chunks = list(png.Reader(bytes=data).chunks())
     png.write_chunks(fileobj, chunks[:1] + extra + chunks[1:])  # IHDR comes first
 

@@ -274,6 +274,27 @@ def test_icc_and_dpi_carried_over_in_16_bit_png(tmp_path):
     np.testing.assert_array_equal(load(tmp_path / "o" / "s.png"), imgops.gaussian(a16, 1.0))
 
 
+def test_exif_carried_over(tmp_path):
+    """Camera make, date and the like survive in JPEG, PNG (8 and 16-bit) and WebP."""
+    import png
+    exif = Image.Exif()
+    exif[0x010F] = "imgops test camera"  # Make
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("e.jpg", "e.png", "e.webp"):
+        Image.fromarray(rgb(8, 10)).save(src / name, exif=exif.tobytes())
+    chunks = list(png.Reader(bytes=imagecodecs.png_encode(
+        np.full((6, 7, 3), 40000, np.uint16))).chunks())
+    with open(src / "e16.png", "wb") as f:
+        png.write_chunks(f, chunks[:1] + [(b"eXIf", exif.tobytes()[6:])] + chunks[1:])
+    assert invoke("blur", src, tmp_path / "o").exit_code == 0
+    assert invoke("blur", "--format", "png", src / "e.jpg", tmp_path / "o2").exit_code == 0
+    for out in [tmp_path / "o" / n for n in ("e.jpg", "e.png", "e.webp", "e16.png")] + [
+            tmp_path / "o2" / "e.png"]:
+        with Image.open(out) as im:
+            assert im.getexif().get(0x010F) == "imgops test camera", out.name
+
+
 def test_format_option(folder, tmp_path):
     r = invoke("blur", "--format", "tiff", folder, tmp_path / "o")
     assert r.exit_code == 0
