@@ -5,7 +5,8 @@ RGB/RGBA, JPEG EXIF orientation is applied so outputs look upright); imagecodecs
 reads and writes 16-bit PNG (Pillow cannot hold 16-bit color); tifffile reads
 and writes TIFF (8/16-bit, float32/64; palette TIFF becomes RGB, the alpha's
 associated/unassociated kind is kept). Multi-frame files (animated PNG/WebP,
-multi-page TIFF) are refused: writing their first frame alone would lose the rest.
+multi-page TIFF) are refused: writing their first frame alone would lose the rest;
+so is CMYK (JPEG, TIFF), whose colours need its print profile to convert.
 ICC profiles are carried over where the output format can hold one (PNG, JPEG,
 WebP, TIFF), and so are the resolution (dpi: PNG, JPEG, BMP, TIFF) and the EXIF of
 JPEG, PNG and WebP inputs (into JPEG, PNG and WebP outputs; JPEG's with the
@@ -131,7 +132,10 @@ def _read_pillow(path: Path, kind: str) -> Picture:
                 im = im.convert(mode[0] + "A" if mode == "L" else "RGBA")  # color key -> alpha
             elif mode == "1":
                 im = im.convert("L")
-            elif mode == "CMYK" or mode == "YCbCr":
+            elif mode == "CMYK":  # Pillow's CMYK -> RGB ignores the print profile
+                raise ImageFileError("unsupported color space CMYK (gray, RGB and palette "
+                                     "are read; convert it with its ICC profile first)")
+            elif mode == "YCbCr":
                 im = im.convert("RGB")
             elif mode in ("I;16", "I;16B", "I;16L"):
                 pix = np.asarray(im).astype(np.uint16)

@@ -197,6 +197,20 @@ def test_tiff_palette_cmyk_and_associated_alpha(tmp_path):
     np.testing.assert_array_equal(load(out / "assoc.tif")[..., 3], 200)
 
 
+def test_cmyk_jpeg_refused(tmp_path):
+    """A CMYK JPEG would come out as a naively converted RGB JPEG (with its CMYK
+    profile attached): reported as a failure, as CMYK TIFF is."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    cmyk = np.random.default_rng(9).integers(0, 256, (12, 16, 4), dtype=np.uint8)
+    Image.fromarray(cmyk, mode="CMYK").save(src / "c.jpg", quality=95)
+    save_png(src / "ok.png", rgb())
+    r = invoke("blur", src, out)
+    assert r.exit_code == 1 and "processed 1, skipped 0, failed 1" in r.output
+    assert "unsupported color space CMYK" in r.output
+    assert sorted(p.name for p in out.iterdir()) == ["ok.png"]
+
+
 def test_png_color_key_becomes_alpha(tmp_path):
     """A tRNS color key would be lost by a plain RGB/L write: read as an alpha channel."""
     src = tmp_path / "in"
