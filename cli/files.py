@@ -118,7 +118,7 @@ def _read_pillow(path: Path, kind: str) -> Picture:
             if kind == "jpeg":
                 im = ImageOps.exif_transpose(im)  # outputs look upright
             exif = im.getexif().tobytes() if im.getexif() else None  # PNG, WebP: as it is
-            if kind == "png" and _png_depth(path) == 16 and im.mode not in ("I;16", "I"):
+            if kind == "png" and _png_depth(path) == 16:  # imagecodecs: tRNS -> alpha too
                 import imagecodecs
 
                 pix = imagecodecs.png_decode(path.read_bytes())
@@ -137,14 +137,6 @@ def _read_pillow(path: Path, kind: str) -> Picture:
                                      "are read; convert it with its ICC profile first)")
             elif mode == "YCbCr":
                 im = im.convert("RGB")
-            elif mode in ("I;16", "I;16B", "I;16L"):
-                pix = np.asarray(im).astype(np.uint16)
-                return Picture(pix, icc=icc, exif=exif, meta=meta)
-            elif mode == "I" and kind == "png":  # 16-bit gray PNG on some Pillow versions
-                pix = np.asarray(im)
-                if pix.min() < 0 or pix.max() > 65535:
-                    raise ImageFileError("unsupported 32-bit integer pixels")
-                return Picture(pix.astype(np.uint16), icc=icc, exif=exif, meta=meta)
             elif mode not in ("L", "LA", "RGB", "RGBA"):
                 raise ImageFileError(f"unsupported image mode {mode!r}")
             im.load()

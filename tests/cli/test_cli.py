@@ -122,8 +122,16 @@ def test_16bit_png_and_tiff_round_trips(tmp_path):
     save_png(src / "g16.png", a16[..., 0])
     tifffile.imwrite(src / "t16.tif", a16, photometric="rgb")
     tifffile.imwrite(src / "f32.tif", a16[..., 0].astype(np.float32) / 65535)
+    import png  # a 16-bit gray PNG with a tRNS key: its transparency becomes alpha
+    key = a16[..., 1].copy()
+    key[:4] = 7
+    with open(src / "k16.png", "wb") as f:
+        png.Writer(22, 20, bitdepth=16, greyscale=True, transparent=7).write(f, key.tolist())
     out = tmp_path / "out"
     assert invoke("blur", src, out).exit_code == 0
+    k = load(out / "k16.png")
+    assert k.shape == (20, 22, 2) and k.dtype == np.uint16
+    np.testing.assert_array_equal(k[..., 1], np.where(key == 7, 0, 65535))
     for name, ref in [("c16.png", a16), ("g16.png", a16[..., 0]), ("t16.tif", a16),
                       ("f32.tif", a16[..., 0].astype(np.float32) / 65535)]:
         got = load(out / name)
