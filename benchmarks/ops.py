@@ -72,7 +72,8 @@ def _ct_torch(a):
 
 OPS = {
     "gaussian_s2": (lambda a: imgops.gaussian(a, 2.0), {
-        "opencv": lambda a: _cv().GaussianBlur(a, (0, 0), 2.0, borderType=_cv().BORDER_REFLECT),
+        # the same 17 taps as SciPy's truncate=4: ksize (0, 0) gives OpenCV 13 on uint8
+        "opencv": lambda a: _cv().GaussianBlur(a, (17, 17), 2.0, borderType=_cv().BORDER_REFLECT),
         "scipy": lambda a: _ndi().gaussian_filter(a, _spatial(a, 2.0, 2.0)),
     }),
     "box_5": (lambda a: imgops.box(a, 5), {
