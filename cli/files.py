@@ -31,6 +31,7 @@ EXTENSIONS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".
 FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "tiff": ".tif", "tif": ".tif",
            "bmp": ".bmp", "webp": ".webp"}
 JPEG_QUALITY = 95  # with 4:4:4 chroma: visually lossless for photographs
+_JPEG_MARKER_MAX = 65533  # bytes in one JPEG APP marker: the most EXIF a JPEG holds
 MAX_PIXELS = 89_478_485  # Pillow's decompression-bomb limit, applied to every format
 TMP_PREFIX = ".imgops-tmp-"
 _TIFF_PHOTOMETRIC = (0, 1, 2, 3)  # min-is-white, min-is-black, RGB, palette
@@ -284,7 +285,8 @@ def encode(pic: Picture, kind: str, fileobj) -> None:
     if "dpi" in pic.meta and kind in ("png", "jpeg", "bmp"):
         kw["dpi"] = pic.meta["dpi"]
     if pic.exif and kind in ("jpeg", "png", "webp"):
-        kw["exif"] = pic.exif
+        if kind != "jpeg" or len(pic.exif) <= _JPEG_MARKER_MAX:  # else left out, not a
+            kw["exif"] = pic.exif  # failed file: a PNG's EXIF may exceed a JPEG marker
     if kind == "jpeg":
         kw.update(quality=JPEG_QUALITY, subsampling=0)
     elif kind == "webp":

@@ -315,6 +315,11 @@ def test_exif_carried_over(tmp_path):
             tmp_path / "o2" / "e.png"]:
         with Image.open(out) as im:
             assert im.getexif().get(0x010F) == "imgops test camera", out.name
+    big = Image.Exif()
+    big[0x010E] = "x" * 70000  # ImageDescription: more than a JPEG marker holds
+    Image.fromarray(rgb(8, 10)).save(tmp_path / "big.png", exif=big.tobytes())
+    r = invoke("blur", "--format", "jpg", tmp_path / "big.png", tmp_path / "o3")
+    assert r.exit_code == 0 and (tmp_path / "o3" / "big.jpg").exists()  # pixels kept
 
 
 def test_format_option(folder, tmp_path):
