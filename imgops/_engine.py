@@ -328,7 +328,7 @@ def fused_two_pass(image, wy, wx, *, mode: str, cval: float, cval_x: float,
     s3, c = _rows_view(src)
     o3, _ = _rows_view(out)
     integer = odt.kind == "u"
-    lo, hi = (cdt.type(v) for v in _core.int_range(odt))  # in the sums' dtype: see _store
+    lo, hi = _core.int_range(odt, cdt)
     m = sh = 0
     if divisor:
         cdt = np.dtype(np.uint16)
@@ -360,7 +360,7 @@ def fused_correlate2d(image, kernel, *, mode: str, cval: float, before: tuple[in
     s3, c = _rows_view(src)
     o3, _ = _rows_view(out)
     integer = odt.kind == "u"
-    lo, hi = (cdt.type(v) for v in _core.int_range(odt))  # in the sums' dtype: see _store
+    lo, hi = _core.int_range(odt, cdt)
     stencil.correlate2d_hwc(s3, np.ascontiguousarray(kernel, cdt), before[0], before[1], c,
                             _core.MODES[mode], cdt.type(cval), lo, hi, integer, o3)
     return out

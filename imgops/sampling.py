@@ -241,10 +241,10 @@ def _resize_fused(image, shape, method, align_corners):
         resample.upsample2x_hwc(rows, c, np.empty(0, wide), src.dtype.kind == "u", orows)
         return out
     wxe = np.repeat(wx.T, c, axis=1).astype(cdt)
-    lo, hi = _core.int_range(src.dtype)
+    lo, hi = _core.int_range(src.dtype, cdt)
     fn = resample.upsample_hwc if iy.shape[1] == 2 and ho > rows.shape[1] else \
         resample.resample_hwc
-    fn(rows, iy, wy.astype(cdt), ixe, wxe, cdt.type(lo), cdt.type(hi), src.dtype.kind == "u",
+    fn(rows, iy, wy.astype(cdt), ixe, wxe, lo, hi, src.dtype.kind == "u",
        orows)
     return out
 
