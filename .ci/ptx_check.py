@@ -28,7 +28,7 @@ def record(out_json: str) -> int:
     import numba
     import pytest
 
-    from imgops import _cuda
+    from imgops._cuda import runtime as _cuda
 
     seen = {}
 

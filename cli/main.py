@@ -22,7 +22,15 @@ import numpy as np
 from . import batch, files
 from .options import batch_options, positive
 
-EDGE_METHODS = ("sobel", "prewitt", "scharr", "laplace", "gaussian-laplace", "canny")
+
+def _choices(kind: str) -> list[str]:
+    """The library's choices for ``kind`` (``imgops.METHODS``), spelled with hyphens."""
+    import imgops
+
+    return [m.replace("_", "-") for m in imgops.METHODS[kind]]
+
+
+EDGE_METHODS = _choices("edges")
 # Largest |response| of each edge filter to a step of height 1: dividing by it maps
 # the strongest possible edge to full scale at the input's bit depth.
 EDGE_GAIN = {"sobel": 4 * np.sqrt(2), "prewitt": 3 * np.sqrt(2), "scharr": 16 * np.sqrt(2),
@@ -34,10 +42,9 @@ def _execute(inputs, output, process, *, recursive, glob, fmt, overwrite, skip_e
     import imgops
 
     if backend == "cuda":
-        try:
-            imgops._core.resolve_backend("cuda", np.zeros((1, 1), np.float32))
-        except RuntimeError as exc:
-            raise click.UsageError(str(exc)) from None
+        cuda = imgops.backends()["cuda"]
+        if not cuda["available"]:
+            raise click.UsageError(f"backend='cuda' needs a usable GPU: {cuda['reason']}")
     jobs, skipped, refused = batch.plan(inputs, output, recursive=recursive, glob=glob,
                                         fmt=fmt, overwrite=overwrite,
                                         skip_existing=skip_existing, raw_tiff=raw_tiff)
@@ -86,7 +93,7 @@ def main():
 
 @main.command()
 @batch_options
-@click.option("--method", type=click.Choice(["nl-means", "bilateral", "median", "gaussian"]),
+@click.option("--method", type=click.Choice(_choices("denoise")),
               default="nl-means", show_default=True, help="Denoising method.")
 @click.option("--h", "h", type=float, callback=positive("--h"),
               help="nl-means cut-off (default 0.8 x estimated noise).")
@@ -125,11 +132,11 @@ def denoise(inputs, output, method, h, noise, patch_size, patch_distance, sigma_
 @batch_options
 @click.option("--sigma", type=float, default=1.0, show_default=True,
               help="Gaussian sigma in pixels (gaussian method).")
-@click.option("--method", type=click.Choice(["gaussian", "box", "median"]), default="gaussian",
+@click.option("--method", type=click.Choice(_choices("blur")), default="gaussian",
               show_default=True)
 @click.option("--size", type=click.IntRange(1, 101), default=3, show_default=True,
               help="Window for box and median.")
-@click.option("--mode", type=click.Choice(["reflect", "mirror", "nearest", "constant", "wrap"]),
+@click.option("--mode", type=click.Choice(_choices("mode")),
               default="reflect", show_default=True, help="Border mode.")
 def blur(inputs, output, sigma, method, size, mode, backend, **kw):
     """Smooth: gaussian (default), box or median."""
@@ -197,7 +204,7 @@ def edges(inputs, output, method, sigma, raw, backend, **kw):
 @main.command()
 @batch_options
 @click.option("--factor", type=click.IntRange(1, 1024), default=2, show_default=True)
-@click.option("--method", type=click.Choice(["area", "max", "avg", "nearest", "bilinear"]),
+@click.option("--method", type=click.Choice(_choices("downsample")),
               default="area", show_default=True)
 def downsample(inputs, output, factor, method, backend, **kw):
     """Shrink by an integer factor to ceil(H/f) x ceil(W/f); alpha is resampled too."""
@@ -211,7 +218,7 @@ def downsample(inputs, output, factor, method, backend, **kw):
 @main.command()
 @batch_options
 @click.option("--factor", type=click.IntRange(1, 64), default=2, show_default=True)
-@click.option("--method", type=click.Choice(["bilinear", "nearest", "transposed"]),
+@click.option("--method", type=click.Choice(_choices("upsample")),
               default="bilinear", show_default=True)
 def upsample(inputs, output, factor, method, backend, **kw):
     """Enlarge by an integer factor; alpha is resampled too."""
@@ -238,7 +245,7 @@ def _load_kernel(path: Path) -> np.ndarray:
 @click.option("--kernel", "kernel_path", type=click.Path(exists=True, dir_okay=False,
                                                          path_type=Path),
               required=True, help="2-D kernel: a .npy file or whitespace-separated text.")
-@click.option("--mode", type=click.Choice(["reflect", "mirror", "nearest", "constant", "wrap"]),
+@click.option("--mode", type=click.Choice(_choices("mode")),
               default="reflect", show_default=True, help="Border mode.")
 def convolve(inputs, output, kernel_path, mode, backend, **kw):
     """Convolve with a kernel from a file (scipy.ndimage.convolve semantics)."""

@@ -1,23 +1,21 @@
 """Convolution filters: correlate, convolve, gaussian, box, median and edge filters.
 
 Each agrees with ``scipy.ndimage`` applied per channel in float64 with the same
-``mode`` and ``cval`` (see SPEC.md). Images are ``(H, W)``, ``(H, W, C)`` or
-``(N, H, W, C)``; uint8, uint16, float32 or float64.
+``mode`` and ``cval``. Images are ``(H, W)``, ``(H, W, C)`` or ``(N, H, W, C)``;
+uint8, uint16, float32 or float64.
 """
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
-from . import _core, _cuda, _engine
-from ._kernels import border, median_nets, rank
+from . import _dispatch, _validate
+from ._shared.taps import gaussian_kernel1d
 
 __all__ = ["correlate", "convolve", "gaussian", "box", "median", "sobel", "prewitt",
            "scharr", "laplace", "gaussian_laplace", "gaussian_kernel1d"]
 
-_MODE_DOC = _core.MODE_DOC
+_MODE_DOC = _validate.MODE_DOC
 
 
 def _doc(f):
@@ -28,350 +26,404 @@ def _doc(f):
 @_doc
 def correlate(image: np.ndarray, kernel: np.ndarray, *, mode: str = "reflect",
               cval: float = 0.0, backend: str = "auto") -> np.ndarray:
-    """Correlate each channel with a 2-D ``kernel`` (``scipy.ndimage.correlate``).
+    """Correlate each channel with a 2-D kernel, as ``scipy.ndimage.correlate``.
+
+    ``out[y, x] = sum over (i, j) of kernel[i, j] * image[y + i - cy, x + j - cx]``,
+    with the kernel's centre ``(cy, cx) = (kh // 2, kw // 2)`` (SciPy's default
+    origin, for even sizes too). Samples outside the image come from the border
+    `mode`. Each channel, and each image of a batch, is filtered on its own. The
+    result agrees with SciPy [1]_ in float64; in ``"valid"`` mode it equals
+    ``scipy.signal.correlate2d(..., "valid")`` [2]_.
 
     Parameters
     ----------
     image : ndarray
-        ``(H, W)``, ``(H, W, C)`` or ``(N, H, W, C)``; uint8, uint16, float32, float64.
-    kernel : array_like, 2-D
-        Finite weights. Even sizes centre at ``k // 2`` as in SciPy. A NaN in the
-        image reaches every output whose ``kh x kw`` window holds it, zero weights
-        included (SPEC's rule; ``scipy.ndimage.correlate`` skips zero weights).
+        Image shaped ``(H, W)``, ``(H, W, C)`` or ``(N, H, W, C)``, of dtype uint8,
+        uint16, float32 or float64, with any strides and byte order; it is not
+        modified. A CUDA device array is accepted too (see `backend`).
+    kernel : array_like
+        The 2-D weights ``(kh, kw)``, any size: a NumPy array or nested lists of real,
+        finite numbers (bool, integer or float; used in float64).
     %(mode)s
-        ``"valid"`` is also accepted: no padding, output ``(H-kh+1, W-kw+1)``.
-    cval : float
-        Value outside the image in ``"constant"`` mode.
-    backend : {"auto", "cpu", "cuda"}
+
+        ``"valid"`` is also accepted: no padding, and an output of shape
+        ``(H - kh + 1, W - kw + 1)``.
+    cval : float, optional
+        Value of the samples outside the image in ``"constant"`` mode. Default 0.0.
+    backend : {"auto", "cpu", "cuda"}, optional
+        Where to compute. ``"auto"`` (default): ``"cuda"`` for a CUDA device array,
+        ``"cpu"`` for a NumPy array. With ``"cuda"``, a NumPy image is copied to the
+        GPU and the result copied back; a device array gives a Numba device array.
 
     Returns
     -------
     ndarray
-        Same layout and dtype as ``image`` (integers rounded and saturated).
+        Same layout and dtype as `image` (smaller in ``"valid"`` mode). Integer
+        results are rounded to nearest and saturated to the dtype's range. A NaN in
+        the image reaches every output whose ``kh x kw`` window holds it, under a zero
+        weight too (where ``scipy.ndimage.correlate`` skips zero weights).
+
+    Raises
+    ------
+    TypeError
+        If `image` is not an array or its dtype is not uint8, uint16, float32 or float64; if
+        `kernel` is not an array of real numbers; if `cval` is not a real number; if
+        ``backend="cpu"`` is given a device array.
+    ValueError
+        If `image` is empty or not 2-, 3- or 4-D; if `kernel` is not 2-D, is empty or holds
+        NaN or infinity; if in ``"valid"`` mode the image is smaller than the kernel; if
+        `mode` or `backend` is not one of the allowed values.
+    RuntimeError
+        If ``backend="cuda"`` and no usable GPU is found.
+
+    See Also
+    --------
+    convolve : The same with the kernel flipped.
+
+    References
+    ----------
+    .. [1] SciPy, ``scipy.ndimage.correlate(image[..., c], kernel, mode=mode,
+       cval=cval)`` for each channel ``c``.
+    .. [2] SciPy, ``scipy.signal.correlate2d(image[..., c], kernel, mode="valid")``.
 
     Examples
     --------
-    >>> img = np.array([[1,1,1,0,0],[0,1,1,1,0],[0,0,1,1,1],[0,0,1,1,0],[0,1,1,0,0]],
-    ...                dtype=np.float64)
-    >>> correlate(img, np.array([[1,0,1],[0,1,0],[1,0,1]]), mode="valid")
+    >>> img = np.array([[1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1],
+    ...                 [0, 0, 1, 1, 0], [0, 1, 1, 0, 0]], dtype=np.float64)
+    >>> correlate(img, [[1, 0, 1], [0, 1, 0], [1, 0, 1]], mode="valid")
     array([[4., 3., 4.],
            [2., 4., 3.],
            [2., 3., 4.]])
+
+    Integer results saturate instead of wrapping around:
+
+    >>> correlate(np.full((2, 3), 200, np.uint8), [[1, 1]])
+    array([[255, 255, 255],
+           [255, 255, 255]], dtype=uint8)
     """
-    k = _core.check_kernel(kernel)
-    return _correlate_any(image, k, mode, cval, None, backend)
-
-
-def _correlate_any(image, k, mode, cval, before, backend):
-    """The one route for correlate and convolve: general kernels (not valid, not rank 1)
-    on the CPU run fused on the caller's layout; the rest through the plane engine."""
-    _core.check_mode(mode, allow_valid=True)
-    if mode != "valid" and min(k.shape) > 1 and _engine.rank1_factors(k) is None \
-            and _engine.on_cpu(image, backend):
-        b = before if before is not None else (k.shape[0] // 2, k.shape[1] // 2)
-        return _engine.fused_correlate2d(image, k, mode=mode, cval=cval, before=b)
-    return _engine.apply(image, lambda p: _correlate_planes(p, k, mode, cval, before),
-                         mode=mode, allow_valid=True, backend=backend)
-
-
-def _correlate_planes(planes, k, mode, cval, before=None):
-    if mode == "valid":
-        h, w = planes.shape[1:]
-        if h < k.shape[0] or w < k.shape[1]:
-            raise ValueError(f"mode='valid' needs the image ({h}x{w}) at least as large as "
-                             f"the kernel ({k.shape[0]}x{k.shape[1]})")
-    return _engine.correlate2d(planes, k, mode, cval, before)
+    return _dispatch.run("correlate", image, backend, kernel=kernel, mode=mode, cval=cval)
 
 
 @_doc
 def convolve(image: np.ndarray, kernel: np.ndarray, *, mode: str = "reflect",
              cval: float = 0.0, backend: str = "auto") -> np.ndarray:
-    """Convolve each channel with a 2-D ``kernel`` (``scipy.ndimage.convolve``).
+    """Convolve each channel with a 2-D kernel, as ``scipy.ndimage.convolve``.
 
-    The kernel is flipped; even sizes centre as SciPy's ``convolve`` does. In
-    ``"valid"`` mode the result equals ``scipy.signal.convolve2d(..., "valid")``.
+    ``out[y, x] = sum over (i, j) of kernel[i, j] * image[y + cy - i, x + cx - j]``,
+    with ``(cy, cx) = (kh // 2, kw // 2)``: a correlation with the flipped kernel,
+    centred as SciPy's ``convolve`` centres even sizes. Samples outside the image
+    come from the border `mode`. Each channel, and each image of a batch, is filtered
+    on its own. The result agrees with SciPy [1]_ in float64; in ``"valid"`` mode it
+    equals ``scipy.signal.convolve2d(..., "valid")`` [2]_.
 
     Parameters
     ----------
     image : ndarray
-    kernel : array_like, 2-D
+        Image shaped ``(H, W)``, ``(H, W, C)`` or ``(N, H, W, C)``, of dtype uint8,
+        uint16, float32 or float64, with any strides and byte order; it is not
+        modified. A CUDA device array is accepted too (see `backend`).
+    kernel : array_like
+        The 2-D weights ``(kh, kw)``, any size: a NumPy array or nested lists of real,
+        finite numbers (bool, integer or float; used in float64).
     %(mode)s
-    cval : float
-    backend : {"auto", "cpu", "cuda"}
+
+        ``"valid"`` is also accepted: no padding, and an output of shape
+        ``(H - kh + 1, W - kw + 1)``.
+    cval : float, optional
+        Value of the samples outside the image in ``"constant"`` mode. Default 0.0.
+    backend : {"auto", "cpu", "cuda"}, optional
+        Where to compute. ``"auto"`` (default): ``"cuda"`` for a CUDA device array,
+        ``"cpu"`` for a NumPy array. With ``"cuda"``, a NumPy image is copied to the
+        GPU and the result copied back; a device array gives a Numba device array.
+
+    Returns
+    -------
+    ndarray
+        Same layout and dtype as `image` (smaller in ``"valid"`` mode). Integer
+        results are rounded to nearest and saturated to the dtype's range. A NaN in
+        the image reaches every output whose ``kh x kw`` window holds it, under a zero
+        weight too.
+
+    Raises
+    ------
+    TypeError
+        If `image` is not an array or its dtype is not uint8, uint16, float32 or float64; if
+        `kernel` is not an array of real numbers; if `cval` is not a real number; if
+        ``backend="cpu"`` is given a device array.
+    ValueError
+        If `image` is empty or not 2-, 3- or 4-D; if `kernel` is not 2-D, is empty or holds
+        NaN or infinity; if in ``"valid"`` mode the image is smaller than the kernel; if
+        `mode` or `backend` is not one of the allowed values.
+    RuntimeError
+        If ``backend="cuda"`` and no usable GPU is found.
+
+    See Also
+    --------
+    correlate : The same without flipping the kernel.
+
+    References
+    ----------
+    .. [1] SciPy, ``scipy.ndimage.convolve(image[..., c], kernel, mode=mode,
+       cval=cval)`` for each channel ``c``.
+    .. [2] SciPy, ``scipy.signal.convolve2d(image[..., c], kernel, mode="valid")``.
 
     Examples
     --------
-    >>> convolve(np.eye(3), np.array([[0., 1.], [0., 0.]]), mode="constant")
-    array([[0., 0., 0.],
-           [0., 1., 0.],
-           [0., 0., 1.]])
+    An impulse gives the kernel back:
+
+    >>> convolve(np.array([[0., 0., 1., 0., 0.]]), [[1., 10., 100.]], mode="constant")
+    array([[  0.,   1.,  10., 100.,   0.]])
     """
-    k = _core.check_kernel(kernel)
-    flipped = np.ascontiguousarray(k[::-1, ::-1])
-    before = ((k.shape[0] - 1) // 2, (k.shape[1] - 1) // 2)
-    return _correlate_any(image, flipped, mode, cval, before, backend)
-
-
-def gaussian_kernel1d(sigma: float, truncate: float = 4.0, order: int = 0) -> np.ndarray:
-    """SciPy's 1-D Gaussian weights (order 0) or second derivative (order 2)."""
-    radius = int(truncate * sigma + 0.5)
-    x = np.arange(-radius, radius + 1, dtype=np.float64)
-    phi = np.exp(-0.5 / (sigma * sigma) * (x * x))  # SciPy's rounding, bit for bit
-    phi = phi / phi.sum()
-    if order == 0:
-        return phi
-    p = 1.0 / -(sigma * sigma)  # order 2: SciPy's q(x) = p + (p p) x^2, times phi
-    return (p + (x * x) * (p * p)) * phi
-
-
-def _sigmas(sigma):
-    return _core.pair(sigma, "sigma", _core.check_float, low=0.0)
-
-
-def _check_truncate(truncate):
-    return _core.check_float(truncate, "truncate", low=0.0, low_open=True)
+    return _dispatch.run("convolve", image, backend, kernel=kernel, mode=mode, cval=cval)
 
 
 @_doc
 def gaussian(image: np.ndarray, sigma: float | tuple[float, float], *, truncate: float = 4.0,
              mode: str = "reflect", cval: float = 0.0, backend: str = "auto") -> np.ndarray:
-    """Gaussian smoothing (``scipy.ndimage.gaussian_filter``).
+    """Smooth each channel with a Gaussian, as ``scipy.ndimage.gaussian_filter``.
+
+    Two 1-D passes with SciPy's sampled, normalised Gaussian weights, of radius
+    ``int(truncate * sigma + 0.5)`` on each axis. The result agrees with
+    ``scipy.ndimage.gaussian_filter(sigma=(sy, sx), truncate=truncate)`` [1]_ in
+    float64, per channel.
 
     Parameters
     ----------
     image : ndarray
+        Image shaped ``(H, W)``, ``(H, W, C)`` or ``(N, H, W, C)``, of dtype uint8,
+        uint16, float32 or float64, with any strides and byte order; it is not
+        modified. A CUDA device array is accepted too (see `backend`).
     sigma : float or (float, float)
-        Standard deviation in pixels, per axis ``(sy, sx)``; 0 leaves that axis alone.
-    truncate : float
-        The kernel radius is ``int(truncate * sigma + 0.5)``.
+        Standard deviation of the Gaussian in pixels, ``>= 0``: one number for both
+        axes, or a pair ``(sy, sx)`` for the rows and the columns. 0 leaves that axis
+        unsmoothed.
+    truncate : float, optional
+        Radius of the kernel in standard deviations, ``> 0``. Default 4.0.
     %(mode)s
-    cval : float
-    backend : {"auto", "cpu", "cuda"}
+    cval : float, optional
+        Value of the samples outside the image in ``"constant"`` mode. Default 0.0.
+    backend : {"auto", "cpu", "cuda"}, optional
+        Where to compute. ``"auto"`` (default): ``"cuda"`` for a CUDA device array,
+        ``"cpu"`` for a NumPy array. With ``"cuda"``, a NumPy image is copied to the
+        GPU and the result copied back; a device array gives a Numba device array.
+
+    Returns
+    -------
+    ndarray
+        Same layout and dtype as `image`; integer results are rounded to nearest and
+        saturated. A NaN reaches the outputs within the kernel's radius of it.
+
+    Raises
+    ------
+    TypeError
+        If `image` is not an array or its dtype is not uint8, uint16, float32 or float64; if
+        `sigma` or `truncate` is not a real number; if `cval` is not a real number; if
+        ``backend="cpu"`` is given a device array.
+    ValueError
+        If `image` is empty or not 2-, 3- or 4-D; if `sigma` is negative, not finite, or a
+        sequence whose length is not 2; if `truncate` is not finite and positive; if `mode`
+        or `backend` is not one of the allowed values.
+    RuntimeError
+        If ``backend="cuda"`` and no usable GPU is found.
+
+    References
+    ----------
+    .. [1] SciPy, ``scipy.ndimage.gaussian_filter(image[..., c], sigma=(sy, sx),
+       truncate=truncate, mode=mode, cval=cval)`` for each channel ``c``.
 
     Examples
     --------
-    >>> out = gaussian(np.ones((4, 5), np.uint8) * 7, 2.0)
-    >>> out.dtype, int(out.max())
-    (dtype('uint8'), 7)
+    >>> out = gaussian(np.full((4, 5), 7, np.uint8), 2.0)
+    >>> out.dtype, int(out.min()), int(out.max())
+    (dtype('uint8'), 7, 7)
+
+    With ``sigma = (0, 1)`` only axis 1 (``W``) is smoothed: an impulse spreads along
+    its row:
+
+    >>> gaussian(np.array([[0., 0., 1., 0., 0.]]), (0, 1.0), mode="constant").round(3)
+    array([[0.054, 0.242, 0.399, 0.242, 0.054]])
     """
-    sy, sx = _sigmas(sigma)
-    truncate = _check_truncate(truncate)
-    if _engine.on_cpu(image, backend):  # both passes fused on the caller's layout
-        wy, wx = (gaussian_kernel1d(s, truncate) if s > 1e-15 else np.ones(1)
-                  for s in (sy, sx))
-        return _engine.fused_two_pass(image, wy, wx, mode=mode, cval=cval, cval_x=cval,
-                                      before=(wy.size // 2, wx.size // 2))
-    passes = [(ax, gaussian_kernel1d(s, truncate)) for ax, s in ((0, sy), (1, sx)) if s > 1e-15]
-    return _engine.apply(image, lambda p: _engine.separable(p, passes, mode, cval), mode=mode,
-                         backend=backend)
+    return _dispatch.run("gaussian", image, backend, sigma=sigma, truncate=truncate,
+                         mode=mode, cval=cval)
 
 
 @_doc
 def box(image: np.ndarray, size: int | tuple[int, int] = 3, *, mode: str = "reflect",
         cval: float = 0.0, backend: str = "auto") -> np.ndarray:
-    """Mean over a ``size`` window (``scipy.ndimage.uniform_filter``).
+    """Mean over a rectangular window, as ``scipy.ndimage.uniform_filter``.
 
-    Windows up to 9 use direct sums in one fused sweep; larger ones running sums in
-    float64, whose cost does not depend on the window size. A NaN reaches the
-    outputs whose window holds it and no others (SciPy's running sums carry it to
-    the end of the row or column).
+    Each output is the mean of the ``ky x kx`` window around it (centred at
+    ``(ky // 2, kx // 2)`` as in SciPy), samples outside the image coming from the
+    border `mode`. Windows up to 9 use direct sums in one sweep; larger ones running
+    sums in float64, whose cost does not depend on the window size. The result
+    agrees with ``scipy.ndimage.uniform_filter(size=(ky, kx))`` [1]_ in float64, per
+    channel.
 
     Parameters
     ----------
     image : ndarray
-    size : int or (int, int)
-        Window ``(ky, kx)``, each >= 1.
+        Image shaped ``(H, W)``, ``(H, W, C)`` or ``(N, H, W, C)``, of dtype uint8,
+        uint16, float32 or float64, with any strides and byte order; it is not
+        modified. A CUDA device array is accepted too (see `backend`).
+    size : int or (int, int), optional
+        Window size: one integer ``>= 1`` for both axes, or a pair ``(ky, kx)``.
+        Default 3.
     %(mode)s
-    cval : float
-    backend : {"auto", "cpu", "cuda"}
+    cval : float, optional
+        Value of the samples outside the image in ``"constant"`` mode. Default 0.0.
+    backend : {"auto", "cpu", "cuda"}, optional
+        Where to compute. ``"auto"`` (default): ``"cuda"`` for a CUDA device array,
+        ``"cpu"`` for a NumPy array. With ``"cuda"``, a NumPy image is copied to the
+        GPU and the result copied back; a device array gives a Numba device array.
+
+    Returns
+    -------
+    ndarray
+        Same layout and dtype as `image`; integer results are rounded to nearest and
+        saturated. A NaN reaches the outputs whose window holds it and no others
+        (SciPy's running sums carry it on to the end of the row or column).
+
+    Raises
+    ------
+    TypeError
+        If `image` is not an array or its dtype is not uint8, uint16, float32 or float64; if
+        `size` is not an integer or a pair of integers; if `cval` is not a real number; if
+        ``backend="cpu"`` is given a device array.
+    ValueError
+        If `image` is empty or not 2-, 3- or 4-D; if `size` is smaller than 1 or a sequence
+        whose length is not 2; if `mode` or `backend` is not one of the allowed values.
+    RuntimeError
+        If ``backend="cuda"`` and no usable GPU is found.
+
+    References
+    ----------
+    .. [1] SciPy, ``scipy.ndimage.uniform_filter(image[..., c], size=(ky, kx),
+       mode=mode, cval=cval)`` for each channel ``c``.
 
     Examples
     --------
     >>> box(np.arange(5.0)[None], (1, 3), mode="nearest")
     array([[0.33333333, 1.        , 2.        , 3.        , 3.66666667]])
+    >>> box(np.array([[0., np.nan, 0., 0., 0.]]), (1, 3), mode="nearest")
+    array([[nan, nan, nan,  0.,  0.]])
     """
-    ky, kx = _core.pair(size, "size", low=1)
-    if max(ky, kx) <= _BOX_DIRECT and _engine.on_cpu(image, backend):
-        # small windows: direct sums, both passes fused on the caller's layout; uint8 in
-        # exact integer sums (one rounding, of the exact mean) when cval is an integer
-        if getattr(image, "dtype", None) == np.uint8 and (mode != "constant" or (
-                float(cval).is_integer() and 0 <= cval <= 255)):
-            c = int(cval) if mode == "constant" else 0
-            return _engine.fused_two_pass(image, np.ones(ky), np.ones(kx), mode=mode,
-                                          cval=c, cval_x=c * ky, before=(ky // 2, kx // 2),
-                                          divisor=ky * kx)
-        return _engine.fused_two_pass(image, np.full(ky, 1.0 / ky), np.full(kx, 1.0 / kx),
-                                      mode=mode, cval=cval, cval_x=cval,
-                                      before=(ky // 2, kx // 2))
-    return _engine.apply(image, lambda p: _engine.box(p, (ky, kx), mode, cval), mode=mode,
-                         backend=backend)
-
-
-_BOX_DIRECT = 9  # up to this window, direct sums in one fused sweep beat running sums
-
-
-_MEDIAN_MAX = 101
-
-
-def _network_max(image) -> int:
-    """Largest window the fused selection networks take (uint8 7x7: the histogram wins)."""
-    dt = getattr(image, "dtype", None)
-    return 6 if dt is not None and np.dtype(dt) == np.uint8 else 7
-
-
-def _median_fused(image, k, mode, cval):
-    """3x3 to 7x7 medians on the caller's layout in the image's own dtype (CPU)."""
-    _core.check_mode(mode)
-    image = _core.check_image(image)
-    dt = _core.native(image.dtype)
-    src = np.ascontiguousarray(image, dtype=dt)
-    out = np.empty_like(src)
-    s3, c = _engine._rows_view(src)
-    o3, _ = _engine._rows_view(out)
-    cv = dt.type(_median_cval(cval, dt))
-    if k == 3:
-        rank.median3_hwc(s3, c, _core.MODES[mode], cv, dt.kind == "f", o3)
-    elif k == 5:  # rank.UNROLLED: the network as straight-line code
-        median_nets.median5_hwc(s3, c, _core.MODES[mode], cv, o3)
-    else:
-        rank.median_network_hwc(s3, k, _median_net(k), (k * k) // 2, c, _core.MODES[mode],
-                                cv, o3)
-    return out
-
-
-def _median_cval(cval, dt):
-    """cval in the image's own dtype, as SciPy casts it."""
-    if dt.kind == "u":
-        info = np.iinfo(dt)
-        return min(max(round(cval), info.min), info.max)
-    return cval
-
-
-@functools.cache
-def _median_net(k: int) -> np.ndarray:
-    return rank.selection_network(k * k, (k * k) // 2)
+    return _dispatch.run("box", image, backend, size=size, mode=mode, cval=cval)
 
 
 @_doc
 def median(image: np.ndarray, size: int = 3, *, mode: str = "reflect", cval: float = 0.0,
            backend: str = "auto") -> np.ndarray:
-    """Exact median over a ``size x size`` window (``scipy.ndimage.median_filter``).
+    """Median over a square window, exactly as ``scipy.ndimage.median_filter``.
 
-    Computed in the image's own dtype (no rounding). For even sizes the upper of the
-    two middle values is returned, as SciPy does. A window holding NaN gives NaN.
+    Each output is the median of the ``size x size`` window around it (centred at
+    ``size // 2``), samples outside the image coming from the border `mode`. It is
+    computed in the image's own dtype, so there is no rounding: the result equals
+    ``scipy.ndimage.median_filter(size=(size, size))`` [1]_ exactly. For even sizes
+    the upper of the two middle values is returned, as SciPy does.
 
     Parameters
     ----------
     image : ndarray
-    size : int
-        Window side, 1 to 101.
+        Image shaped ``(H, W)``, ``(H, W, C)`` or ``(N, H, W, C)``, of dtype uint8,
+        uint16, float32 or float64, with any strides and byte order; it is not
+        modified. A CUDA device array is accepted too (see `backend`).
+    size : int, optional
+        Side of the window, 1 to 101 (1 returns a copy). Default 3.
     %(mode)s
-    cval : float
-    backend : {"auto", "cpu", "cuda"}
+    cval : float, optional
+        Value of the samples outside the image in ``"constant"`` mode, cast to the
+        image's dtype as SciPy casts it (rounded and clipped for integer images).
+        Default 0.0.
+    backend : {"auto", "cpu", "cuda"}, optional
+        Where to compute. ``"auto"`` (default): ``"cuda"`` for a CUDA device array,
+        ``"cpu"`` for a NumPy array. With ``"cuda"``, a NumPy image is copied to the
+        GPU and the result copied back; a device array gives a Numba device array.
+
+    Returns
+    -------
+    ndarray
+        Same layout and dtype as `image`. A window holding a NaN gives NaN.
+
+    Raises
+    ------
+    TypeError
+        If `image` is not an array or its dtype is not uint8, uint16, float32 or float64; if
+        `size` is not an integer; if `cval` is not a real number; if ``backend="cpu"`` is
+        given a device array.
+    ValueError
+        If `image` is empty or not 2-, 3- or 4-D; if `size` is not in [1, 101]; if `mode` or
+        `backend` is not one of the allowed values.
+    RuntimeError
+        If ``backend="cuda"`` and no usable GPU is found.
+
+    References
+    ----------
+    .. [1] SciPy, ``scipy.ndimage.median_filter(image[..., c], size=(size, size),
+       mode=mode, cval=cval)`` for each channel ``c``.
 
     Examples
     --------
     >>> median(np.array([[1, 9, 2], [3, 4, 8], [7, 6, 5]], np.uint8), 3, mode="mirror")
     array([[4, 4, 4],
-           [6, 5, 5],
-           [6, 6, 6]], dtype=uint8)
+           [6, 5, 6],
+           [4, 5, 5]], dtype=uint8)
     """
-    k = _core.check_int(size, "size", low=1, high=_MEDIAN_MAX)
-    if 2 <= k <= _network_max(image) and _engine.on_cpu(image, backend):
-        return _median_fused(image, k, mode, cval)
-
-    def body(planes):
-        dt = planes.dtype
-        cv = _median_cval(cval, dt)
-        if k == 1:
-            return planes
-        out = _engine.empty_like(planes)
-        if _cuda.is_device(planes):
-            halo = (k // 2, k - 1 - k // 2) * 2
-            if k * k > rank.CUDA_LOCAL or not _cuda.launch_tiled(
-                    rank.cuda_tiled(dt.name).median, out.shape, halo,
-                    lambda th, tw, tr, tc: tr * tc, dt.itemsize, planes, k,
-                    _core.MODES[mode], dt.type(cv), out):
-                _cuda.launch(rank.cuda_kernels().median, planes.shape[::-1], planes, k,
-                             _core.MODES[mode], dt.type(cv), out)
-            return out
-        padded = border.pad(planes, k // 2, k - 1 - k // 2, k // 2, k - 1 - k // 2,
-                            _core.MODES[mode], cv)
-        if dt == np.uint8 and k >= 7:
-            rank.median_hist_u8(padded, k, out)
-        else:
-            rank.median_select(padded, k, out)
-        return out
-
-    return _engine.apply(image, body, mode=mode, backend=backend, plane_dtype="native")
-
-
-# ----------------------------------------------------------------------- edge filters
-_DERIV = np.array([-1.0, 0.0, 1.0])
-_SMOOTH = {"sobel": np.array([1.0, 2.0, 1.0]), "prewitt": np.array([1.0, 1.0, 1.0]),
-           "scharr": np.array([3.0, 10.0, 3.0])}
-
-
-def _gradient(planes, name, axis, mode, cval):
-    """Derivative along ``axis``, smoothing along the other.
-
-    sobel and prewitt follow SciPy's chain (derivative pass, then smoothing pass,
-    each extended with cval); scharr is the 2-D correlation SPEC names.
-    """
-    smooth = _SMOOTH[name]
-    if name == "scharr":
-        k = np.outer(_DERIV, smooth) if axis == 0 else np.outer(smooth, _DERIV)
-        return _engine.correlate2d(planes, k, mode, cval)
-    return _engine.separable(planes, [(axis, _DERIV), (1 - axis, smooth)], mode, cval)
-
-
-def _edge(image, name, axis, mode, cval, backend):
-    if axis is not None:
-        axis = _core.check_int(axis, "axis", low=-2, high=1) % 2
-    smooth = _SMOOTH[name]
-    # The fused sweep runs the column pass first: exact for scharr's 2-D kernels in every
-    # mode, and for SciPy's sobel/prewitt chain unless a nonzero cval meets the border.
-    exact = name == "scharr" or mode != "constant" or cval == 0
-    if axis is None and exact and _engine.on_cpu(image, backend):
-        cvx_b = cval * smooth.sum() if name == "scharr" else cval
-        return _engine.fused_gradient(image, _DERIV, smooth, mode=mode, cval=cval,
-                                      cvx_a=0.0 if name == "scharr" else cval, cvx_b=cvx_b)
-
-    def body(planes):
-        if exact:  # each gradient a column pass then a row pass: one launch on a GPU
-            grads = [_engine.centered(_DERIV, smooth, 0.0 if name == "scharr" else cval),
-                     _engine.centered(smooth, _DERIV,
-                                      cval * smooth.sum() if name == "scharr" else cval)]
-            if axis is not None:
-                grads = grads[axis:axis + 1]
-            out = _engine.pairs(planes, grads[0], grads[1] if len(grads) > 1 else None,
-                                "hypot", mode, cval, tiled_only=False)
-            if out is not None:
-                return out
-        if axis is not None:
-            return _gradient(planes, name, axis, mode, cval)
-        return _engine.combine(_gradient(planes, name, 0, mode, cval),
-                               _gradient(planes, name, 1, mode, cval), "hypot")
-
-    return _engine.apply(image, body, out_dtype="float", mode=mode, backend=backend)
+    return _dispatch.run("median", image, backend, size=size, mode=mode, cval=cval)
 
 
 _EDGE_DOC = """{title}
 
+    The gradient along an axis is the derivative ``[-1, 0, 1]`` along that axis,
+    smoothed across it with the filter's weights (Sobel ``[1, 2, 1]``, Prewitt
+    ``[1, 1, 1]``, Scharr ``[3, 10, 3]``; not normalised), computed as SciPy does
+    [1]_. Axis 0 differentiates along the rows (``H``), axis 1 along the columns
+    (``W``). With ``axis=None`` the result is the gradient magnitude
+    ``hypot(g0, g1)``. Each channel, and each image of a batch, is filtered on its
+    own.
+
     Parameters
     ----------
     image : ndarray
-    axis : {{None, 0, 1}}
-        0 differentiates along rows (H), 1 along columns (W); None gives the
-        magnitude ``hypot(d0, d1)``.
+        Image shaped ``(H, W)``, ``(H, W, C)`` or ``(N, H, W, C)``, of dtype uint8,
+        uint16, float32 or float64, with any strides and byte order; it is not
+        modified. A CUDA device array is accepted too (see `backend`).
+    axis : {{None, 0, 1, -1, -2}}, optional
+        The axis to differentiate along (-2 is 0 and -1 is 1), or None (default) for
+        the magnitude over both axes.
     {mode}
-    cval : float
-    backend : {{"auto", "cpu", "cuda"}}
+    cval : float, optional
+        Value of the samples outside the image in ``"constant"`` mode. Default 0.0.
+    backend : {{"auto", "cpu", "cuda"}}, optional
+        Where to compute. ``"auto"`` (default): ``"cuda"`` for a CUDA device array,
+        ``"cpu"`` for a NumPy array. With ``"cuda"``, a NumPy image is copied to the
+        GPU and the result copied back; a device array gives a Numba device array.
 
     Returns
     -------
     ndarray
-        float32 (float64 for float64 input), same layout as ``image``.
+        Same layout as `image`, dtype float32 (float64 for a float64 image): the
+        signed gradient along `axis`, or the magnitude (``>= 0``) for ``axis=None``.
+        A NaN reaches the outputs whose 3x3 window holds it.
+
+    Raises
+    ------
+    TypeError
+        If `image` is not an array or its dtype is not uint8, uint16, float32 or
+        float64; if `axis` is not an integer or None; if `cval` is not a real number;
+        if ``backend="cpu"`` is given a device array.
+    ValueError
+        If `image` is empty or not 2-, 3- or 4-D; if `axis` is not in [-2, 1]; if
+        `mode` or `backend` is not one of the allowed values.
+    RuntimeError
+        If ``backend="cuda"`` and no usable GPU is found.
+
+    References
+    ----------
+    .. [1] SciPy: ``scipy.ndimage.sobel(image[..., c], axis=axis, mode=mode,
+       cval=cval)`` and ``scipy.ndimage.prewitt`` likewise; Scharr:
+       ``scipy.ndimage.correlate`` with ``numpy.outer([-1, 0, 1], [3, 10, 3])``
+       (axis 0) or its transpose (axis 1). For ``axis=None``, ``numpy.hypot`` of
+       the two axes' results.
 
     Examples
     --------
@@ -382,23 +434,27 @@ _EDGE_DOC = """{title}
 
 def sobel(image: np.ndarray, *, axis: int | None = None, mode: str = "reflect",
           cval: float = 0.0, backend: str = "auto") -> np.ndarray:
-    return _edge(image, "sobel", axis, mode, cval, backend)
+    return _dispatch.run("sobel", image, backend, axis=axis, mode=mode, cval=cval)
 
 
 def prewitt(image: np.ndarray, *, axis: int | None = None, mode: str = "reflect",
             cval: float = 0.0, backend: str = "auto") -> np.ndarray:
-    return _edge(image, "prewitt", axis, mode, cval, backend)
+    return _dispatch.run("prewitt", image, backend, axis=axis, mode=mode, cval=cval)
 
 
 def scharr(image: np.ndarray, *, axis: int | None = None, mode: str = "reflect",
            cval: float = 0.0, backend: str = "auto") -> np.ndarray:
-    return _edge(image, "scharr", axis, mode, cval, backend)
+    return _dispatch.run("scharr", image, backend, axis=axis, mode=mode, cval=cval)
 
 
 sobel.__doc__ = _EDGE_DOC.format(title="Sobel gradient (``scipy.ndimage.sobel``).",
                                  mode=_MODE_DOC, name="sobel", row="4., 8., 8., 4.")
+
+
 prewitt.__doc__ = _EDGE_DOC.format(title="Prewitt gradient (``scipy.ndimage.prewitt``).",
                                    mode=_MODE_DOC, name="prewitt", row="3., 6., 6., 3.")
+
+
 scharr.__doc__ = _EDGE_DOC.format(
     title="Scharr gradient: 3x3 kernels, derivative [-1, 0, 1], smoothing [3, 10, 3].",
     mode=_MODE_DOC, name="scharr", row="16., 32., 32., 16.")
@@ -407,19 +463,47 @@ scharr.__doc__ = _EDGE_DOC.format(
 @_doc
 def laplace(image: np.ndarray, *, mode: str = "reflect", cval: float = 0.0,
             backend: str = "auto") -> np.ndarray:
-    """Discrete Laplacian (``scipy.ndimage.laplace``): [1, -2, 1] along each axis, summed.
+    """Discrete Laplacian, as ``scipy.ndimage.laplace``.
+
+    The second difference ``[1, -2, 1]`` along each axis, summed: the 5-point
+    stencil. The result agrees with ``scipy.ndimage.laplace`` [1]_ in float64, per
+    channel.
 
     Parameters
     ----------
     image : ndarray
+        Image shaped ``(H, W)``, ``(H, W, C)`` or ``(N, H, W, C)``, of dtype uint8,
+        uint16, float32 or float64, with any strides and byte order; it is not
+        modified. A CUDA device array is accepted too (see `backend`).
     %(mode)s
-    cval : float
-    backend : {"auto", "cpu", "cuda"}
+    cval : float, optional
+        Value of the samples outside the image in ``"constant"`` mode. Default 0.0.
+    backend : {"auto", "cpu", "cuda"}, optional
+        Where to compute. ``"auto"`` (default): ``"cuda"`` for a CUDA device array,
+        ``"cpu"`` for a NumPy array. With ``"cuda"``, a NumPy image is copied to the
+        GPU and the result copied back; a device array gives a Numba device array.
 
     Returns
     -------
     ndarray
-        float32 (float64 for float64 input).
+        Same layout as `image`, dtype float32 (float64 for a float64 image). A NaN
+        reaches the outputs whose 3x3 window holds it.
+
+    Raises
+    ------
+    TypeError
+        If `image` is not an array or its dtype is not uint8, uint16, float32 or float64; if
+        `cval` is not a real number; if ``backend="cpu"`` is given a device array.
+    ValueError
+        If `image` is empty or not 2-, 3- or 4-D; if `mode` or `backend` is not one of the
+        allowed values.
+    RuntimeError
+        If ``backend="cuda"`` and no usable GPU is found.
+
+    References
+    ----------
+    .. [1] SciPy, ``scipy.ndimage.laplace(image[..., c], mode=mode, cval=cval)`` for
+       each channel ``c``.
 
     Examples
     --------
@@ -428,57 +512,77 @@ def laplace(image: np.ndarray, *, mode: str = "reflect", cval: float = 0.0,
            [ 1., -4.,  1.],
            [ 0.,  1.,  0.]])
     """
-    d2 = np.array([1.0, -2.0, 1.0])
-    if _engine.on_cpu(image, backend):
-        return _engine.fused_laplace(image, mode=mode, cval=cval)
-
-    def body(planes):  # d2 down the columns + d2 along the rows (each extended with cval)
-        return _engine.pairs(planes, _engine.centered(d2, [1.0], cval),
-                             _engine.centered([1.0], d2, cval), "add", mode, cval,
-                             tiled_only=False)
-
-    return _engine.apply(image, body, out_dtype="float", mode=mode, backend=backend)
+    return _dispatch.run("laplace", image, backend, mode=mode, cval=cval)
 
 
 @_doc
 def gaussian_laplace(image: np.ndarray, sigma: float | tuple[float, float], *,
                      truncate: float = 4.0, mode: str = "reflect", cval: float = 0.0,
                      backend: str = "auto") -> np.ndarray:
-    """Laplacian of Gaussian (``scipy.ndimage.gaussian_laplace``).
+    """Laplacian of Gaussian, as ``scipy.ndimage.gaussian_laplace``.
 
-    The sum over both axes of the second Gaussian derivative along that axis,
-    smoothed along the other.
+    The sum, over the two axes, of the second derivative of a Gaussian along that
+    axis, smoothed with the Gaussian along the other; SciPy's weights and order of
+    passes [1]_. A blob detector and edge detector (zero crossings).
 
     Parameters
     ----------
     image : ndarray
+        Image shaped ``(H, W)``, ``(H, W, C)`` or ``(N, H, W, C)``, of dtype uint8,
+        uint16, float32 or float64, with any strides and byte order; it is not
+        modified. A CUDA device array is accepted too (see `backend`).
     sigma : float or (float, float)
-    truncate : float
+        Standard deviation of the Gaussian in pixels, ``>= 0``: one number or a pair
+        ``(sy, sx)``. 0 leaves that axis out, as SciPy does.
+    truncate : float, optional
+        Radius of the kernel in standard deviations, ``> 0``. Default 4.0.
     %(mode)s
-    cval : float
-    backend : {"auto", "cpu", "cuda"}
+    cval : float, optional
+        Value of the samples outside the image in ``"constant"`` mode. Default 0.0.
+    backend : {"auto", "cpu", "cuda"}, optional
+        Where to compute. ``"auto"`` (default): ``"cuda"`` for a CUDA device array,
+        ``"cpu"`` for a NumPy array. With ``"cuda"``, a NumPy image is copied to the
+        GPU and the result copied back; a device array gives a Numba device array.
 
     Returns
     -------
     ndarray
-        float32 (float64 for float64 input); uint16 input is computed in float64.
+        Same layout as `image`, dtype float32 (float64 for a float64 image); uint16
+        images are computed in float64, where float32 sums of 16-bit values would
+        cancel. A NaN reaches the outputs within the kernel's radius of it.
+
+    Raises
+    ------
+    TypeError
+        If `image` is not an array or its dtype is not uint8, uint16, float32 or float64; if
+        `sigma` or `truncate` is not a real number; if `cval` is not a real number; if
+        ``backend="cpu"`` is given a device array.
+    ValueError
+        If `image` is empty or not 2-, 3- or 4-D; if `sigma` is negative, not finite, or a
+        sequence whose length is not 2; if `truncate` is not finite and positive; if `mode`
+        or `backend` is not one of the allowed values.
+    RuntimeError
+        If ``backend="cuda"`` and no usable GPU is found.
+
+    References
+    ----------
+    .. [1] SciPy, ``scipy.ndimage.gaussian_laplace(image[..., c], sigma=(sy, sx),
+       truncate=truncate, mode=mode, cval=cval)`` for each channel ``c``.
 
     Examples
     --------
-    >>> float(gaussian_laplace(np.ones((5, 5)), 1.0).max()) < 1e-12
-    True
+    A bright blob gives a negative response at its centre:
+
+    >>> blob = np.zeros((9, 9)); blob[3:6, 3:6] = 1.0
+    >>> out = gaussian_laplace(blob, 1.0)
+    >>> bool(out[4, 4] < 0), out.dtype
+    (True, dtype('float64'))
+
+    On a constant image the response is close to 0 but not exactly 0, as in SciPy:
+    the truncated kernel's weights do not sum to 0.
+
+    >>> round(float(gaussian_laplace(np.ones((5, 5)), 1.0)[2, 2]), 6)
+    -0.000144
     """
-    sy, sx = _sigmas(sigma)
-    truncate = _check_truncate(truncate)
-
-    def taps(s, order):  # SciPy skips an axis whose sigma is 0, whatever its order
-        return gaussian_kernel1d(s, truncate, order) if s > 1e-15 else np.ones(1)
-
-    def body(planes):  # each term a column pass then a row pass (SciPy's chain)
-        return _engine.pairs(planes, _engine.centered(taps(sy, 2), taps(sx, 0), cval),
-                             _engine.centered(taps(sy, 0), taps(sx, 2), cval), "add", mode,
-                             cval, tiled_only=False)
-
-    # uint16 in float64: float32 taps miss by ~2e-4 where 16-bit values cancel (flat areas)
-    return _engine.apply(image, body, out_dtype="float", mode=mode, backend=backend,
-                         plane_dtype="wide")
+    return _dispatch.run("gaussian_laplace", image, backend, sigma=sigma,
+                         truncate=truncate, mode=mode, cval=cval)

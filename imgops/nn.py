@@ -1,79 +1,77 @@
-"""The CNN building blocks of the seed's U-Net, on PyTorch's ``(N, C, H, W)`` layout.
+"""CNN building blocks on PyTorch's ``(N, C, H, W)`` layout.
 
-float32 or float64 in, the same dtype out; each agrees with ``torch.nn.functional``.
+The few operations a U-Net up-convolution block needs. float32 or float64 in, the same
+dtype out; each agrees with its ``torch.nn.functional`` namesake.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import _core, _cuda
-from ._kernels import resample
-from .sampling import (
-    _check_bias,
-    avg_pool_planes,
-    conv_output_size,
-    max_pool_planes,
-    pool_geometry,
-)
+from . import _dispatch
 
 __all__ = ["conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "relu"]
-
-
-def _on(x, backend):
-    """(x on the chosen side, whether the caller gave a host array)."""
-    b = _core.resolve_backend(backend, x)
-    host = isinstance(x, np.ndarray)
-    if b == "cuda":
-        return _cuda.as_device(_check_x(x) if host else x), host
-    return x, host
-
-
-def _back(out, host):
-    return _cuda.download(out) if host and _cuda.is_device(out) else out
-
-
-def _empty(x, shape):
-    return _cuda.empty(shape, x.dtype) if _cuda.is_device(x) else np.empty(shape, x.dtype)
-
-
-def _check_x(x, name="x") -> np.ndarray:
-    if _cuda.is_device(x):
-        if np.dtype(x.dtype) not in (np.float32, np.float64) or x.ndim != 4 or x.size == 0:
-            raise ValueError(f"{name} must be a non-empty (N, C, H, W) float32/float64 array")
-        return x
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} must be a NumPy array; got {type(x).__name__}")
-    if x.dtype.newbyteorder("=") not in (np.float32, np.float64):
-        raise TypeError(f"{name} has dtype {x.dtype}; imgops.nn supports float32, float64")
-    if x.ndim != 4:
-        raise ValueError(f"{name} must be shaped (N, C, H, W); got {x.shape}")
-    if x.size == 0:
-        raise ValueError(f"{name} is empty (shape {x.shape})")
-    return np.ascontiguousarray(x, dtype=x.dtype.newbyteorder("="))
-
-
-def _check_weight(weight, cin: int, transposed: bool) -> np.ndarray:
-    w = _core.check_kernel(weight, "weight", ndim=4)
-    axis = 0 if transposed else 1
-    if w.shape[axis] != cin:
-        raise ValueError(f"weight {w.shape} expects {w.shape[axis]} input channels; "
-                         f"x has {cin}")
-    return w
 
 
 def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, *,
            stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
            backend: str = "auto") -> np.ndarray:
-    """2-D convolution (cross-correlation), ``torch.nn.functional.conv2d`` with groups=1.
+    """2-D convolution (cross-correlation), as ``torch.nn.functional.conv2d``.
+
+    ``out[n, o, i, j] = bias[o] + sum over (c, di, dj) of
+    weight[o, c, di, dj] * xp[n, c, i * sh + di, j * sw + dj]``, where ``xp`` is `x`
+    with `padding` zeros on each side; the kernel is not flipped, as in PyTorch. It
+    agrees with PyTorch's ``conv2d`` with ``groups=1`` and dilation 1 [1]_.
 
     Parameters
     ----------
-    x : ndarray (N, C_in, H, W)
-    weight : ndarray (C_out, C_in, kh, kw)
-    bias : ndarray (C_out,), optional
-    stride, padding : int or (int, int)
-        Zero padding.
+    x : ndarray
+        Input shaped ``(N, C_in, H, W)`` (PyTorch's layout), float32 or float64, any
+        strides and byte order; not modified. A CUDA device array is accepted too
+        (see `backend`).
+    weight : array_like
+        Weights shaped ``(C_out, C_in, kh, kw)``, real and finite.
+    bias : array_like, optional
+        One number, or ``C_out`` numbers, added to each output channel. Finite.
+        Default None (no bias).
+    stride : int or (int, int), optional
+        Step ``(sh, sw)`` between outputs, each ``>= 1``. Default 1.
+    padding : int or (int, int), optional
+        Zeros ``(ph, pw)`` added on both sides of each axis, each ``>= 0``. Default 0.
+    backend : {"auto", "cpu", "cuda"}, optional
+        Where to compute. ``"auto"`` (default): ``"cuda"`` for a CUDA device array,
+        ``"cpu"`` for a NumPy array. With ``"cuda"``, a NumPy input is copied to the
+        GPU and the result copied back; a device array gives a Numba device array.
+
+    Returns
+    -------
+    ndarray
+        ``(N, C_out, Ho, Wo)`` in the dtype of `x`, with
+        ``Ho = (H + 2 * ph - kh) // sh + 1`` and ``Wo`` likewise.
+
+    Raises
+    ------
+    TypeError
+        If `x` is not an array or its dtype is not float32 or float64; if `weight` is not an
+        array of real numbers; if `stride` or `padding` is not an integer or a pair of
+        integers; if ``backend="cpu"`` is given a device array.
+    ValueError
+        If `x` is not 4-D or is empty; if `weight` is not 4-D, is empty, holds NaN or
+        infinity, or its ``C_in`` differs from the channels of `x`; if `stride` is smaller
+        than 1 or `padding` negative; if the kernel is larger than the padded input; if
+        `bias` is not finite or does not hold one value or ``C_out`` values; if `backend` is
+        not one of the allowed values.
+    RuntimeError
+        If ``backend="cuda"`` and no usable GPU is found.
+
+    See Also
+    --------
+    imgops.correlate : The same on images, per channel, with border modes.
+
+    References
+    ----------
+    .. [1] PyTorch, ``torch.nn.functional.conv2d(x, weight, bias, stride=stride,
+       padding=padding)``.
 
     Examples
     --------
@@ -82,82 +80,146 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, *,
            [6., 9., 6.],
            [4., 6., 4.]])
     """
-    x, host = _on(x, backend)
-    x = _check_x(x)
-    n, cin, h, w = x.shape
-    wt = _check_weight(weight, cin, transposed=False)
-    cout, _, kh, kw = wt.shape
-    sh, sw = _core.pair(stride, "stride", low=1)
-    ph, pw = _core.pair(padding, "padding", low=0)
-    ho, wo = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
-    if h + 2 * ph < kh or w + 2 * pw < kw:
-        raise ValueError(f"kernel {(kh, kw)} is larger than the padded input "
-                         f"{(h + 2 * ph, w + 2 * pw)}")
-    out = _empty(x, (n, cout, ho, wo))
-    wt, b = wt.astype(x.dtype), _check_bias(bias, cout).astype(x.dtype)
-    if _cuda.is_device(x):
-        _cuda.launch(resample.cuda_kernels().conv2d, (wo, ho, n * cout), x,
-                     _cuda.to_device(wt), _cuda.to_device(b), sh, sw, ph, pw, out)
-    else:
-        resample.conv2d(x, wt, b, sh, sw, ph, pw, out)
-    return _back(out, host)
+    return _dispatch.run("nn.conv2d", x, backend, weight=weight, bias=bias, stride=stride,
+                         padding=padding)
 
 
 def conv_transpose2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, *,
                      stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
                      output_padding: int | tuple[int, int] = 0,
                      backend: str = "auto") -> np.ndarray:
-    """Transposed convolution, ``torch.nn.functional.conv_transpose2d`` with groups=1.
+    """Transposed convolution, as ``torch.nn.functional.conv_transpose2d``.
+
+    Each input pixel adds the weights, scaled by its value, to the output at
+    ``stride`` times its position; `padding` then crops that many rows and columns
+    from each side, and `output_padding` adds some at the bottom and right. It
+    agrees with PyTorch's ``conv_transpose2d`` with ``groups=1`` and dilation 1 [1]_.
 
     Parameters
     ----------
-    x : ndarray (N, C_in, H, W)
-    weight : ndarray (C_in, C_out, kh, kw)
-    bias : ndarray (C_out,), optional
-    stride, padding, output_padding : int or (int, int)
+    x : ndarray
+        Input shaped ``(N, C_in, H, W)`` (PyTorch's layout), float32 or float64, any
+        strides and byte order; not modified. A CUDA device array is accepted too
+        (see `backend`).
+    weight : array_like
+        Weights shaped ``(C_in, C_out, kh, kw)`` (PyTorch's layout for transposed
+        convolutions), real and finite.
+    bias : array_like, optional
+        One number, or ``C_out`` numbers, added to each output channel. Finite.
+        Default None (no bias).
+    stride : int or (int, int), optional
+        Upsampling step ``(sh, sw)``, each ``>= 1``. Default 1.
+    padding : int or (int, int), optional
+        Rows and columns ``(ph, pw)`` cropped from each side, each ``>= 0``.
+        Default 0.
+    output_padding : int or (int, int), optional
+        Rows and columns ``(oph, opw)`` added at the bottom and right, each ``>= 0``
+        and smaller than `stride`. Default 0.
+    backend : {"auto", "cpu", "cuda"}, optional
+        Where to compute. ``"auto"`` (default): ``"cuda"`` for a CUDA device array,
+        ``"cpu"`` for a NumPy array. With ``"cuda"``, a NumPy input is copied to the
+        GPU and the result copied back; a device array gives a Numba device array.
+
+    Returns
+    -------
+    ndarray
+        ``(N, C_out, Ho, Wo)`` in the dtype of `x`, with
+        ``Ho = (H - 1) * sh - 2 * ph + kh + oph`` and ``Wo`` likewise.
+
+    Raises
+    ------
+    TypeError
+        If `x` is not an array or its dtype is not float32 or float64; if `weight` is not an
+        array of real numbers; if `stride`, `padding` or `output_padding` is not an integer
+        or a pair of integers; if ``backend="cpu"`` is given a device array.
+    ValueError
+        If `x` is not 4-D or is empty; if `weight` is not 4-D, is empty, holds NaN or
+        infinity, or its ``C_in`` differs from the channels of `x`; if `stride` is smaller
+        than 1, `padding` or `output_padding` negative, or `output_padding` not smaller than
+        `stride`; if `padding` leaves no output; if `bias` is not finite or does not hold
+        one value or ``C_out`` values; if `backend` is not one of the allowed values.
+    RuntimeError
+        If ``backend="cuda"`` and no usable GPU is found.
+
+    See Also
+    --------
+    imgops.conv_transpose : The same on images ``(H, W, C)``, per channel or mixing.
+
+    References
+    ----------
+    .. [1] PyTorch, ``torch.nn.functional.conv_transpose2d(x, weight, bias,
+       stride=stride, padding=padding, output_padding=output_padding)``.
 
     Examples
     --------
     >>> conv_transpose2d(np.ones((1, 1, 2, 2)), np.ones((1, 1, 2, 2)), stride=2).shape
     (1, 1, 4, 4)
+    >>> conv_transpose2d(np.array([[[[1.0, 2.0]]]]), np.ones((1, 1, 1, 2)), stride=2)
+    array([[[[1., 1., 2., 2.]]]])
     """
-    x, host = _on(x, backend)
-    x = _check_x(x)
-    n, cin, h, w = x.shape
-    wt = _check_weight(weight, cin, transposed=True)
-    _, cout, kh, kw = wt.shape
-    sh, sw = _core.pair(stride, "stride", low=1)
-    ph, pw = _core.pair(padding, "padding", low=0)
-    oph, opw = _core.pair(output_padding, "output_padding", low=0)
-    if oph >= sh or opw >= sw:
-        raise ValueError(f"output_padding must be smaller than stride {(sh, sw)}")
-    ho, wo = conv_output_size(h, kh, sh, ph, oph), conv_output_size(w, kw, sw, pw, opw)
-    if ho < 1 or wo < 1:
-        raise ValueError("padding leaves no output for this input and weight")
-    out = _empty(x, (n, cout, ho, wo))
-    wt, b = wt.astype(x.dtype), _check_bias(bias, cout).astype(x.dtype)
-    if _cuda.is_device(x):
-        _cuda.launch(resample.cuda_kernels().conv_transpose, (wo, ho, n * cout), x,
-                     _cuda.to_device(wt), _cuda.to_device(b), sh, sw, ph, pw, 1, out)
-    else:
-        resample.conv_transpose(x, wt, b, sh, sw, ph, pw, 1, out)
-    return _back(out, host)
-
-
-def _pool(x, kernel_size, stride, padding, ceil_mode, backend, planes_fn, *extra):
-    x, host = _on(x, backend)
-    x = _check_x(x)
-    n, c, h, w = x.shape
-    geo = pool_geometry(h, w, kernel_size, stride, padding, ceil_mode)
-    out = planes_fn(x.reshape(n * c, h, w), *geo, *extra)
-    return _back(out.reshape(n, c, *out.shape[1:]), host)
+    return _dispatch.run("nn.conv_transpose2d", x, backend, weight=weight, bias=bias,
+                         stride=stride, padding=padding, output_padding=output_padding)
 
 
 def max_pool2d(x: np.ndarray, kernel_size: int | tuple[int, int],
                stride: int | tuple[int, int] | None = None,
                padding: int | tuple[int, int] = 0, ceil_mode: bool = False,
                backend: str = "auto") -> np.ndarray:
-    """``torch.nn.functional.max_pool2d`` (dilation 1) on NCHW.
+    """Max pooling, as ``torch.nn.functional.max_pool2d``.
+
+    Each output is the maximum of a ``kh x kw`` window of its channel; windows start
+    at ``-padding`` and step by `stride`; the padding never wins. It equals
+    PyTorch's ``max_pool2d`` with dilation 1 [1]_.
+
+    Parameters
+    ----------
+    x : ndarray
+        Input shaped ``(N, C_in, H, W)`` (PyTorch's layout), float32 or float64, any
+        strides and byte order; not modified. A CUDA device array is accepted too
+        (see `backend`).
+    kernel_size : int or (int, int)
+        Window size ``(kh, kw)``, each ``>= 1``.
+    stride : int or (int, int), optional
+        Step between windows, each ``>= 1``. Default None: `kernel_size`.
+    padding : int or (int, int), optional
+        Implicit padding on both sides, each ``>= 0`` and at most half the window.
+        Default 0.
+    ceil_mode : bool, optional
+        Round the output size up, adding a last, partial window, as PyTorch does.
+        Default False.
+    backend : {"auto", "cpu", "cuda"}, optional
+        Where to compute. ``"auto"`` (default): ``"cuda"`` for a CUDA device array,
+        ``"cpu"`` for a NumPy array. With ``"cuda"``, a NumPy input is copied to the
+        GPU and the result copied back; a device array gives a Numba device array.
+
+    Returns
+    -------
+    ndarray
+        ``(N, C, Ho, Wo)`` in the dtype of `x`, ``Ho = floor((H + 2 * ph - kh) / sh) + 1``
+        (``ceil`` with `ceil_mode`), likewise ``Wo``.
+        Exact. A window holding a NaN gives NaN.
+
+    Raises
+    ------
+    TypeError
+        If `x` is not an array or its dtype is not float32 or float64; if `kernel_size`,
+        `stride` or `padding` is not an integer or a pair of integers; if `ceil_mode` is not
+        a bool; if ``backend="cpu"`` is given a device array.
+    ValueError
+        If `x` is not 4-D or is empty; if `kernel_size` or `stride` is smaller than 1, or
+        `padding` negative or larger than half the window; if the window does not fit in the
+        padded input; if `backend` is not one of the allowed values.
+    RuntimeError
+        If ``backend="cuda"`` and no usable GPU is found.
+
+    See Also
+    --------
+    imgops.max_pool : The same on images ``(H, W, C)``.
+
+    References
+    ----------
+    .. [1] PyTorch, ``torch.nn.functional.max_pool2d(x, kernel_size, stride, padding,
+       ceil_mode=ceil_mode)``.
 
     Examples
     --------
@@ -165,14 +227,72 @@ def max_pool2d(x: np.ndarray, kernel_size: int | tuple[int, int],
     array([[ 5.,  7.],
            [13., 15.]])
     """
-    return _pool(x, kernel_size, stride, padding, ceil_mode, backend, max_pool_planes)
+    return _dispatch.run("nn.max_pool2d", x, backend, kernel_size=kernel_size, stride=stride,
+                         padding=padding, ceil_mode=ceil_mode)
 
 
 def avg_pool2d(x: np.ndarray, kernel_size: int | tuple[int, int],
                stride: int | tuple[int, int] | None = None,
                padding: int | tuple[int, int] = 0, ceil_mode: bool = False,
                count_include_pad: bool = True, backend: str = "auto") -> np.ndarray:
-    """``torch.nn.functional.avg_pool2d`` on NCHW.
+    """Average pooling, as ``torch.nn.functional.avg_pool2d``.
+
+    Each output is the mean of a ``kh x kw`` window of its channel; windows start at
+    ``-padding`` and step by `stride`, and the padding counts as zeros. It agrees
+    with PyTorch's ``avg_pool2d`` [1]_.
+
+    Parameters
+    ----------
+    x : ndarray
+        Input shaped ``(N, C_in, H, W)`` (PyTorch's layout), float32 or float64, any
+        strides and byte order; not modified. A CUDA device array is accepted too
+        (see `backend`).
+    kernel_size : int or (int, int)
+        Window size ``(kh, kw)``, each ``>= 1``.
+    stride : int or (int, int), optional
+        Step between windows, each ``>= 1``. Default None: `kernel_size`.
+    padding : int or (int, int), optional
+        Implicit padding on both sides, each ``>= 0`` and at most half the window.
+        Default 0.
+    ceil_mode : bool, optional
+        Round the output size up, adding a last, partial window, as PyTorch does.
+        Default False.
+    count_include_pad : bool, optional
+        If True (default, as PyTorch), divide by the window's size including the
+        padding; if False, by the number of input pixels in the window.
+    backend : {"auto", "cpu", "cuda"}, optional
+        Where to compute. ``"auto"`` (default): ``"cuda"`` for a CUDA device array,
+        ``"cpu"`` for a NumPy array. With ``"cuda"``, a NumPy input is copied to the
+        GPU and the result copied back; a device array gives a Numba device array.
+
+    Returns
+    -------
+    ndarray
+        ``(N, C, Ho, Wo)`` in the dtype of `x`, ``Ho = floor((H + 2 * ph - kh) / sh) + 1``
+        (``ceil`` with `ceil_mode`), likewise ``Wo``.
+        A window holding a NaN gives NaN.
+
+    Raises
+    ------
+    TypeError
+        If `x` is not an array or its dtype is not float32 or float64; if `kernel_size`,
+        `stride` or `padding` is not an integer or a pair of integers; if `ceil_mode` is not
+        a bool; if ``backend="cpu"`` is given a device array.
+    ValueError
+        If `x` is not 4-D or is empty; if `kernel_size` or `stride` is smaller than 1, or
+        `padding` negative or larger than half the window; if the window does not fit in the
+        padded input; if `backend` is not one of the allowed values.
+    RuntimeError
+        If ``backend="cuda"`` and no usable GPU is found.
+
+    See Also
+    --------
+    imgops.avg_pool : The same on images ``(H, W, C)``.
+
+    References
+    ----------
+    .. [1] PyTorch, ``torch.nn.functional.avg_pool2d(x, kernel_size, stride, padding,
+       ceil_mode=ceil_mode, count_include_pad=count_include_pad)``.
 
     Examples
     --------
@@ -180,24 +300,49 @@ def avg_pool2d(x: np.ndarray, kernel_size: int | tuple[int, int],
     array([[ 2.5,  4.5],
            [10.5, 12.5]])
     """
-    return _pool(x, kernel_size, stride, padding, ceil_mode, backend, avg_pool_planes,
-                 count_include_pad)
+    return _dispatch.run("nn.avg_pool2d", x, backend, kernel_size=kernel_size, stride=stride,
+                         padding=padding, ceil_mode=ceil_mode,
+                         count_include_pad=count_include_pad)
 
 
 def relu(x: np.ndarray, *, backend: str = "auto") -> np.ndarray:
-    """``max(x, 0)``, NaN kept (as ``torch.relu``).
+    """Rectified linear unit ``max(x, 0)``, as ``torch.relu``.
+
+    Elementwise; a NaN stays NaN, as in PyTorch [1]_.
+
+    Parameters
+    ----------
+    x : ndarray
+        Input shaped ``(N, C_in, H, W)`` (PyTorch's layout), float32 or float64, any
+        strides and byte order; not modified. A CUDA device array is accepted too
+        (see `backend`).
+    backend : {"auto", "cpu", "cuda"}, optional
+        Where to compute. ``"auto"`` (default): ``"cuda"`` for a CUDA device array,
+        ``"cpu"`` for a NumPy array. With ``"cuda"``, a NumPy input is copied to the
+        GPU and the result copied back; a device array gives a Numba device array.
+
+    Returns
+    -------
+    ndarray
+        Same shape and dtype as `x`.
+
+    Raises
+    ------
+    TypeError
+        If `x` is not an array or its dtype is not float32 or float64; if ``backend="cpu"``
+        is given a device array.
+    ValueError
+        If `x` is not 4-D or is empty; if `backend` is not one of the allowed values.
+    RuntimeError
+        If ``backend="cuda"`` and no usable GPU is found.
+
+    References
+    ----------
+    .. [1] PyTorch, ``torch.relu(x)`` (``torch.nn.functional.relu``).
 
     Examples
     --------
-    >>> relu(np.array([[[[-1.0, 2.0]]]]))
-    array([[[[0., 2.]]]])
+    >>> relu(np.array([[[[-1.0, 2.0, np.nan]]]]))
+    array([[[[ 0.,  2., nan]]]])
     """
-    x, host = _on(x, backend)
-    x = _check_x(x)
-    if _cuda.is_device(x):
-        n, c, h, w = x.shape
-        flat = x.reshape(n * c, h, w)
-        out = _cuda.empty(flat.shape, x.dtype)
-        _cuda.launch(resample.cuda_kernels().relu, flat.shape[::-1], flat, out)
-        return _back(out.reshape(n, c, h, w), host)
-    return np.where(x < 0, x.dtype.type(0), x)
+    return _dispatch.run("nn.relu", x, backend)

@@ -8,326 +8,336 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _core, _cuda, _engine
-from ._kernels import resample
+from . import _dispatch, _layout, _validate
+from ._ops import DOWNSAMPLE_METHODS, RESIZE_METHODS, UPSAMPLE_METHODS
+from ._shared import taps
 
 __all__ = ["max_pool", "avg_pool", "resize", "downsample", "upsample", "conv_transpose",
            "bilinear_kernel", "RESIZE_METHODS", "DOWNSAMPLE_METHODS", "UPSAMPLE_METHODS"]
 
-RESIZE_METHODS = ("nearest", "nearest-exact", "bilinear", "area")
-DOWNSAMPLE_METHODS = ("area", "max", "avg", "nearest", "bilinear")
-UPSAMPLE_METHODS = ("bilinear", "nearest", "transposed")
 
-
-# --------------------------------------------------------------------------- pooling
-def pool_output_size(n: int, k: int, s: int, p: int, ceil_mode: bool) -> int:
-    """PyTorch's pooling output size (dilation 1)."""
-    num = n + 2 * p - k
-    o = (-(-num // s) if ceil_mode else num // s) + 1
-    if ceil_mode and (o - 1) * s >= n + p:  # the last window must start inside the image
-        o -= 1
-    return o
-
-
-def pool_geometry(h: int, w: int, size, stride, padding, ceil_mode) -> tuple:
-    """Checked ``(kh, kw, sh, sw, ph, pw, ho, wo)`` of a pooling on an h x w image."""
-    kh, kw = _core.pair(size, "size", low=1)
-    sh, sw = (kh, kw) if stride is None else _core.pair(stride, "stride", low=1)
-    ph, pw = _core.pair(padding, "padding", low=0)
-    if 2 * ph > kh or 2 * pw > kw:
-        raise ValueError(f"padding must be at most half the window size {(kh, kw)}; "
-                         f"got {(ph, pw)}")
-    if not isinstance(ceil_mode, (bool, np.bool_)):
-        raise TypeError(f"ceil_mode must be a bool; got {ceil_mode!r}")
-    ho = pool_output_size(h, kh, sh, ph, ceil_mode)
-    wo = pool_output_size(w, kw, sw, pw, ceil_mode)
-    if ho < 1 or wo < 1:
-        raise ValueError(f"size {(kh, kw)} with padding {(ph, pw)} is larger than the "
-                         f"padded image ({h + 2 * ph}x{w + 2 * pw})")
-    return kh, kw, sh, sw, ph, pw, ho, wo
+def _check_factor(factor) -> int:
+    return _validate.check_int(factor, "factor", low=1)
 
 
 def _spatial(image) -> tuple[int, int]:
-    image = _core.check_image(image, device=_cuda.is_device(image))
-    shape = tuple(image.shape)  # a device array's shape may not take negative indices
-    return shape[-3:-1] if image.ndim == 4 else shape[:2]
+    """(H, W) of a checked image (NumPy, device or dask array)."""
+    if not _dispatch.is_dask_array(image):
+        _validate.check_image(image, device=_dispatch.is_device_array(image))
+    return _layout.spatial(image)
 
 
 def max_pool(image: np.ndarray, size: int | tuple[int, int] = 2, *,
              stride: int | tuple[int, int] | None = None, padding: int | tuple[int, int] = 0,
              ceil_mode: bool = False, backend: str = "auto") -> np.ndarray:
-    """Maximum over windows (``torch.nn.functional.max_pool2d``, dilation 1).
+    """Maximum over sliding windows, as ``torch.nn.functional.max_pool2d``.
+
+    Each output is the maximum of a ``kh x kw`` window; windows start at
+    ``-padding`` and step by `stride`. The padding never wins (it acts as -inf).
+    Each channel, and each image of a batch, is pooled on its own. The result
+    equals PyTorch's ``max_pool2d`` with dilation 1 [1]_ on the image moved to
+    ``(N, C, H, W)``.
 
     Parameters
     ----------
     image : ndarray
-        ``(H, W)``, ``(H, W, C)`` or ``(N, H, W, C)``.
-    size : int or (int, int)
-        Window size.
+        Image shaped ``(H, W)``, ``(H, W, C)`` or ``(N, H, W, C)``, of dtype uint8,
+        uint16, float32 or float64, with any strides and byte order; it is not
+        modified. A CUDA device array is accepted too (see `backend`).
+    size : int or (int, int), optional
+        Window size ``(kh, kw)``, each ``>= 1``; one integer for both. Default 2.
     stride : int or (int, int), optional
-        Defaults to ``size``.
-    padding : int or (int, int)
-        Implicit padding that never wins (-inf); at most half the window.
-    ceil_mode : bool
-        Round the output size up (a last, partial window), as PyTorch.
-    backend : {"auto", "cpu", "cuda"}
+        Step between windows, each ``>= 1``. Default: `size` (windows side by side).
+    padding : int or (int, int), optional
+        Implicit padding on both sides of each axis, each ``>= 0`` and at most half
+        the window (``2 * padding <= size``). Default 0.
+    ceil_mode : bool, optional
+        If True, the output size is rounded up, adding a last, partial window
+        where the windows do not fit exactly, as PyTorch does (never one that would
+        start in the right-hand padding). Default False.
+    backend : {"auto", "cpu", "cuda"}, optional
+        Where to compute. ``"auto"`` (default): ``"cuda"`` for a CUDA device array,
+        ``"cpu"`` for a NumPy array. With ``"cuda"``, a NumPy image is copied to the
+        GPU and the result copied back; a device array gives a Numba device array.
 
     Returns
     -------
     ndarray
-        Input dtype, exact. A window holding NaN gives NaN.
+        Same layout and dtype as `image`, with spatial size
+        ``(Ho, Wo)``, ``Ho = floor((H + 2 * ph - kh) / sh) + 1`` (``ceil`` instead of
+        ``floor`` with `ceil_mode`), likewise ``Wo``.
+        Exact (values are selected, not computed). A window holding a NaN gives NaN.
+
+    Raises
+    ------
+    TypeError
+        If `image` is not an array or its dtype is not uint8, uint16, float32 or float64; if
+        `size`, `stride` or `padding` is not an integer or a pair of integers; if
+        `ceil_mode` is not a bool; if ``backend="cpu"`` is given a device array.
+    ValueError
+        If `image` is empty or not 2-, 3- or 4-D; if `size` or `stride` is smaller than 1,
+        `padding` negative or larger than half the window, or one of them a sequence whose
+        length is not 2; if the window does not fit in the padded image (no output); if
+        `backend` is not one of the allowed values.
+    RuntimeError
+        If ``backend="cuda"`` and no usable GPU is found.
+
+    See Also
+    --------
+    avg_pool : The mean over the same windows.
+    downsample : Pooling by an integer factor, with ``ceil_mode=True``.
+
+    References
+    ----------
+    .. [1] PyTorch, ``torch.nn.functional.max_pool2d(x, size, stride, padding,
+       ceil_mode=ceil_mode)``.
 
     Examples
     --------
     >>> max_pool(np.arange(16, dtype=np.uint8).reshape(4, 4))
     array([[ 5,  7],
            [13, 15]], dtype=uint8)
+    >>> max_pool(np.arange(25.0).reshape(5, 5), 3, stride=2, padding=1)
+    array([[ 6.,  8.,  9.],
+           [16., 18., 19.],
+           [21., 23., 24.]])
     """
-    kh, kw, sh, sw, ph, pw, ho, wo = pool_geometry(
-        *_spatial(image), size, stride, padding, ceil_mode)
-
-    if _pool_2x2_fused(image, backend, (kh, kw, sh, sw, ph, pw, ho, wo)):
-        src, rows, c, out, orows = _resized_io(image, ho, wo)
-        resample.max_pool_2x2_hwc(rows, c, orows)
-        return out
-    body = lambda planes: max_pool_planes(planes, kh, kw, sh, sw, ph, pw, ho, wo)  # noqa: E731
-    return _engine.apply(image, body, backend=backend, plane_dtype="native")
-
-
-def _pool_2x2_fused(image, backend, geometry) -> bool:
-    """The common pool (2x2, stride 2, no padding, whole windows) runs fused on the
-    caller's layout on the CPU."""
-    kh, kw, sh, sw, ph, pw, ho, wo = geometry
-    h, w = _spatial(image)
-    return (kh, kw, sh, sw, ph, pw) == (2, 2, 2, 2, 0, 0) and 2 * ho <= h and 2 * wo <= w \
-        and _engine.on_cpu(image, backend)
-
-
-def _resized_io(image, ho: int, wo: int):
-    """A native C-contiguous image, its (N, H, W*C) rows, C, and an output of spatial size
-    (ho, wo) in the same layout and dtype with its rows."""
-    image = _core.check_image(image)
-    src = np.ascontiguousarray(image, dtype=_core.native(image.dtype))
-    rows, c = _engine._rows_view(src)
-    shape = (ho, wo) if image.ndim == 2 else (ho, wo, c) if image.ndim == 3 else \
-        (rows.shape[0], ho, wo, c)
-    out = np.empty(shape, src.dtype)
-    return src, rows, c, out, _engine._rows_view(out)[0]
-
-
-def max_pool_planes(planes, kh, kw, sh, sw, ph, pw, ho, wo):
-    out = _engine.empty_like(planes, (planes.shape[0], ho, wo))
-    if _cuda.is_device(planes):
-        _cuda.launch(resample.cuda_kernels().max_pool, out.shape[::-1], planes, kh, kw, sh, sw,
-                     ph, pw, out)
-    else:
-        resample.max_pool(planes, kh, kw, sh, sw, ph, pw, out)
-    return out
-
-
-def avg_pool_planes(planes, kh, kw, sh, sw, ph, pw, ho, wo, count_include_pad):
-    out = _engine.empty_like(planes, (planes.shape[0], ho, wo))
-    fn = resample.cuda_kernels().avg_pool if _cuda.is_device(planes) else resample.avg_pool
-    args = (planes, kh, kw, sh, sw, ph, pw, bool(count_include_pad), out)
-    if _cuda.is_device(planes):
-        _cuda.launch(fn, out.shape[::-1], *args)
-    else:
-        fn(*args)
-    return out
+    return _dispatch.run("max_pool", image, backend, size=size, stride=stride,
+                         padding=padding, ceil_mode=ceil_mode)
 
 
 def avg_pool(image: np.ndarray, size: int | tuple[int, int] = 2, *,
              stride: int | tuple[int, int] | None = None, padding: int | tuple[int, int] = 0,
              ceil_mode: bool = False, count_include_pad: bool = True,
              backend: str = "auto") -> np.ndarray:
-    """Mean over windows (``torch.nn.functional.avg_pool2d``).
+    """Mean over sliding windows, as ``torch.nn.functional.avg_pool2d``.
+
+    Each output is the mean of a ``kh x kw`` window; windows start at ``-padding``
+    and step by `stride`, and the padding counts as zeros. Each channel, and each
+    image of a batch, is pooled on its own. The result agrees with PyTorch's
+    ``avg_pool2d`` [1]_ on the image moved to ``(N, C, H, W)`` in float64.
 
     Parameters
     ----------
     image : ndarray
-    size, stride, padding, ceil_mode
-        As :func:`max_pool`; the padding counts as zeros.
-    count_include_pad : bool
-        Divide by the window's size including padding (PyTorch's default) or by the
-        number of image pixels in it.
-    backend : {"auto", "cpu", "cuda"}
+        Image shaped ``(H, W)``, ``(H, W, C)`` or ``(N, H, W, C)``, of dtype uint8,
+        uint16, float32 or float64, with any strides and byte order; it is not
+        modified. A CUDA device array is accepted too (see `backend`).
+    size : int or (int, int), optional
+        Window size ``(kh, kw)``, each ``>= 1``; one integer for both. Default 2.
+    stride : int or (int, int), optional
+        Step between windows, each ``>= 1``. Default: `size` (windows side by side).
+    padding : int or (int, int), optional
+        Implicit padding on both sides of each axis, each ``>= 0`` and at most half
+        the window (``2 * padding <= size``). Default 0.
+    ceil_mode : bool, optional
+        If True, the output size is rounded up, adding a last, partial window
+        where the windows do not fit exactly, as PyTorch does (never one that would
+        start in the right-hand padding). Default False.
+    count_include_pad : bool, optional
+        If True (default, as PyTorch), divide by the window's size including the
+        padding; if False, by the number of image pixels in the window.
+    backend : {"auto", "cpu", "cuda"}, optional
+        Where to compute. ``"auto"`` (default): ``"cuda"`` for a CUDA device array,
+        ``"cpu"`` for a NumPy array. With ``"cuda"``, a NumPy image is copied to the
+        GPU and the result copied back; a device array gives a Numba device array.
+
+    Returns
+    -------
+    ndarray
+        Same layout and dtype as `image`, with spatial size
+        ``(Ho, Wo)``, ``Ho = floor((H + 2 * ph - kh) / sh) + 1`` (``ceil`` instead of
+        ``floor`` with `ceil_mode`), likewise ``Wo``.
+        Integer results are rounded to nearest and saturated. A window holding a NaN
+        gives NaN.
+
+    Raises
+    ------
+    TypeError
+        If `image` is not an array or its dtype is not uint8, uint16, float32 or float64; if
+        `size`, `stride` or `padding` is not an integer or a pair of integers; if
+        `ceil_mode` is not a bool; if ``backend="cpu"`` is given a device array.
+    ValueError
+        If `image` is empty or not 2-, 3- or 4-D; if `size` or `stride` is smaller than 1,
+        `padding` negative or larger than half the window, or one of them a sequence whose
+        length is not 2; if the window does not fit in the padded image (no output); if
+        `backend` is not one of the allowed values.
+    RuntimeError
+        If ``backend="cuda"`` and no usable GPU is found.
+
+    See Also
+    --------
+    max_pool : The maximum over the same windows.
+    downsample : Pooling by an integer factor, with ``ceil_mode=True``.
+
+    References
+    ----------
+    .. [1] PyTorch, ``torch.nn.functional.avg_pool2d(x, size, stride, padding,
+       ceil_mode=ceil_mode, count_include_pad=count_include_pad)``.
 
     Examples
     --------
     >>> avg_pool(np.arange(16.0).reshape(4, 4))
     array([[ 2.5,  4.5],
            [10.5, 12.5]])
+    >>> avg_pool(np.ones((2, 2)), 2, padding=1, count_include_pad=False)
+    array([[1., 1.],
+           [1., 1.]])
     """
-    kh, kw, sh, sw, ph, pw, ho, wo = pool_geometry(
-        *_spatial(image), size, stride, padding, ceil_mode)
-    if _pool_2x2_fused(image, backend, (kh, kw, sh, sw, ph, pw, ho, wo)):
-        src, rows, c, out, orows = _resized_io(image, ho, wo)
-        if src.dtype.kind == "u":  # sums of four fit twice the width
-            wide = np.empty(0, np.uint16 if src.dtype.itemsize == 1 else np.uint32)
-            resample.avg_pool_2x2_hwc_int(rows, c, wide, orows)
-        else:
-            resample.avg_pool_2x2_hwc(rows, c, orows)
-        return out
-    return _engine.apply(image, lambda p: avg_pool_planes(p, kh, kw, sh, sw, ph, pw, ho, wo,
-                                                          count_include_pad),
-                         backend=backend)
-
-
-# --------------------------------------------------------------------------- resize
-def _taps(n_in: int, n_out: int, method: str, align_corners: bool):
-    """Index and weight tables ``(n_out, T)`` for one axis, computed exactly."""
-    o = np.arange(n_out, dtype=np.int64)
-    if method == "nearest":  # floor(o * in / out)
-        idx = np.minimum(o * n_in // n_out, n_in - 1)[:, None]
-        return idx, np.ones((n_out, 1))
-    if method == "nearest-exact":  # floor((o + 0.5) * in / out)
-        idx = np.minimum((2 * o + 1) * n_in // (2 * n_out), n_in - 1)[:, None]
-        return idx, np.ones((n_out, 1))
-    if method == "bilinear":
-        if align_corners:
-            src = o * (n_in - 1) / (n_out - 1) if n_out > 1 else np.zeros(n_out)
-        else:
-            src = np.maximum(((2 * o + 1) * n_in - n_out) / (2 * n_out), 0.0)
-        i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
-        # PyTorch's second tap, weight 0 included (a NaN there still reaches), except at
-        # equal sizes, where it copies
-        i1 = np.minimum(i0 + 1, n_in - 1) if n_in != n_out else i0
-        lam = src - i0
-        return np.stack([i0, i1], 1), np.stack([1.0 - lam, lam], 1)
-    # area: adaptive average pooling windows [floor(o*in/out), ceil((o+1)*in/out))
-    start = o * n_in // n_out
-    end = -(-((o + 1) * n_in) // n_out)
-    T = int((end - start).max())
-    t = np.arange(T)
-    idx = np.minimum(start[:, None] + t, end[:, None] - 1)
-    w = np.where(start[:, None] + t < end[:, None], 1.0 / (end - start)[:, None], 0.0)
-    return idx, w
-
-
-def _resample_planes(planes, shape, method, align_corners):
-    """Device planes only: on the CPU, resize runs fused on the caller's layout."""
-    P, H, W = planes.shape
-    ho, wo = shape
-    k = resample.cuda_kernels()
-    for axis, n_in, n_out in ((0, H, ho), (1, W, wo)):
-        if n_in == n_out:  # every method is the identity at equal sizes
-            continue
-        idx, w = _taps(n_in, n_out, method, align_corners)
-        w = w.astype(planes.dtype)
-        shp = (P, n_out, planes.shape[2]) if axis == 0 else (P, planes.shape[1], n_out)
-        out = _engine.empty_like(planes, shp)
-        fn = k.taps_cols if axis == 0 else k.taps_rows
-        _cuda.launch(fn, shp[::-1], planes, _cuda.constant(idx), _cuda.constant(w), out)
-        planes = out
-    return planes
-
-
-def _resize_fused(image, shape, method, align_corners):
-    ho, wo = shape
-    src, rows, c, out, orows = _resized_io(image, ho, wo)
-    iy, wy = _taps(rows.shape[1], ho, method, align_corners)
-    ix, wx = _taps(rows.shape[2] // c, wo, method, align_corners)
-    # per output sample (pixel x, channel k): offset ix * C + k into the row, weight wx
-    ixe = (ix.T[:, :, None] * c + np.arange(c)).reshape(ix.shape[1], wo * c).astype(np.int32)
-    if method.startswith("nearest"):  # a copy: no arithmetic, any dtype, exact
-        resample.nearest_hwc(rows, iy[:, 0].copy(), ixe[0].copy(), c, orows)
-        return out
-    cdt = _core.compute_dtype(src.dtype)
-    if method == "bilinear" and not align_corners and (ho, wo * c) == (
-            2 * rows.shape[1], 2 * rows.shape[2]) and _edge_taps_finite(rows, c):
-        # 2x by phases: no tables, no gathers
-        wide = {1: np.uint16, 2: np.uint32}.get(src.dtype.itemsize) \
-            if src.dtype.kind == "u" else cdt
-        resample.upsample2x_hwc(rows, c, np.empty(0, wide), src.dtype.kind == "u", orows)
-        return out
-    wxe = np.repeat(wx.T, c, axis=1).astype(cdt)
-    lo, hi = _core.int_range(src.dtype, cdt)
-    fn = resample.upsample_hwc if iy.shape[1] == 2 and ho > rows.shape[1] else \
-        resample.resample_hwc
-    fn(rows, iy, wy.astype(cdt), ixe, wxe, lo, hi, src.dtype.kind == "u",
-       orows)
-    return out
-
-
-def _edge_taps_finite(rows, c) -> bool:
-    """Whether source row 1 and column 1 are finite: PyTorch's first output row (column)
-    also reads them with weight 0, so a NaN there reaches it; the 2x phase kernel, which
-    copies the edge, is exact only without one (else the tables run)."""
-    if rows.dtype.kind != "f":
-        return True
-    return bool(np.isfinite(rows[:, 1:2]).all() and np.isfinite(rows[:, :, c:2 * c]).all())
-
-
-def _check_shape(shape) -> tuple[int, int]:
-    if not isinstance(shape, (tuple, list)) or len(shape) != 2:
-        raise ValueError(f"shape must be a pair (height, width); got {shape!r}")
-    return tuple(_core.check_int(s, "shape", low=1) for s in shape)
-
-
-def _check_choice(value, name, choices):
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {list(choices)}; got {value!r}")
-    return value
+    return _dispatch.run("avg_pool", image, backend, size=size, stride=stride,
+                         padding=padding, ceil_mode=ceil_mode,
+                         count_include_pad=count_include_pad)
 
 
 def resize(image: np.ndarray, shape: tuple[int, int], *, method: str = "bilinear",
            align_corners: bool = False, backend: str = "auto") -> np.ndarray:
-    """Resize to ``shape = (height, width)`` (``torch.nn.functional.interpolate``).
+    """Resize to a given height and width, as ``torch.nn.functional.interpolate``.
+
+    Both axes are resampled independently, each channel and each image of a batch
+    on its own. The source positions are computed exactly, in integers or float64:
+    PyTorch computes its scale factor in float32, which puts its nearest and
+    bilinear sampling one pixel off for a few size pairs; otherwise the result
+    agrees with ``interpolate(size=shape, mode=method)`` [1]_ on the image moved to
+    ``(N, C, H, W)`` in float64.
 
     Parameters
     ----------
     image : ndarray
+        Image shaped ``(H, W)``, ``(H, W, C)`` or ``(N, H, W, C)``, of dtype uint8,
+        uint16, float32 or float64, with any strides and byte order; it is not
+        modified. A CUDA device array is accepted too (see `backend`).
     shape : (int, int)
-        Output height and width, up or down.
-    method : {"nearest", "nearest-exact", "bilinear", "area"}
-        PyTorch's modes; bilinear without antialiasing; area is adaptive average
-        pooling. Source indices are computed exactly (PyTorch's float32 scale can
-        be one pixel off for a few size pairs).
-    align_corners : bool
-        Bilinear only: map corner pixel centres onto each other.
-    backend : {"auto", "cpu", "cuda"}
+        The output's ``(height, width)``, each ``>= 1``; larger or smaller than the
+        input's, independently.
+    method : {"bilinear", "nearest", "nearest-exact", "area"}, optional
+        PyTorch's modes. ``"bilinear"`` (default): linear interpolation between the
+        two nearest source pixels on each axis, without antialiasing.
+        ``"nearest"``: the source pixel ``floor(o * in / out)``. ``"nearest-exact"``:
+        the source pixel ``floor((o + 0.5) * in / out)``. ``"area"``: the mean of the
+        source pixels ``floor(o * in / out)`` to ``ceil((o + 1) * in / out) - 1``
+        (adaptive average pooling).
+    align_corners : bool, optional
+        ``"bilinear"`` only: if True, the centres of the corner pixels of the input
+        and the output coincide; if False (default), their outer edges do.
+    backend : {"auto", "cpu", "cuda"}, optional
+        Where to compute. ``"auto"`` (default): ``"cuda"`` for a CUDA device array,
+        ``"cpu"`` for a NumPy array. With ``"cuda"``, a NumPy image is copied to the
+        GPU and the result copied back; a device array gives a Numba device array.
+
+    Returns
+    -------
+    ndarray
+        Same layout and dtype as `image`, with spatial size `shape`. Integer results
+        are rounded to nearest and saturated; the nearest methods copy values
+        exactly. A NaN reaches the outputs that read it (for ``"bilinear"``, as in
+        PyTorch, also where its weight is 0).
+
+    Raises
+    ------
+    TypeError
+        If `image` is not an array or its dtype is not uint8, uint16, float32 or float64; if
+        an element of `shape` is not an integer; if ``backend="cpu"`` is given a device
+        array.
+    ValueError
+        If `image` is empty or not 2-, 3- or 4-D; if `shape` is not a pair, or an element is
+        smaller than 1; if `method` is not one of the allowed values; if `align_corners` is
+        True with a `method` other than ``"bilinear"``; if `backend` is not one of the
+        allowed values.
+    RuntimeError
+        If ``backend="cuda"`` and no usable GPU is found.
+
+    See Also
+    --------
+    downsample, upsample : Resizing by an integer factor.
+
+    References
+    ----------
+    .. [1] PyTorch, ``torch.nn.functional.interpolate(x, size=shape, mode=method,
+       align_corners=align_corners)`` (``align_corners`` for ``"bilinear"`` only,
+       ``antialias=False``).
 
     Examples
     --------
     >>> resize(np.array([[0.0, 1.0]]), (1, 4))
     array([[0.  , 0.25, 0.75, 1.  ]])
+    >>> resize(np.array([[0.0, 3.0]]), (1, 4), align_corners=True)
+    array([[0., 1., 2., 3.]])
     """
-    shape = _check_shape(shape)
-    _check_choice(method, "method", RESIZE_METHODS)
-    if align_corners and method != "bilinear":
-        raise ValueError("align_corners applies to method='bilinear' only")
-    if _engine.on_cpu(image, backend):  # both axes in one sweep on the caller's layout
-        return _resize_fused(image, shape, method, bool(align_corners))
-    return _engine.apply(image, lambda p: _resample_planes(p, shape, method,
-                                                           bool(align_corners)),
-                         backend=backend)
-
-
-def _check_factor(factor) -> int:
-    return _core.check_int(factor, "factor", low=1)
+    return _dispatch.run("resize", image, backend, shape=shape, method=method,
+                         align_corners=align_corners)
 
 
 def downsample(image: np.ndarray, factor: int = 2, *, method: str = "area",
                backend: str = "auto") -> np.ndarray:
-    """Shrink by an integer ``factor`` to ``(ceil(H / f), ceil(W / f))``.
+    """Shrink by an integer factor, to ``(ceil(H / factor), ceil(W / factor))``.
+
+    ``"max"`` and ``"avg"`` pool with ``size = stride = factor`` and
+    ``ceil_mode=True`` (:func:`max_pool`, :func:`avg_pool`), so a last, partial
+    window covers the rows and columns left over; ``"area"``, ``"nearest"`` and
+    ``"bilinear"`` are :func:`resize` to the output shape. Each agrees with the
+    PyTorch operation it stands for [1]_.
 
     Parameters
     ----------
     image : ndarray
-    factor : int
-    method : {"area", "max", "avg", "nearest", "bilinear"}
-        "max"/"avg": pools with size = stride = factor and ``ceil_mode=True``;
-        the others: :func:`resize` to the output shape.
-    backend : {"auto", "cpu", "cuda"}
+        Image shaped ``(H, W)``, ``(H, W, C)`` or ``(N, H, W, C)``, of dtype uint8,
+        uint16, float32 or float64, with any strides and byte order; it is not
+        modified. A CUDA device array is accepted too (see `backend`).
+    factor : int, optional
+        The shrinking factor, ``>= 1`` (1 returns a copy). Default 2.
+    method : {"area", "max", "avg", "nearest", "bilinear"}, optional
+        ``"area"`` (default): the mean over each source area (adaptive average
+        pooling, which equals ``"avg"`` when `factor` divides the size).
+        ``"max"``: the maximum of each ``factor x factor`` block. ``"avg"``: the
+        mean of the image pixels of each block (partial blocks at the bottom and
+        right included). ``"nearest"``: one source pixel per block, without
+        averaging (fast, but it aliases). ``"bilinear"``: linear interpolation,
+        without antialiasing.
+    backend : {"auto", "cpu", "cuda"}, optional
+        Where to compute. ``"auto"`` (default): ``"cuda"`` for a CUDA device array,
+        ``"cpu"`` for a NumPy array. With ``"cuda"``, a NumPy image is copied to the
+        GPU and the result copied back; a device array gives a Numba device array.
+
+    Returns
+    -------
+    ndarray
+        Same layout and dtype as `image`, with spatial size
+        ``(ceil(H / factor), ceil(W / factor))``. Integer results are rounded to
+        nearest and saturated.
+
+    Raises
+    ------
+    TypeError
+        If `image` is not an array or its dtype is not uint8, uint16, float32 or float64; if
+        `factor` is not an integer; if ``backend="cpu"`` is given a device array.
+    ValueError
+        If `image` is empty or not 2-, 3- or 4-D; if `factor` is smaller than 1; if `method`
+        is not one of the allowed values; if `backend` is not one of the allowed values.
+    RuntimeError
+        If ``backend="cuda"`` and no usable GPU is found.
+
+    See Also
+    --------
+    upsample : The opposite direction.
+    resize : Any output shape.
+
+    References
+    ----------
+    .. [1] PyTorch, ``torch.nn.functional.max_pool2d`` and ``avg_pool2d`` (kernel
+       size and stride `factor`, ``ceil_mode=True``) for ``"max"`` and ``"avg"``;
+       ``interpolate(size=(ceil(H / f), ceil(W / f)), mode=method)`` for the others
+       (``mode="area"``, ``"nearest"``, ``"bilinear"``).
 
     Examples
     --------
     >>> downsample(np.arange(16.0).reshape(4, 4), 2, method="max")
     array([[ 5.,  7.],
            [13., 15.]])
+    >>> downsample(np.ones((5, 7), np.uint8), 2).shape
+    (3, 4)
     """
     f = _check_factor(factor)
-    _check_choice(method, "method", DOWNSAMPLE_METHODS)
+    _validate.check_choice(method, "method", DOWNSAMPLE_METHODS)
     if method == "max":
         return max_pool(image, f, ceil_mode=True, backend=backend)
     if method == "avg":
@@ -337,143 +347,217 @@ def downsample(image: np.ndarray, factor: int = 2, *, method: str = "area",
 
 
 def bilinear_kernel(factor: int) -> np.ndarray:
-    """The FCN bilinear upsampling filter for an integer ``factor``.
+    """The FCN bilinear upsampling filter for an integer factor.
 
-    Size ``k = 2f - f % 2``, centre ``c = f - 1`` (k odd) or ``f - 0.5`` (k even),
-    ``w[i, j] = (1 - |i - c| / f) * (1 - |j - c| / f)``.
+    The kernel that makes a transposed convolution with stride `factor` (and
+    padding ``factor // 2``) a bilinear upsampling, as in fully convolutional
+    networks [1]_: size ``k = 2 * factor - factor % 2``, centre ``c = factor - 1``
+    for odd ``k`` and ``factor - 0.5`` for even ``k``, and weights
+    ``w[i, j] = (1 - |i - c| / factor) * (1 - |j - c| / factor)``.
+
+    Parameters
+    ----------
+    factor : int
+        The upsampling factor, ``>= 1``.
+
+    Returns
+    -------
+    ndarray
+        float64, shape ``(k, k)``.
+
+    Raises
+    ------
+    TypeError
+        If `factor` is not an integer.
+    ValueError
+        If `factor` is smaller than 1.
+
+    See Also
+    --------
+    upsample : ``method="transposed"`` uses this kernel by default.
+    conv_transpose : The transposed convolution it is made for.
+
+    References
+    ----------
+    .. [1] J. Long, E. Shelhamer and T. Darrell, "Fully convolutional networks for
+       semantic segmentation", CVPR 2015 (the ``bilinear`` weight filler of their
+       Caffe models).
 
     Examples
     --------
     >>> bilinear_kernel(2)[0]
     array([0.0625, 0.1875, 0.1875, 0.0625])
+    >>> bilinear_kernel(3).shape
+    (5, 5)
     """
-    f = _check_factor(factor)
-    k = 2 * f - f % 2
-    c = f - 1 if k % 2 == 1 else f - 0.5
-    r = 1 - np.abs(np.arange(k) - c) / f
-    return np.outer(r, r)
+    return taps.bilinear_kernel(_check_factor(factor))
 
 
 def upsample(image: np.ndarray, factor: int = 2, *, method: str = "bilinear",
              kernel: np.ndarray | None = None, backend: str = "auto") -> np.ndarray:
-    """Enlarge by an integer ``factor`` to ``(f * H, f * W)``.
+    """Enlarge by an integer factor, to ``(factor * H, factor * W)``.
+
+    ``"nearest"`` and ``"bilinear"`` are :func:`resize` to the output shape;
+    ``"transposed"`` is :func:`conv_transpose` with `kernel` (default
+    :func:`bilinear_kernel` of `factor`), ``stride=factor`` and
+    ``padding=factor // 2``, which equals bilinear upsampling away from the borders
+    (near them, the missing neighbours count as 0). Each agrees with the PyTorch
+    operation it stands for [1]_.
 
     Parameters
     ----------
     image : ndarray
-    factor : int
-    method : {"bilinear", "nearest", "transposed"}
-        "bilinear"/"nearest": :func:`resize`; "transposed": :func:`conv_transpose`
-        with ``kernel`` (default :func:`bilinear_kernel`), stride ``f`` and padding
-        ``f // 2``; away from the borders it equals bilinear upsampling.
-    kernel : ndarray, optional
-        2-D kernel for "transposed"; its size must give ``f * H`` rows.
-    backend : {"auto", "cpu", "cuda"}
+        Image shaped ``(H, W)``, ``(H, W, C)`` or ``(N, H, W, C)``, of dtype uint8,
+        uint16, float32 or float64, with any strides and byte order; it is not
+        modified. A CUDA device array is accepted too (see `backend`).
+    factor : int, optional
+        The enlarging factor, ``>= 1`` (1 returns a copy). Default 2.
+    method : {"bilinear", "nearest", "transposed"}, optional
+        ``"bilinear"`` (default): linear interpolation (``align_corners=False``).
+        ``"nearest"``: each pixel repeated ``factor x factor`` times.
+        ``"transposed"``: a transposed convolution with `kernel`.
+    kernel : array_like, optional
+        ``"transposed"`` only: the 2-D kernel, real and finite, applied to each
+        channel alone. The output is ``(factor * H, factor * W)`` for a kernel of
+        size ``2 * factor - factor % 2`` (as :func:`bilinear_kernel`); other sizes
+        give :func:`conv_transpose`'s output size. Default: ``bilinear_kernel(factor)``.
+    backend : {"auto", "cpu", "cuda"}, optional
+        Where to compute. ``"auto"`` (default): ``"cuda"`` for a CUDA device array,
+        ``"cpu"`` for a NumPy array. With ``"cuda"``, a NumPy image is copied to the
+        GPU and the result copied back; a device array gives a Numba device array.
+
+    Returns
+    -------
+    ndarray
+        Same layout and dtype as `image`, with spatial size
+        ``(factor * H, factor * W)`` (see `kernel`). Integer results are rounded to
+        nearest and saturated.
+
+    Raises
+    ------
+    TypeError
+        If `image` is not an array or its dtype is not uint8, uint16, float32 or float64; if
+        `factor` is not an integer, or `kernel` not an array of real numbers; if
+        ``backend="cpu"`` is given a device array.
+    ValueError
+        If `image` is empty or not 2-, 3- or 4-D; if `factor` is smaller than 1; if `method`
+        is not one of the allowed values; if `kernel` is given with a `method` other than
+        ``"transposed"``, or is not 2-D, empty, or holds NaN or infinity; if `backend` is
+        not one of the allowed values.
+    RuntimeError
+        If ``backend="cuda"`` and no usable GPU is found.
+
+    See Also
+    --------
+    downsample : The opposite direction.
+    resize : Any output shape.
+
+    References
+    ----------
+    .. [1] PyTorch, ``torch.nn.functional.interpolate(x, size=(f * H, f * W),
+       mode=method)`` and ``conv_transpose2d(x, kernel, stride=f, padding=f // 2,
+       groups=C)``.
 
     Examples
     --------
     >>> upsample(np.array([[0.0, 4.0]]), 2, method="nearest")
     array([[0., 0., 4., 4.],
            [0., 0., 4., 4.]])
+    >>> upsample(np.array([[0.0, 4.0]]), 2)[0]
+    array([0., 1., 3., 4.])
     """
     f = _check_factor(factor)
-    _check_choice(method, "method", UPSAMPLE_METHODS)
+    _validate.check_choice(method, "method", UPSAMPLE_METHODS)
     if method != "transposed":
         if kernel is not None:
             raise ValueError("kernel applies to method='transposed' only")
         h, w = _spatial(image)
         return resize(image, (f * h, f * w), method=method, backend=backend)
-    k = bilinear_kernel(f) if kernel is None else _core.check_kernel(kernel)
+    k = bilinear_kernel(f) if kernel is None else _validate.check_kernel(kernel)
     return conv_transpose(image, k, stride=f, padding=f // 2, backend=backend)
-
-
-# --------------------------------------------------------------------------- conv transpose
-def _check_bias(bias, cout: int) -> np.ndarray:
-    if bias is None:
-        return np.zeros(cout)
-    b = np.asarray(bias, dtype=np.float64).ravel()
-    if b.size == 1:
-        b = np.full(cout, b[0])
-    if b.size != cout:
-        raise ValueError(f"bias must be a number or hold {cout} values; got {b.size}")
-    if not np.all(np.isfinite(b)):
-        raise ValueError("bias must be finite")
-    return b
-
-
-def conv_output_size(n, k, s, p, op):
-    return (n - 1) * s - 2 * p + k + op
 
 
 def conv_transpose(image: np.ndarray, kernel: np.ndarray, *, stride: int | tuple[int, int] = 2,
                    padding: int | tuple[int, int] = 0,
                    output_padding: int | tuple[int, int] = 0,
                    bias: float | np.ndarray | None = None, backend: str = "auto") -> np.ndarray:
-    """Transposed convolution (``torch.nn.functional.conv_transpose2d``).
+    """Transposed convolution, as ``torch.nn.functional.conv_transpose2d``.
+
+    Each input pixel adds the kernel, scaled by its value, to the output at
+    ``stride`` times its position; ``padding`` then crops that many rows and
+    columns from each side, and ``output_padding`` adds some on the bottom and right.
+    A 2-D kernel acts on each channel alone (PyTorch's ``groups=C``); a 4-D weight
+    ``(C_in, C_out, kh, kw)`` mixes the channels (``groups=1``) and gives ``C_out``
+    channels. The result agrees with PyTorch's ``conv_transpose2d`` [1]_ on the image
+    moved to ``(N, C, H, W)`` in float64.
 
     Parameters
     ----------
     image : ndarray
-        ``(H, W)``, ``(H, W, C)`` or ``(N, H, W, C)``.
-    kernel : ndarray
-        2-D ``(kh, kw)``: applied to each channel alone (``groups=C``); or 4-D
-        ``(C_in, C_out, kh, kw)``: mixes channels (``groups=1``), C_in = C.
-    stride, padding, output_padding : int or (int, int)
-        As PyTorch; ``output_padding < stride``.
-    bias : float or ndarray, optional
-        A number, or one per output channel.
-    backend : {"auto", "cpu", "cuda"}
+        Image shaped ``(H, W)``, ``(H, W, C)`` or ``(N, H, W, C)``, of dtype uint8,
+        uint16, float32 or float64, with any strides and byte order; it is not
+        modified. A CUDA device array is accepted too (see `backend`).
+    kernel : array_like
+        2-D ``(kh, kw)``, or 4-D ``(C_in, C_out, kh, kw)`` with ``C_in`` the number
+        of channels of `image` (1 for a 2-D image); real and finite.
+    stride : int or (int, int), optional
+        Upsampling step, each ``>= 1``. Default 2.
+    padding : int or (int, int), optional
+        Rows and columns cropped from each side, each ``>= 0``. Default 0.
+    output_padding : int or (int, int), optional
+        Rows and columns added at the bottom and right, each ``>= 0`` and smaller
+        than `stride`. Default 0.
+    bias : float or array_like, optional
+        Added to every output: one number, or one per output channel. Finite.
+        Default None (no bias).
+    backend : {"auto", "cpu", "cuda"}, optional
+        Where to compute. ``"auto"`` (default): ``"cuda"`` for a CUDA device array,
+        ``"cpu"`` for a NumPy array. With ``"cuda"``, a NumPy image is copied to the
+        GPU and the result copied back; a device array gives a Numba device array.
 
     Returns
     -------
     ndarray
-        ``((H-1)*s - 2p + kh + op, ...)``, the input's dtype; C_out channels for a
-        4-D kernel (a gray image with C_out > 1 gains a channel axis).
+        The input's dtype (integer results rounded to nearest and saturated), of
+        spatial size ``((H - 1) * sh - 2 * ph + kh + oph, (W - 1) * sw - 2 * pw + kw
+        + opw)``; the input's layout, with ``C_out`` channels for a 4-D kernel (a
+        gray ``(H, W)`` image with ``C_out > 1`` gains a channel axis).
+
+    Raises
+    ------
+    TypeError
+        If `image` is not an array or its dtype is not uint8, uint16, float32 or float64; if
+        `kernel` holds something other than real numbers; if `stride`, `padding` or
+        `output_padding` is not an integer or a pair of integers; if ``backend="cpu"`` is
+        given a device array.
+    ValueError
+        If `image` is empty or not 2-, 3- or 4-D; if `kernel` is not a 2-D or 4-D array, is
+        empty or holds NaN or infinity; if a 4-D kernel's ``C_in`` differs from the image's
+        number of channels; if `stride` is smaller than 1, `padding` or `output_padding`
+        negative, or `output_padding` not smaller than `stride`; if `padding` leaves no
+        output; if `bias` is not finite or does not hold one value or ``C_out`` values; if
+        `backend` is not one of the allowed values.
+    RuntimeError
+        If ``backend="cuda"`` and no usable GPU is found.
+
+    See Also
+    --------
+    upsample : ``method="transposed"``.
+    bilinear_kernel : The kernel for bilinear upsampling.
+    imgops.nn.conv_transpose2d : The same on PyTorch's ``(N, C, H, W)`` layout.
+
+    References
+    ----------
+    .. [1] PyTorch, ``torch.nn.functional.conv_transpose2d(x, weight, bias, stride,
+       padding, output_padding, groups)``, with ``weight`` the kernel broadcast to
+       ``(C, 1, kh, kw)`` and ``groups=C`` for a 2-D kernel.
 
     Examples
     --------
     >>> conv_transpose(np.array([[1.0, 2.0]]), np.ones((1, 2)), stride=2)
     array([[1., 1., 2., 2.]])
+    >>> conv_transpose(np.ones((2, 2)), np.ones((3, 3)), stride=2, padding=1).shape
+    (3, 3)
     """
-    image = _core.check_image(image, device=_cuda.is_device(image))
-    if isinstance(kernel, (list, tuple)):
-        kernel = np.asarray(kernel)
-    if not isinstance(kernel, np.ndarray) or kernel.ndim not in (2, 4):
-        raise ValueError("kernel must be a 2-D (kh, kw) or 4-D (C_in, C_out, kh, kw) array")
-    k = _core.check_kernel(kernel, "kernel", ndim=kernel.ndim)
-    sh, sw = _core.pair(stride, "stride", low=1)
-    ph, pw = _core.pair(padding, "padding", low=0)
-    oph, opw = _core.pair(output_padding, "output_padding", low=0)
-    if oph >= sh or opw >= sw:
-        raise ValueError(f"output_padding must be smaller than stride {(sh, sw)}; "
-                         f"got {(oph, opw)}")
-    h, w = _spatial(image)
-    kh, kw = k.shape[-2:]
-    ho, wo = conv_output_size(h, kh, sh, ph, oph), conv_output_size(w, kw, sw, pw, opw)
-    if ho < 1 or wo < 1:
-        raise ValueError(f"padding {(ph, pw)} leaves no output for this image and kernel")
-    channels = 1 if image.ndim == 2 else tuple(image.shape)[-1]
-    if k.ndim == 4:
-        if k.shape[0] != channels:
-            raise ValueError(f"kernel has C_in={k.shape[0]} but the image has {channels} "
-                             "channel(s)")
-        cout, groups = k.shape[1], 1
-    else:
-        cout, groups = channels, channels
-    b = _check_bias(bias, cout)
-
-    def body(planes):
-        n = planes.shape[0] // channels
-        x = planes.reshape(n, channels, h, w)
-        wt = np.ascontiguousarray(k if k.ndim == 4 else np.broadcast_to(k, (channels, 1, kh, kw)),
-                                  planes.dtype)
-        bb = np.ascontiguousarray(b, planes.dtype)
-        out = _engine.empty_like(planes, (n, cout, ho, wo))
-        if _cuda.is_device(planes):
-            _cuda.launch(resample.cuda_kernels().conv_transpose, (wo, ho, n * cout), x,
-                         _cuda.to_device(wt), _cuda.to_device(bb), sh, sw, ph, pw, groups, out)
-        else:
-            resample.conv_transpose(x, wt, bb, sh, sw, ph, pw, groups, out)
-        return out.reshape(n * cout, ho, wo)
-
-    return _engine.apply(image, body, backend=backend)
+    return _dispatch.run("conv_transpose", image, backend, kernel=kernel, stride=stride,
+                         padding=padding, output_padding=output_padding, bias=bias)

@@ -1,4 +1,4 @@
-"""Shared test helpers: dtypes, modes, random images, SPEC's tolerance."""
+"""Shared test helpers: dtypes, modes, random images, the contract's tolerance."""
 
 import numpy as np
 
@@ -19,7 +19,7 @@ def layout_shape(layout, h=23, w=31):
 
 
 def assert_matches(out, ref, dtype, *, exact=False):
-    """SPEC's tolerance: integers +-1, float32 1e-5 * max(1, max|ref|), float64 1e-9."""
+    """the contract's tolerance: integers +-1, float32 1e-5 * max(1, max|ref|), float64 1e-9."""
     out = np.asarray(out, dtype=np.float64)
     ref = np.asarray(ref, dtype=np.float64)
     assert out.shape == ref.shape, (out.shape, ref.shape)

@@ -1,8 +1,8 @@
-"""Reference implementations named by SPEC.md, applied per channel in float64.
+"""Reference implementations named by the contract, applied per channel in float64.
 
-Slow and obviously correct: SciPy / scikit-image where SPEC names them, NumPy
+Slow and obviously correct: SciPy / scikit-image where the contract names them, NumPy
 formulas elsewhere. Results for "same dtype" operations are rounded and
-saturated the way SPEC says, so integer comparisons allow +-1.
+saturated the way the contract says, so integer comparisons allow +-1.
 """
 
 from __future__ import annotations
@@ -180,7 +180,7 @@ NP_PAD = {"reflect": "symmetric", "mirror": "reflect", "nearest": "edge", "wrap"
 
 
 def bilateral(image, sigma_color, sigma_spatial, radius=None, mode="reflect"):
-    """SPEC's formula on an (H, W) or (H, W, C) float64 image, vectorised over pixels."""
+    """the contract's formula on an (H, W) or (H, W, C) float64 image, vectorised over pixels."""
     import math
     a = np.asarray(image, np.float64)
     if a.ndim == 2:

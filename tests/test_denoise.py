@@ -1,4 +1,4 @@
-"""Denoising and canny against SPEC's references (scikit-image, SciPy, formulas)."""
+"""Denoising and canny against the contract's references (scikit-image, SciPy, formulas)."""
 
 import numpy as np
 import pytest
@@ -59,7 +59,7 @@ def _skimage_nlm(img, h, s, d, sigma):
 
 
 def _check_nlm(out, ref, dtype):
-    """SPEC: max error <= 1 % and mean <= 0.3 % of the value range (integers +1)."""
+    """The contract: max error <= 1 % and mean <= 0.3 % of the value range (integers +1)."""
     rng_ = 255.0 if dtype == np.uint8 else 65535.0 if dtype == np.uint16 else \
         float(np.ptp(ref)) or 1.0
     assert out.shape == ref.shape
@@ -158,7 +158,7 @@ def test_denoise_methods_and_constant_image():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea", "camera"])
 def test_denoise_quality(name):
-    """SPEC quality bar: +6 dB PSNR at sigma = 25 on real photographs."""
+    """The quality bar: +6 dB PSNR at sigma = 25 on real photographs."""
     clean = getattr(skdata, name)()
     noisy = _noisy(clean, 25, seed=42)
     assert _psnr(clean, imgops.denoise(noisy)) >= _psnr(clean, noisy) + 6.0
@@ -176,7 +176,7 @@ def test_canny_photographs(name, sigma, lo, hi, q):
     ours = imgops.canny(img, sigma, lo, hi, q)
     ref = feature.canny(img, sigma, lo, hi, use_quantiles=q)
     assert ours.dtype == bool and ours.shape == img.shape
-    np.testing.assert_array_equal(ours, ref)  # SPEC asks >= 99.9 %; the CPU path is exact
+    np.testing.assert_array_equal(ours, ref)  # the contract asks >= 99.9 %; the CPU path is exact
 
 
 @pytest.mark.parametrize("dt", [np.uint16, np.float32, np.float64])

@@ -1,4 +1,4 @@
-"""Bad input gets a clear exception naming the argument (SPEC.md)."""
+"""Bad input gets a clear exception naming the argument (the contract)."""
 
 import numpy as np
 import pytest

@@ -6,7 +6,7 @@ without the JIT, which also makes the CPU reference path pure Python: images are
 import pytest
 
 import imgops
-from imgops import _cuda
+from imgops._cuda import runtime as _cuda
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1,4 +1,4 @@
-"""Every operation with backend="cuda" against the CPU backend (SPEC: float tolerance,
+"""Every operation with backend="cuda" against the CPU backend (the contract: float tolerance,
 integers +-1), NumPy in -> NumPy out and device in -> device out."""
 
 import numpy as np
@@ -120,7 +120,7 @@ TILED = {  # (operation, the tiled kernel it must run): border rules of every pa
 def test_tiled_stencils_span_tiles(name, monkeypatch):
     """The shared-memory kernels on an image of several tiles in both directions (edges
     not multiples of the tile), against the CPU; and they did run."""
-    from imgops import _cuda
+    from imgops._cuda import runtime as _cuda
     fn, kernel = TILED[name]
     ran = []
     launch = _cuda.launch_tiled
@@ -207,7 +207,7 @@ def test_backends_report_the_device():
 def test_staged_host_copies(shape, monkeypatch):
     """NumPy in / NumPy out through the pinned staging buffers, in chunks that do not
     divide the image (odd byte counts, several rounds of both buffers)."""
-    from imgops import _cuda
+    from imgops._cuda import runtime as _cuda
     monkeypatch.setattr(_cuda, "STAGE_BYTES", 61)
     monkeypatch.setattr(_cuda, "STAGED_MIN", 1)
     for dtype in (np.uint8, np.float64):
@@ -218,3 +218,15 @@ def test_staged_host_copies(shape, monkeypatch):
         agree(imgops.gaussian(a, 1.0, backend="cuda"), imgops.gaussian(a, 1.0, backend="cpu"))
         agree(imgops.resize(a, (9, 4), backend="cuda"), imgops.resize(a, (9, 4), backend="cpu"))
     assert _cuda._stage().size == 61
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_integer_ties_round_to_even_on_both_targets(dtype):
+    """Means of two neighbours land on exact .5 ties: both targets round them half to
+    even (np.rint), through the one shared rounding rule. CUDA once rounded ties up."""
+    a = np.array([[2, 3, 4, 5, 6, 7, 8, 9]], dtype)
+    expected = np.rint(np.array([[2, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5]])).astype(dtype)
+    cpu = imgops.box(a, (1, 2), mode="nearest", backend="cpu")
+    gpu = np.asarray(imgops.box(a, (1, 2), mode="nearest", backend="cuda"))
+    np.testing.assert_array_equal(cpu, expected)
+    np.testing.assert_array_equal(gpu, expected)

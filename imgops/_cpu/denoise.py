@@ -1,17 +1,12 @@
-"""Denoising engines: bilateral, fast non-local means, canny's suppression and hysteresis.
+"""Denoising engines on the CPU: bilateral filter, non-local means, Immerkaer's noise
+estimate."""
 
-Each works on one image's channel stack ``(C, H, W)`` at a time (channels are
-measured together), already extended at the border by ``border.pad``.
-"""
-
-import functools
 import math
-from types import SimpleNamespace
 
 import numpy as np
 from numba import njit, prange
 
-from .border import sample
+from .._shared.weights import schraudolph_exp
 
 
 @njit(parallel=True, cache=True, fastmath={"contract", "arcp", "reassoc"})
@@ -67,9 +62,17 @@ def bilateral(padded, r, spatial, inv2sc2, out):
 
 
 _F32 = np.float32
+
+
 _LOG2E32 = _F32(1.4426950408889634)
+
+
 _LN2_HI32 = _F32(0.693145751953125)  # ln 2 split as Cephes' expf: k * hi exact
+
+
 _LN2_LO32 = _F32(1.428606765330187e-06)
+
+
 _EXP32_TAYLOR = tuple(_F32(1.0 / math.factorial(n)) for n in range(7, -1, -1))
 
 
@@ -97,8 +100,14 @@ def _exp_scaled32(a, scale, factor, out, bits):
 
 
 _LOG2E = 1.4426950408889634
+
+
 _LN2_HI = 0.6931471803691238  # ln 2 split so that k * _LN2_HI is exact for |k| < 2^20
+
+
 _LN2_LO = 1.9082149292705877e-10
+
+
 _EXP_TAYLOR = tuple(1.0 / math.factorial(n) for n in range(12, -1, -1))
 
 
@@ -189,7 +198,7 @@ def nl_means(padded, pad, o, d, inv_h2s2, var2c, out):
     K = max(2 * o, 1)
     Wb = W + 2 * d
     dt = padded.dtype
-    w0 = _schraudolph_exp(0.0)
+    w0 = schraudolph_exp(0.0)
     inv32 = _F32(inv_h2s2)
     head = np.zeros((nst, C + 1, d, W), dtype=dt)
     tail = np.zeros((nst, C + 1, d, W), dtype=dt)
@@ -232,7 +241,7 @@ def nl_means(padded, pad, o, d, inv_h2s2, var2c, out):
                     # is exact in float32: exponent rebased from 1023 to 127, mantissa << 3.
                     # Its int(1072632447 - 1512775 dx) is 1072632447 - ceil(1512775 dx),
                     # here in float32 (all lanes of a vector; 1512775 dx < 2^23): at most
-                    # one unit of the 20-bit mantissa off, a relative 1e-6 (8 % faster)
+                    # one unit of the 20-bit mantissa off, a relative 1e-6
                     for x in range(n):
                         dx = min(max(_F32(wsum[x]), _F32(0.0)) * inv32, _F32(6.0))
                         t = np.int32(np.ceil(dx * _F32(1512775.0)))
@@ -246,7 +255,7 @@ def nl_means(padded, pad, o, d, inv_h2s2, var2c, out):
                     wp = loc[C, lp, bp:bp + n]
                     wq = loc[C, lq, bq:bq + n]
                     # one store stream per loop: LLVM then vectorises behind a cheap
-                    # overlap check (two streams in one loop stayed scalar, 2.5x slower)
+                    # overlap check (two streams in one loop stay scalar)
                     for x in range(n):
                         wp[x] += ws[x]
                     for x in range(n):
@@ -283,7 +292,7 @@ def _window_sums(V, k, sums, pw):
     len(sums) + k - 1), by binary decomposition: partial sums over 1, 2, 4, ... samples,
     each built from the previous by one shifted vector add, and added in where k has a
     1 bit. Every loop is contiguous and vectorised; the work grows with log2(k) only (a
-    running sum would be flat in k but scalar, 5x slower for the patch sizes used). The
+    running sum would be flat in k but scalar, slower for the patch sizes used). The
     result is ``sums``, or for k a power of two the last partial itself (in ``pw``, or V
     for k = 1): no copy."""
     n = sums.shape[0]
@@ -364,210 +373,3 @@ def immerkaer_hwc(src, c, sums):
             for i in range(ch, L, c):
                 s += a[i]
             sums[n, y, ch] = s
-
-
-@njit(parallel=True, cache=True)
-def scipy_pass(padded, w, sym, axis, out):
-    """One ``scipy.ndimage.correlate1d`` pass in SciPy's own arithmetic order (NI_Correlate1D),
-    so that canny's ties break as scikit-image's do: the centre tap first, then the outer
-    pairs inwards, (a + b) * w for symmetric weights (sym 1) and (a - b) * w for
-    antisymmetric ones (sym -1), in float64, rounded once to ``out``'s dtype.
-
-    padded (H + 2r, W) for axis 0 or (H, W + 2r) for axis 1, extended by the caller;
-    out (H, W); w (2r + 1) float64, symmetric or antisymmetric.
-    """
-    H, W = out.shape
-    r = w.shape[0] // 2
-    for y in prange(H):
-        acc = np.empty(W)
-        c = padded[y + r, 0:W] if axis == 0 else padded[y, r:r + W]
-        for x in range(W):
-            acc[x] = np.float64(c[x]) * w[r]
-        for j in range(r, 0, -1):
-            if axis == 0:
-                a = padded[y + r - j, 0:W]
-                b = padded[y + r + j, 0:W]
-            else:
-                a = padded[y, r - j:r - j + W]
-                b = padded[y, r + j:r + j + W]
-            wj = w[r - j]
-            if sym > 0:
-                for x in range(W):
-                    acc[x] += (np.float64(a[x]) + np.float64(b[x])) * wj
-            else:
-                for x in range(W):
-                    acc[x] += (np.float64(a[x]) - np.float64(b[x])) * wj
-        orow = out[y]
-        for x in range(W):
-            orow[x] = acc[x]
-
-
-@njit(inline="always", cache=True)
-def nms_at(isobel, jsobel, magnitude, x, y, low):
-    """Canny's non-maximum suppression at (x, y) with bilinear interpolation along the
-    gradient (scikit-image's rule) and the low threshold; the outermost pixels are never
-    edges. Returns the kept magnitude or 0."""
-    H, W = magnitude.shape
-    m = magnitude[x, y]
-    if x == 0 or y == 0 or x == H - 1 or y == W - 1 or not (m >= low):
-        return 0.0
-    gi = isobel[x, y]
-    gj = jsobel[x, y]
-    down = gi <= 0
-    left = gj <= 0
-    ai = abs(gi)
-    aj = abs(gj)
-    if (not down and not left) or (down and left):
-        if ai > aj:
-            w = aj / ai
-            n11, n12 = magnitude[x + 1, y], magnitude[x + 1, y + 1]
-            n21, n22 = magnitude[x - 1, y], magnitude[x - 1, y - 1]
-        else:
-            w = ai / aj
-            n11, n12 = magnitude[x, y + 1], magnitude[x + 1, y + 1]
-            n21, n22 = magnitude[x, y - 1], magnitude[x - 1, y - 1]
-    else:
-        if ai < aj:
-            w = ai / aj
-            n11, n12 = magnitude[x, y + 1], magnitude[x - 1, y + 1]
-            n21, n22 = magnitude[x, y - 1], magnitude[x + 1, y - 1]
-        else:
-            w = aj / ai
-            n11, n12 = magnitude[x - 1, y], magnitude[x - 1, y + 1]
-            n21, n22 = magnitude[x + 1, y], magnitude[x + 1, y - 1]
-    if n12 * w + n11 * (1.0 - w) <= m and n22 * w + n21 * (1.0 - w) <= m:
-        return m
-    return 0.0
-
-
-@njit(parallel=True, cache=True)
-def nonmax_suppression(isobel, jsobel, magnitude, low, out):
-    H, W = magnitude.shape
-    for x in prange(H):
-        for y in range(W):
-            out[x, y] = nms_at(isobel, jsobel, magnitude, x, y, low)
-
-
-@njit(cache=True)
-def hysteresis(suppressed, high, out):
-    """Keep the 8-connected components of suppressed > 0 that hold a value >= high."""
-    H, W = suppressed.shape
-    stack = np.empty(H * W, dtype=np.int64)
-    top = 0
-    for i in range(H):
-        for j in range(W):
-            out[i, j] = False
-            if suppressed[i, j] >= high and suppressed[i, j] > 0:
-                out[i, j] = True
-                stack[top] = i * W + j
-                top += 1
-    while top > 0:
-        top -= 1
-        i = stack[top] // W
-        j = stack[top] - i * W
-        for di in range(-1, 2):
-            for dj in range(-1, 2):
-                a = i + di
-                b = j + dj
-                if a >= 0 and a < H and b >= 0 and b < W and not out[a, b] \
-                        and suppressed[a, b] > 0:
-                    out[a, b] = True
-                    stack[top] = a * W + b
-                    top += 1
-
-
-@njit(inline="always", cache=True)
-def _schraudolph_exp(y):
-    """scikit-image's approximate exp(y) (Schraudolph 1999) without bit casts: the high
-    32 bits i = int(1072632447 + 1512775 y) hold exponent i >> 20 and mantissa i & 0xFFFFF
-    (the low 32 bits are zero), so the value is exact in float64 arithmetic."""
-    i = int(1072632447.0 + 1512775.0 * y)
-    return math.ldexp(1.0 + (i & 0xFFFFF) / 1048576.0, (i >> 20) - 1023)
-
-
-@njit(inline="always", cache=True)
-def _bilateral_weight(src, n, C, y, x, dy, dx, spatial_w, inv2sc2, mode):
-    """SPEC's bilateral weight of the sample (y + dy, x + dx) for pixel (y, x), per thread."""
-    d2 = 0.0
-    for c in range(C):
-        t = sample(src, n * C + c, y + dy, x + dx, mode, 0.0) - src[n * C + c, y, x]
-        d2 += t * t
-    return spatial_w * math.exp(-d2 * inv2sc2)
-
-
-@njit(inline="always", cache=True)
-def _nlm_weight(padded, n, C, y, x, uy, ux, o, pad, inv_h2s2, var2c):
-    """The nl-means weight of pixel (y, x) for offset (uy, ux), by direct patch sums."""
-    dist = 0.0
-    for r in range(y - o + 1, y + o + 1):
-        for q in range(x - o + 1, x + o + 1):
-            for c in range(C):
-                t = padded[n * C + c, r + pad, q + pad] - \
-                    padded[n * C + c, r + uy + pad, q + ux + pad]
-                dist += t * t
-            dist -= var2c
-    dist = max(dist, 0.0) * inv_h2s2
-    return _schraudolph_exp(-dist) if dist <= 5.0 else 0.0
-
-
-@functools.cache
-def cuda_kernels() -> SimpleNamespace:
-    """CUDA twins: one thread per pixel, windows read through the shared border rule."""
-    global cuda  # module global: the simulator swaps it inside kernels
-    from numba import cuda
-
-    @cuda.jit
-    def bilateral_cuda(src, C, r, spatial, inv2sc2, mode, out):
-        x, y, n = cuda.grid(3)
-        P, H, W = out.shape
-        if x < W and y < H and n < P // C:
-            k = 2 * r + 1
-            den = 0.0
-            for i in range(k):
-                for j in range(k):
-                    den += _bilateral_weight(src, n, C, y, x, i - r, j - r, spatial[i * k + j],
-                                             inv2sc2, mode)
-            for c in range(C):
-                num = 0.0
-                for i in range(k):
-                    for j in range(k):
-                        num += _bilateral_weight(src, n, C, y, x, i - r, j - r,
-                                                 spatial[i * k + j], inv2sc2, mode) * \
-                            sample(src, n * C + c, y + i - r, x + j - r, mode, 0.0)
-                out[n * C + c, y, x] = num / den
-
-    @cuda.jit
-    def nl_means_cuda(padded, C, pad, o, d, inv_h2s2, var2c, out):
-        """Per pixel: the same patch distances as the CPU's window sums, summed directly."""
-        x, y, n = cuda.grid(3)
-        P, H, W = out.shape
-        if x < W and y < H and n < P // C:
-            reach = o + d  # a non-finite sample this close makes the output NaN (as the CPU)
-            for r in range(y - reach, y + reach + 1):
-                for q in range(x - reach, x + reach + 1):
-                    for c in range(C):
-                        v = padded[n * C + c, r + pad, q + pad]
-                        if v - v != 0:
-                            for cc in range(C):
-                                out[n * C + cc, y, x] = np.nan
-                            return
-            wsum = 0.0
-            for uy in range(-d, d + 1):
-                for ux in range(-d, d + 1):
-                    wsum += _nlm_weight(padded, n, C, y, x, uy, ux, o, pad, inv_h2s2, var2c)
-            for c in range(C):
-                acc = 0.0
-                for uy in range(-d, d + 1):
-                    for ux in range(-d, d + 1):
-                        acc += _nlm_weight(padded, n, C, y, x, uy, ux, o, pad, inv_h2s2,
-                                           var2c) * padded[n * C + c, y + uy + pad, x + ux + pad]
-                out[n * C + c, y, x] = acc / wsum
-
-    @cuda.jit
-    def nms_cuda(isobel, jsobel, magnitude, low, out):
-        y, x = cuda.grid(2)
-        H, W = magnitude.shape
-        if x < H and y < W:
-            out[x, y] = nms_at(isobel, jsobel, magnitude, x, y, low)
-
-    return SimpleNamespace(bilateral=bilateral_cuda, nl_means=nl_means_cuda, nms=nms_cuda)

@@ -1,22 +1,44 @@
-"""Linear stencil engines: 1-D correlation passes, 2-D correlation, running-sum box.
+"""Linear stencil engines on the CPU: 1-D correlation passes, 2-D correlation,
+running-sum box, and the fused passes that work on the caller's layout.
 
-All work on C-contiguous ``(P, H, W)`` float stacks. The inner loops run over
-contiguous x through slice views (``seg = row[j:j + W]; seg[x]``) rather than
-run-time offsets (``row[x + j]``): the latter makes Numba emit a wraparound
-check that stops LLVM from vectorising (measured 3-12x slower).
+All work on C-contiguous arrays. Inner loops run over contiguous x through slice
+views (``seg = row[j:j + W]; seg[x]``) rather than run-time offsets
+(``row[x + j]``), which make Numba emit a wraparound check that stops LLVM from
+vectorising.
 
 Every weight is applied, zeros included, so a NaN reaches every output whose
-window holds it (SPEC's rule; SciPy's 1-D passes do the same).
+window holds it (SciPy's 1-D passes do the same).
 """
 
-import functools
-import math
-from types import SimpleNamespace
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
 
-from .border import fill_line, map_index, sample
+from .._shared.border import fill_line, map_index
+from .._shared.rounding import store_int
+
+
+class Taps(NamedTuple):
+    """One 1-D pass: its weights, the samples before the centre, and the value
+    outside the image in constant mode."""
+
+    weights: np.ndarray
+    before: int
+    cval: float
+
+
+class IntStore(NamedTuple):
+    """How sums become outputs: saturation bounds ``[lo, hi]`` and rounding when
+    ``integer``; with ``mul != 0``, exact division of integer sums by ``div`` through
+    its reciprocal ``(mul, shift)`` (``engine.reciprocal``)."""
+
+    lo: float
+    hi: float
+    integer: bool
+    mul: np.uint32
+    shift: np.uint32
+    div: np.uint32
 
 
 @njit(parallel=True, cache=True)
@@ -161,194 +183,6 @@ def _add_row(src, p, sy, cval, acc, sign):
             acc[x] += sign * srow[x]
 
 
-@functools.cache
-def cuda_kernels() -> SimpleNamespace:
-    """CUDA twins: one thread per output pixel, grid (x, y, plane); the border rule is
-    the shared ``map_index``/``sample``."""
-    global cuda  # module global: the simulator swaps it inside kernels
-    from numba import cuda
-
-    @cuda.jit
-    def correlate1d(src, w, before, axis, mode, cval, out):
-        """One 1-D pass along axis 0 (H) or 1 (W)."""
-        x, y, p = cuda.grid(3)
-        P, H, W = out.shape
-        if x < W and y < H and p < P:
-            s = 0.0
-            for j in range(w.shape[0]):
-                if axis == 0:
-                    sy = map_index(y + j - before, H, mode)
-                    v = cval if sy < 0 else src[p, sy, x]
-                else:
-                    sx = map_index(x + j - before, W, mode)
-                    v = cval if sx < 0 else src[p, y, sx]
-                s += w[j] * v
-            out[p, y, x] = s
-
-    @cuda.jit
-    def correlate2d(src, w, by, bx, mode, cval, valid, out):
-        x, y, p = cuda.grid(3)
-        P, Ho, Wo = out.shape
-        if x < Wo and y < Ho and p < P:
-            s = 0.0
-            for i in range(w.shape[0]):
-                for j in range(w.shape[1]):
-                    if valid:
-                        v = src[p, y + i, x + j]
-                    else:
-                        v = sample(src, p, y + i - by, x + j - bx, mode, cval)
-                    s += w[i, j] * v
-            out[p, y, x] = s
-
-    @cuda.jit
-    def combine(a, b, op, factor, out):
-        """op 0: a + b; 1: hypot(a, b); 2: a / (b + float64 eps); 3: a * factor."""
-        x, y, p = cuda.grid(3)
-        P, H, W = out.shape
-        if x < W and y < H and p < P:
-            u = a[p, y, x]
-            v = b[p, y, x]
-            if op == 0:
-                out[p, y, x] = u + v
-            elif op == 1:
-                out[p, y, x] = math.sqrt(u * u + v * v)
-            elif op == 2:
-                out[p, y, x] = u / (v + 2.220446049250313e-16)
-            else:
-                out[p, y, x] = u * factor
-
-    return SimpleNamespace(correlate1d=correlate1d, correlate2d=correlate2d, combine=combine)
-
-
-@functools.cache
-def cuda_tiled(dtype_name: str) -> SimpleNamespace:
-    """Shared-memory tiled CUDA stencils for planes of ``dtype_name`` (see
-    ``border.RPT``): each input pixel is read from global memory once per tile, each
-    thread keeps RPT outputs in registers.
-
-    ``two_pass``: out = A, A + B or hypot(A, B) (op 0, 1, 2), where each of A and B is a
-    column pass then a row pass (SciPy's chained 1-D filters: the row pass extends the
-    column pass's result with its own cval in constant mode). The taps of both pairs
-    are packed in ``w``: ``wya, wxa, wyb, wxb``; each pass starts ``b`` taps before its
-    output, and the tile's halo (top, bottom, left, right) covers both pairs.
-    ``correlate2d``: a 2-D correlation from the tile.
-    """
-    global cuda  # module global: the simulator swaps it inside kernels
-    from numba import cuda, types
-
-    from .border import RPT, cuda_tile
-
-    T = getattr(types, dtype_name)
-    zero = np.dtype(dtype_name).type(0)  # sums in the planes' dtype, as the CPU passes
-    load_tile = cuda_tile()
-
-    @cuda.jit(device=True)
-    def column_pass(tile, mid, w, w0, ky, oy, TH, TC, xs, W, constant, cvx):
-        """mid[r, c] = sum_i w[w0 + i] * tile[r + oy + i, c]; columns outside the image
-        hold cvx in constant mode."""
-        r = cuda.threadIdx.y
-        while r < TH:
-            c = cuda.threadIdx.x
-            while c < TC:
-                gx = xs + c
-                if constant and (gx < 0 or gx >= W):
-                    mid[r * TC + c] = cvx
-                else:
-                    s = zero
-                    base = (r + oy) * TC + c
-                    for i in range(ky):
-                        s += w[w0 + i] * tile[base + i * TC]
-                    mid[r * TC + c] = s
-                c += cuda.blockDim.x
-            r += cuda.blockDim.y
-
-    @cuda.jit(device=True)
-    def row_pass(mid, w, w0, kx, ox, TC, q):
-        """The row pass at this thread's q-th output row."""
-        r = cuda.threadIdx.y + q * cuda.blockDim.y
-        base = r * TC + cuda.threadIdx.x + ox
-        s = zero
-        for j in range(kx):
-            s += w[w0 + j] * mid[base + j]
-        return s
-
-    @cuda.jit
-    def two_pass(src, w, kya, kxa, bya, bxa, cvxa, kyb, kxb, byb, bxb, cvxb, op,
-                 top, bottom, left, right, mode, cval, out):
-        P, H, W = out.shape
-        TH = cuda.blockDim.y * RPT
-        TW = cuda.blockDim.x
-        TC = TW + left + right
-        TR = TH + top + bottom
-        x0 = cuda.blockIdx.x * TW
-        y0 = cuda.blockIdx.y * TH
-        p = cuda.blockIdx.z
-        smem = cuda.shared.array(0, T)
-        tile = smem[:TR * TC]
-        mid = smem[TR * TC:TR * TC + TH * TC]
-        load_tile(src, p, y0 - top, x0 - left, TR, TC, mode, cval, tile)
-        res = cuda.local.array(RPT, T)
-        constant = mode == 3
-        for pair in range(1 if op == 0 else 2):
-            first = pair == 0
-            ky = kya if first else kyb
-            wy0 = 0 if first else kya + kxa
-            cuda.syncthreads()  # the tile is loaded / the first pair's row pass is done
-            column_pass(tile, mid, w, wy0, ky, top - (bya if first else byb), TH, TC,
-                        x0 - left, W, constant, cvxa if first else cvxb)
-            cuda.syncthreads()
-            for q in range(RPT):
-                v = row_pass(mid, w, wy0 + ky, kxa if first else kxb,
-                             left - (bxa if first else bxb), TC, q)
-                if first:
-                    res[q] = v
-                elif op == 1:
-                    res[q] += v
-                else:
-                    res[q] = math.sqrt(res[q] * res[q] + v * v)
-        x = x0 + cuda.threadIdx.x
-        for q in range(RPT):
-            y = y0 + cuda.threadIdx.y + q * cuda.blockDim.y
-            if x < W and y < H:
-                out[p, y, x] = res[q]
-
-    @cuda.jit
-    def correlate2d(src, w, top, left, mode, cval, out):
-        """out[p, y, x] = sum w[i, j] * ext(src)[p, y + i - top, x + j - left]."""
-        P, Ho, Wo = out.shape
-        kh, kw = w.shape
-        TH = cuda.blockDim.y * RPT
-        TC = cuda.blockDim.x + kw - 1
-        TR = TH + kh - 1
-        x0 = cuda.blockIdx.x * cuda.blockDim.x
-        y0 = cuda.blockIdx.y * TH
-        p = cuda.blockIdx.z
-        tile = cuda.shared.array(0, T)
-        load_tile(src, p, y0 - top, x0 - left, TR, TC, mode, cval, tile)
-        cuda.syncthreads()
-        x = x0 + cuda.threadIdx.x
-        for q in range(RPT):
-            r = cuda.threadIdx.y + q * cuda.blockDim.y
-            s = zero
-            for i in range(kh):
-                base = (r + i) * TC + cuda.threadIdx.x
-                for j in range(kw):
-                    s += w[i, j] * tile[base + j]
-            if x < Wo and y0 + r < Ho:
-                out[p, y0 + r, x] = s
-
-    return SimpleNamespace(two_pass=two_pass, correlate2d=correlate2d)
-
-
-# ----------------------------------------------------------------------------- fused, HWC
-# The fast path for two-pass filters on the caller's own layout: an image (N, H, W, C) is
-# viewed as rows of L = W*C interleaved samples. Per output row, the column pass writes
-# into a row buffer (accumulated in the weights' dtype), the buffer is extended in x by
-# whole pixels, and the row pass reads it with taps C samples apart, so both inner loops
-# run over contiguous memory. Input conversion, both passes and the rounding/saturation
-# of integer outputs happen in one sweep: no plane stack, no intermediate image.
-
-
 @njit(cache=True)  # not inlined: compiled once per signature, not per call site
 def _column_pass(src, n, y, w, before, mode, cval, C, bx, buf):
     """buf's interior = sum_j w[j] * ext(src)[n, y + j - before]: taps up to four at a
@@ -455,11 +289,11 @@ def _add_row_taps(buf, w, C, L, acc):
 
 @njit(inline="always", cache=True)
 def _store(acc, orow, lo, hi, integer):
-    """orow = acc, rounded and saturated to [lo, hi] (in acc's dtype: ``_core.int_range``)
+    """orow = acc, rounded and saturated to [lo, hi] (in acc's dtype: ``_validate.int_range``)
     for integer outputs."""
     if integer:
         for i in range(acc.shape[0]):
-            orow[i] = min(max(np.rint(acc[i]), lo), hi)
+            orow[i] = store_int(acc[i], lo, hi)
     else:
         for i in range(acc.shape[0]):
             orow[i] = acc[i]
@@ -469,7 +303,7 @@ def _store(acc, orow, lo, hi, integer):
 def _store_divided(acc, orow, m, s, d):
     """orow = acc / d rounded to nearest, ties to even (as ``np.rint`` of the exact mean),
     for integer sums: t = acc + d // 2, v = t * m >> s (m, s: d's exact reciprocal,
-    ``_engine.reciprocal``), less one where t was a multiple of d (a tie) and v odd."""
+    ``engine.reciprocal``), less one where t was a multiple of d (a tie) and v odd."""
     half = d >> 1
     if d & 1:
         for i in range(acc.shape[0]):
@@ -482,29 +316,31 @@ def _store_divided(acc, orow, m, s, d):
 
 
 @njit(parallel=True, cache=True)
-def separable_hwc(src, wy, by, wx, bx, C, mode, cval_y, cval_x, lo, hi, integer, m, s, d,
-                  out):
-    """Column pass (wy, extended with cval_y) then row pass (wx, extended with cval_x).
+def separable_hwc(src, col, row, C, mode, store, out):
+    """Column pass ``col`` then row pass ``row`` (each ``Taps``: weights, samples
+    before the centre, the value outside the image in constant mode), stored through
+    ``store`` (``IntStore``).
 
     With integer weights (a box on uint8: uint16 sums, 32 lanes per AVX-512 vector, as
-    OpenCV's fixed point) and m != 0, the sums are divided exactly by d, whose
-    reciprocal is (m, s), and rounded to nearest.
+    OpenCV's fixed point) and ``store.mul != 0``, the sums are divided exactly by
+    ``store.div``, whose reciprocal is ``(store.mul, store.shift)``, and rounded to
+    nearest.
     """
     N, H, L = src.shape
     W = L // C
-    kx = wx.shape[0]
+    kx = row.weights.shape[0]
     for job in prange(N * H):
         n = job // H
         y = job - n * H
-        buf = np.empty((W + kx - 1) * C, dtype=wy.dtype)
-        acc = np.empty(L, dtype=wy.dtype)
-        _column_pass(src, n, y, wy, by, mode, cval_y, C, bx, buf)
-        _extend_x(buf, bx, W, C, mode, cval_x)
-        _row_pass(buf, wx, C, L, acc)
-        if m != 0:
-            _store_divided(acc, out[n, y], m, s, d)
+        buf = np.empty((W + kx - 1) * C, dtype=col.weights.dtype)
+        acc = np.empty(L, dtype=col.weights.dtype)
+        _column_pass(src, n, y, col.weights, col.before, mode, col.cval, C, row.before, buf)
+        _extend_x(buf, row.before, W, C, mode, row.cval)
+        _row_pass(buf, row.weights, C, L, acc)
+        if store.mul != 0:
+            _store_divided(acc, out[n, y], store.mul, store.shift, store.div)
         else:
-            _store(acc, out[n, y], lo, hi, integer)
+            _store(acc, out[n, y], store.lo, store.hi, store.integer)
 
 
 @njit(parallel=True, cache=True)

@@ -1,64 +1,20 @@
-"""Resampling engines: weighted taps along one axis, pooling windows, transposed and
-strided convolution.
+"""Resampling engines on the CPU: weighted taps along each axis, pooling windows,
+transposed convolution.
 
 Resizing applies a sparse 1-D resampling matrix per axis, given as ``(index[o, t],
 weight[o, t])``: nearest (1 tap), bilinear (2 taps) and area (the window's taps) are
-all this one engine (``taps_cols``/``taps_rows`` on CUDA). On the CPU both axes run in
-one sweep on the caller's (N, H, W*C) rows: ``resample_hwc`` (vertical taps, then the
-horizontal gather), ``upsample_hwc`` (bilinear upsampling: each source row gathered
-once, output rows blended) and ``nearest_hwc`` (a copy). The common 2x2 pools also
-run on the caller's layout (``*_pool_2x2_hwc``); the general ones on planes.
+all this one engine. Both axes run in one sweep on the caller's (N, H, W*C) rows:
+``resample_hwc`` (vertical taps, then the horizontal gather), ``upsample_hwc``
+(bilinear upsampling: each source row gathered once, output rows blended) and
+``nearest_hwc`` (a copy). The common 2x2 pools also run on the caller's layout
+(``*_pool_2x2_hwc``); the general ones on planes.
 """
-
-import functools
-from types import SimpleNamespace
 
 import numpy as np
 from numba import njit, prange
 
-
-@njit(inline="always", cache=True)
-def max_pool_at(src, p, oy, ox, kh, kw, sh, sw, ph, pw):
-    """One output of PyTorch's max_pool2d: the padding never wins; NaN wins."""
-    H = src.shape[1]
-    W = src.shape[2]
-    y0 = oy * sh - ph
-    y1 = min(y0 + kh, H)
-    y0 = max(y0, 0)
-    x0 = ox * sw - pw
-    x1 = min(x0 + kw, W)
-    x0 = max(x0, 0)
-    m = src[p, y0, x0]
-    for y in range(y0, y1):
-        for x in range(x0, x1):
-            v = src[p, y, x]
-            if v > m or v != v:
-                m = v
-    return m
-
-
-@njit(inline="always", cache=True)
-def avg_pool_at(src, p, oy, ox, kh, kw, sh, sw, ph, pw, count_include_pad):
-    """One output of PyTorch's avg_pool2d: window clipped to the padded image, divisor by
-    its rule."""
-    H = src.shape[1]
-    W = src.shape[2]
-    y0 = oy * sh - ph
-    y1 = min(y0 + kh, H + ph)
-    x0 = ox * sw - pw
-    x1 = min(x0 + kw, W + pw)
-    div = (y1 - y0) * (x1 - x0)
-    y0 = max(y0, 0)
-    y1 = min(y1, H)
-    x0 = max(x0, 0)
-    x1 = min(x1, W)
-    if not count_include_pad:
-        div = (y1 - y0) * (x1 - x0)
-    s = 0.0
-    for y in range(y0, y1):
-        for x in range(x0, x1):
-            s += src[p, y, x]
-    return s / div
+from .._shared.rounding import shift_half_even, store_int
+from .._shared.windows import avg_pool_at, max_pool_at, strided_range
 
 
 @njit(parallel=True, cache=True)
@@ -81,15 +37,6 @@ def avg_pool(src, kh, kw, sh, sw, ph, pw, count_include_pad, out):
         orow = out[p, oy]
         for ox in range(Wo):
             orow[ox] = avg_pool_at(src, p, oy, ox, kh, kw, sh, sw, ph, pw, count_include_pad)
-
-
-@njit(inline="always", cache=True)
-def _strided_range(pad, k, stride, n_to, n_from):
-    """The i in [i0, i1) with 0 <= i * stride - pad + k < n_to and i < n_from."""
-    i0 = 0
-    if pad - k > 0:
-        i0 = (pad - k + stride - 1) // stride
-    return i0, min(n_from, (n_to - 1 + pad - k) // stride + 1)
 
 
 @njit(parallel=True, cache=True)
@@ -125,139 +72,9 @@ def conv_transpose(src, weight, bias, sh, sw, ph, pw, groups, out):
                 irow = src[n, ci, iy]
                 for kx in range(kw):
                     wv = weight[ci, cog, ky, kx]
-                    ix0, ix1 = _strided_range(pw, kx, sw, Wo, W)  # x = ix*sw - pw + kx
+                    ix0, ix1 = strided_range(pw, kx, sw, Wo, W)  # x = ix*sw - pw + kx
                     for ix in range(ix0, ix1):
                         orow[ix * sw - pw + kx] += wv * irow[ix]
-
-
-@njit(parallel=True, cache=True)
-def conv2d(src, weight, bias, sh, sw, ph, pw, out):
-    """PyTorch's conv2d (groups 1, dilation 1, zero padding) on NCHW."""
-    N, Cin, H, W = src.shape
-    _, Cout, Ho, Wo = out.shape
-    kh, kw = weight.shape[2], weight.shape[3]
-    for job in prange(N * Cout * Ho):
-        n = job // (Cout * Ho)
-        r = job - n * Cout * Ho
-        co = r // Ho
-        oy = r - co * Ho
-        orow = out[n, co, oy]
-        for ox in range(Wo):
-            orow[ox] = bias[co]
-        for ci in range(Cin):
-            for ky in range(kh):
-                iy = oy * sh - ph + ky
-                if iy < 0 or iy >= H:
-                    continue
-                irow = src[n, ci, iy]
-                for kx in range(kw):
-                    wv = weight[co, ci, ky, kx]
-                    ox0, ox1 = _strided_range(pw, kx, sw, W, Wo)  # ix = ox*sw - pw + kx
-                    for ox in range(ox0, ox1):
-                        orow[ox] += wv * irow[ox * sw - pw + kx]
-
-
-@functools.cache
-def cuda_kernels() -> SimpleNamespace:
-    """CUDA twins: one thread per output pixel; pools share their per-output bodies."""
-    global cuda  # module global: the simulator swaps it inside kernels
-    from numba import cuda
-
-    @cuda.jit
-    def max_pool_cuda(src, kh, kw, sh, sw, ph, pw, out):
-        x, y, p = cuda.grid(3)
-        P, Ho, Wo = out.shape
-        if x < Wo and y < Ho and p < P:
-            out[p, y, x] = max_pool_at(src, p, y, x, kh, kw, sh, sw, ph, pw)
-
-    @cuda.jit
-    def avg_pool_cuda(src, kh, kw, sh, sw, ph, pw, count_include_pad, out):
-        x, y, p = cuda.grid(3)
-        P, Ho, Wo = out.shape
-        if x < Wo and y < Ho and p < P:
-            out[p, y, x] = avg_pool_at(src, p, y, x, kh, kw, sh, sw, ph, pw,
-                                       count_include_pad)
-
-    @cuda.jit
-    def taps_cols_cuda(src, idx, w, out):
-        x, y, p = cuda.grid(3)
-        P, Ho, W = out.shape
-        if x < W and y < Ho and p < P:
-            s = w[y, 0] * src[p, idx[y, 0], x]  # sums in the planes' dtype
-            for t in range(1, idx.shape[1]):
-                s += w[y, t] * src[p, idx[y, t], x]
-            out[p, y, x] = s
-
-    @cuda.jit
-    def taps_rows_cuda(src, idx, w, out):
-        x, y, p = cuda.grid(3)
-        P, H, Wo = out.shape
-        if x < Wo and y < H and p < P:
-            s = w[x, 0] * src[p, y, idx[x, 0]]
-            for t in range(1, idx.shape[1]):
-                s += w[x, t] * src[p, y, idx[x, t]]
-            out[p, y, x] = s
-
-    @cuda.jit
-    def conv_transpose_cuda(src, weight, bias, sh, sw, ph, pw, groups, out):
-        """Gather form: output (y, x) sums inputs iy = (y + ph - ky) / sh (exact)."""
-        x, y, job = cuda.grid(3)
-        N, Cout, Ho, Wo = out.shape
-        if x < Wo and y < Ho and job < N * Cout:
-            n = job // Cout
-            co = job - n * Cout
-            Cin, H, W = src.shape[1], src.shape[2], src.shape[3]
-            kh, kw = weight.shape[2], weight.shape[3]
-            cin_g = Cin // groups
-            cout_g = Cout // groups
-            g = co // cout_g
-            cog = co - g * cout_g
-            s = bias[co]
-            for ky in range(kh):
-                t = y + ph - ky
-                if t < 0 or t % sh != 0 or t // sh >= H:
-                    continue
-                iy = t // sh
-                for kx in range(kw):
-                    u = x + pw - kx
-                    if u < 0 or u % sw != 0 or u // sw >= W:
-                        continue
-                    ix = u // sw
-                    for ci in range(g * cin_g, (g + 1) * cin_g):
-                        s += weight[ci, cog, ky, kx] * src[n, ci, iy, ix]
-            out[n, co, y, x] = s
-
-    @cuda.jit
-    def conv2d_cuda(src, weight, bias, sh, sw, ph, pw, out):
-        x, y, job = cuda.grid(3)
-        N, Cout, Ho, Wo = out.shape
-        if x < Wo and y < Ho and job < N * Cout:
-            n = job // Cout
-            co = job - n * Cout
-            Cin, H, W = src.shape[1], src.shape[2], src.shape[3]
-            s = bias[co]
-            for ci in range(Cin):
-                for ky in range(weight.shape[2]):
-                    iy = y * sh - ph + ky
-                    if iy < 0 or iy >= H:
-                        continue
-                    for kx in range(weight.shape[3]):
-                        ix = x * sw - pw + kx
-                        if ix >= 0 and ix < W:
-                            s += weight[co, ci, ky, kx] * src[n, ci, iy, ix]
-            out[n, co, y, x] = s
-
-    @cuda.jit
-    def relu_cuda(src, out):
-        x, y, p = cuda.grid(3)
-        P, H, W = out.shape
-        if x < W and y < H and p < P:
-            v = src[p, y, x]
-            out[p, y, x] = 0.0 if v < 0 else v
-
-    return SimpleNamespace(max_pool=max_pool_cuda, avg_pool=avg_pool_cuda, relu=relu_cuda,
-                           taps_cols=taps_cols_cuda, taps_rows=taps_rows_cuda,
-                           conv_transpose=conv_transpose_cuda, conv2d=conv2d_cuda)
 
 
 @njit(parallel=True, cache=True, fastmath={"contract"})
@@ -295,7 +112,7 @@ def resample_hwc(src, iy, wy, ix, wx, lo, hi, integer, out):
         _resize_row(row, ix, wx, acc)
         if integer:
             for i in range(Lo):
-                orow[i] = min(max(np.rint(acc[i]), lo), hi)
+                orow[i] = store_int(acc[i], lo, hi)
         else:
             for i in range(Lo):
                 orow[i] = acc[i]
@@ -368,7 +185,7 @@ def upsample_hwc(src, iy, wy, ix, wx, lo, hi, integer, out):
             orow = out[n, y]
             if integer:
                 for i in range(Lo):
-                    orow[i] = min(max(np.rint(w0 * ha[i] + w1 * hc[i]), lo), hi)
+                    orow[i] = store_int(w0 * ha[i] + w1 * hc[i], lo, hi)
             else:
                 for i in range(Lo):
                     orow[i] = w0 * ha[i] + w1 * hc[i]
@@ -421,9 +238,7 @@ def _store_sixteenth(ha, hb, wa, wb, integer, orow):
     if integer:
         for i in range(orow.shape[0]):
             q = np.uint32(wa * ha[i] + wb * hb[i])  # (types for floats too: never run)
-            v = q >> 4
-            r = q & 15
-            orow[i] = v + ((r > 8) | ((r == 8) & ((v & 1) == 1)))
+            orow[i] = shift_half_even(q, 4)
     else:
         for i in range(orow.shape[0]):
             orow[i] = (wa * ha[i] + wb * hb[i]) * 0.0625
@@ -594,14 +409,6 @@ def avg_pool_2x2_hwc(src, C, out):
         _every_other_group(v, C, orow)
 
 
-@njit(inline="always", cache=True)
-def _quarter_half_even(q):
-    """q / 4 rounded half to even, in integer arithmetic (as rounding the float mean)."""
-    h = q >> 2
-    r = q & 3
-    return h + ((r > 2) | ((r == 2) & ((h & 1) == 1)))
-
-
 @njit(parallel=True, cache=True)
 def avg_pool_2x2_hwc_int(src, C, wide, out):
     """``avg_pool_2x2_hwc`` for unsigned integers: the two rows summed in ``wide``'s
@@ -621,14 +428,14 @@ def avg_pool_2x2_hwc_int(src, C, wide, out):
         orow = out[n, oy]
         if C == 1:
             for ox in range(Lo):
-                orow[ox] = _quarter_half_even(t[2 * ox] + t[2 * ox + 1])
+                orow[ox] = shift_half_even(t[2 * ox] + t[2 * ox + 1], 2)
         elif C == 3:  # constant strides: LLVM vectorises the interleaved accesses
             for ox in range(Lo // 3):
-                orow[3 * ox] = _quarter_half_even(t[6 * ox] + t[6 * ox + 3])
-                orow[3 * ox + 1] = _quarter_half_even(t[6 * ox + 1] + t[6 * ox + 4])
-                orow[3 * ox + 2] = _quarter_half_even(t[6 * ox + 2] + t[6 * ox + 5])
+                orow[3 * ox] = shift_half_even(t[6 * ox] + t[6 * ox + 3], 2)
+                orow[3 * ox + 1] = shift_half_even(t[6 * ox + 1] + t[6 * ox + 4], 2)
+                orow[3 * ox + 2] = shift_half_even(t[6 * ox + 2] + t[6 * ox + 5], 2)
         else:
             for ox in range(Lo // C):
                 for c in range(C):
                     k = 2 * C * ox + c
-                    orow[C * ox + c] = _quarter_half_even(t[k] + t[k + C])
+                    orow[C * ox + c] = shift_half_even(t[k] + t[k + C], 2)

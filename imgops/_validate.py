@@ -1,10 +1,8 @@
-"""The one place for argument checking, dtype policy, border modes, layouts and backends.
+"""The one place for argument checking, the dtype policy and the border modes.
 
-Public functions call into this module; kernels never validate anything.
-
-Data flow: ``check_image`` -> ``to_planes`` (a contiguous ``(P, H, W)`` stack in the
-compute dtype) -> kernel -> ``from_planes`` (back to the caller's layout) ->
-``finish`` (rounding and saturation to the output dtype).
+The operation records (``imgops._ops``) check their arguments with these
+functions before anything runs; kernels never validate anything. Every error
+names the argument, the value it got and the allowed range.
 """
 
 from __future__ import annotations
@@ -12,7 +10,6 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -36,16 +33,9 @@ MODE_DOC = """mode : {"reflect", "mirror", "nearest", "constant", "wrap"}, optio
             constant  k k k k | a b c d | k k k k   (k = cval)
             wrap      a b c d | a b c d | a b c d"""
 
-BACKENDS = ("auto", "cpu", "cuda")
 
 
 # --------------------------------------------------------------------------- checks
-def is_device_array(obj) -> bool:
-    from ._cuda import is_device
-
-    return is_device(obj)
-
-
 def check_image(image, name: str = "image", ndims: Sequence[int] = (2, 3, 4), *,
                 device: bool = False) -> np.ndarray:
     """Validate an image argument (a NumPy array, or a device array with ``device``);
@@ -135,7 +125,7 @@ def plane_dtype(dtype: np.dtype, policy=None) -> np.dtype:
     """The planes' dtype for an input dtype: None gives ``compute_dtype``; "native" the
     input's own dtype; "wide" also computes uint16 in float64 (for float results whose
     sums of 16-bit values cancel: on a flat 65535 image float32 Laplacian-of-Gaussian
-    taps miss SciPy's small result by 2e-4, beyond SPEC's float32 tolerance); or a dtype."""
+    taps miss SciPy's small result by 2e-4, beyond the float32 tolerance); or a dtype."""
     dtype = native(dtype)
     if policy is None:
         return compute_dtype(dtype)
@@ -159,7 +149,7 @@ def int_range(dtype: np.dtype, sums=None) -> tuple:
     """(min, max) an integer dtype saturates to, as floats; (0.0, 0.0) for floats.
 
     ``sums``: the dtype the kernel compares them with, to get them in it (float64 bounds
-    next to float32 sums widen every vector lane: stores measured 3.4x slower).
+    next to float32 sums widen every vector lane of the stores).
     """
     dtype = np.dtype(dtype)
     lo, hi = (0.0, 0.0) if dtype.kind != "u" else (float(np.iinfo(dtype).min),
@@ -170,99 +160,66 @@ def int_range(dtype: np.dtype, sums=None) -> tuple:
     return t(lo), t(hi)
 
 
-# --------------------------------------------------------------------------- layouts
-def _as4d(a: np.ndarray) -> np.ndarray:
-    """A view of an (H, W), (H, W, C) or (N, H, W, C) array as (N, H, W, C)."""
-    if a.ndim == 2:
-        return a[None, :, :, None]
-    if a.ndim == 3:
-        return a[None]
-    return a
+def check_choice(value, name: str, choices) -> str:
+    """``value`` if it is one of ``choices``, else a ValueError listing them."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}; got {value!r}")
+    return value
 
 
-@dataclass(frozen=True)
-class Layout:
-    """How an (H, W), (H, W, C) or (N, H, W, C) image maps to a (P, H, W) plane stack."""
-
-    shape: tuple
-
-    def restore(self, planes: np.ndarray, dtype=None) -> np.ndarray:
-        """Planes back to this layout in ``dtype`` (default: the planes' dtype), integers
-        rounded to nearest and saturated. The plane count may differ (channels mixed)."""
-        dtype = planes.dtype if dtype is None else native(dtype)
-        nd = len(self.shape)
-        n = self.shape[0] if nd == 4 else 1
-        P, h, w = planes.shape
-        c = P // n
-        if nd == 2 and c == 1 and dtype == planes.dtype:
-            return planes[0]
-        shape = (h, w) if nd == 2 and c == 1 else (h, w, c) if nd <= 3 else (n, h, w, c)
-        out = np.empty(shape, dtype)
-        lo, hi = int_range(dtype, planes.dtype)
-        _layout().scatter(np.ascontiguousarray(planes), _as4d(out), lo, hi, dtype.kind == "u")
-        return out
+def check_bool(value, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool; got {value!r}")
+    return bool(value)
 
 
-def _layout():
-    from ._kernels import layout
-
-    return layout
-
-
-def to_planes(image: np.ndarray, dtype=None) -> tuple[np.ndarray, Layout]:
-    """A C-contiguous, native-order ``(P, H, W)`` stack of ``image`` in ``dtype``.
-
-    May be a view of ``image`` (kernels never write to their inputs).
-    """
-    dtype = native(image.dtype) if dtype is None else native(dtype)
-    layout = Layout(image.shape)
-    if image.ndim == 2 and image.dtype == dtype and image.flags.c_contiguous:
-        return image[None], layout
-    src = image if image.dtype.isnative else image.astype(native(image.dtype))
-    v = _as4d(src)
-    planes = np.empty((v.shape[0] * v.shape[3], v.shape[1], v.shape[2]), dtype)
-    _layout().gather(v, planes)
-    return planes, layout
+def check_shape(shape) -> tuple[int, int]:
+    """An output ``(height, width)``, each >= 1."""
+    if not isinstance(shape, (tuple, list)) or len(shape) != 2:
+        raise ValueError(f"shape must be a pair (height, width); got {shape!r}")
+    return tuple(check_int(s, "shape", low=1) for s in shape)
 
 
-# --------------------------------------------------------------------------- backends
-def resolve_backend(backend, image) -> str:
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {list(BACKENDS)}; got {backend!r}")
-    if backend == "auto":
-        return "cuda" if is_device_array(image) else "cpu"
-    if backend == "cpu" and is_device_array(image):
-        raise TypeError("backend='cpu' takes a NumPy array; got a CUDA device array "
-                        "(use backend='cuda' or 'auto', or copy it to the host)")
-    if backend == "cuda":
-        from . import _cuda
-
-        _cuda.require_gpu()
-    return backend
+def check_bias(bias, cout: int) -> np.ndarray:
+    """None, a number or ``cout`` finite values -> ``cout`` float64 values."""
+    if bias is None:
+        return np.zeros(cout)
+    b = np.asarray(bias, dtype=np.float64).ravel()
+    if b.size == 1:
+        b = np.full(cout, b[0])
+    if b.size != cout:
+        raise ValueError(f"bias must be a number or hold {cout} values; got {b.size}")
+    if not np.all(np.isfinite(b)):
+        raise ValueError("bias must be finite")
+    return b
 
 
-def backends() -> dict:
-    """Report the available compute backends.
+def pool_output_size(n: int, k: int, s: int, p: int, ceil_mode: bool) -> int:
+    """PyTorch's pooling output size (dilation 1)."""
+    num = n + 2 * p - k
+    o = (-(-num // s) if ceil_mode else num // s) + 1
+    if ceil_mode and (o - 1) * s >= n + p:  # the last window must start inside the image
+        o -= 1
+    return o
 
-    Returns
-    -------
-    dict
-        ``{"cpu": {"threads", "threading_layer"}, "cuda": {"available", "devices", "reason"}}``.
 
-    Examples
-    --------
-    >>> info = backends()
-    >>> info["cpu"]["threads"] >= 1
-    True
-    """
-    import numba
+def pool_geometry(h: int, w: int, size, stride, padding, ceil_mode) -> tuple:
+    """Checked ``(kh, kw, sh, sw, ph, pw, ho, wo)`` of a pool over an ``h x w`` image."""
+    kh, kw = pair(size, "size", low=1)
+    sh, sw = (kh, kw) if stride is None else pair(stride, "stride", low=1)
+    ph, pw = pair(padding, "padding", low=0)
+    if 2 * ph > kh or 2 * pw > kw:
+        raise ValueError(f"padding must be at most half the window size {(kh, kw)}; "
+                         f"got {(ph, pw)}")
+    ceil_mode = check_bool(ceil_mode, "ceil_mode")
+    ho = pool_output_size(h, kh, sh, ph, ceil_mode)
+    wo = pool_output_size(w, kw, sw, pw, ceil_mode)
+    if ho < 1 or wo < 1:
+        raise ValueError(f"size {(kh, kw)} with padding {(ph, pw)} is larger than the "
+                         f"padded image ({h + 2 * ph}x{w + 2 * pw})")
+    return kh, kw, sh, sw, ph, pw, ho, wo
 
-    try:
-        layer = numba.threading_layer()
-    except ValueError:  # no parallel kernel has run yet: report the configured choice
-        layer = f"not yet chosen (config: {numba.config.THREADING_LAYER})"
-    from . import _cuda
 
-    return {"cpu": {"threads": numba.get_num_threads(), "threading_layer": layer,
-                    "numba": numba.__version__},
-            "cuda": _cuda.describe()}
+def conv_output_size(n: int, k: int, s: int, p: int, op: int) -> int:
+    """PyTorch's transposed-convolution output length."""
+    return (n - 1) * s - 2 * p + k + op

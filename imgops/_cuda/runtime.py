@@ -1,4 +1,5 @@
-"""CUDA availability, checked lazily so that ``import imgops`` never loads numba.cuda."""
+"""The CUDA launch and staging runtime: device arrays, host copies through pinned
+memory, constant taps, grid sizes. Loaded only when a call runs on the GPU."""
 
 from __future__ import annotations
 
@@ -6,46 +7,9 @@ import functools
 import threading
 
 import numpy as np
+from numba import cuda
 
-
-@functools.lru_cache(maxsize=1)
-def _probe() -> tuple[bool, str, list]:
-    try:
-        from numba import cuda
-    except Exception as exc:  # pragma: no cover - depends on the install
-        return False, f"numba.cuda cannot be imported: {exc}", []
-    try:
-        from numba import config
-
-        if config.ENABLE_CUDASIM:
-            return True, "CUDA simulator (NUMBA_ENABLE_CUDASIM=1)", [
-                {"name": "simulator", "memory_bytes": None, "compute_capability": None}]
-        if not cuda.is_available():
-            return False, "no CUDA driver or GPU found", []
-        devices = []
-        for dev in cuda.list_devices():
-            with dev:
-                ctx = cuda.current_context()
-                free, total = ctx.get_memory_info()
-                d = cuda.get_current_device()
-                devices.append({"name": d.name.decode() if isinstance(d.name, bytes) else d.name,
-                                "memory_bytes": int(total),
-                                "compute_capability": tuple(d.compute_capability)})
-        return True, "", devices
-    except Exception as exc:  # pragma: no cover - depends on the machine
-        return False, f"CUDA is not usable: {exc}", []
-
-
-def describe() -> dict:
-    ok, reason, devices = _probe()
-    return {"available": ok, "devices": devices, "reason": reason}
-
-
-def require_gpu() -> None:
-    ok, reason, _ = _probe()
-    if not ok:
-        raise RuntimeError(f"backend='cuda' needs a usable GPU: {reason}")
-
+from .tiles import SHARED_BYTES, tile_geometry
 
 # ----------------------------------------------------------------------------- device arrays
 # Threads per block for the (x, y, plane) grids. Tests shrink it so that small images
@@ -55,15 +19,12 @@ THREADS = [32, 8, 1]
 
 def is_device(obj) -> bool:
     """A CUDA device array (Numba, CuPy, PyTorch, ...) rather than a NumPy array."""
-    if isinstance(obj, np.ndarray):
-        return False
-    return hasattr(obj, "__cuda_array_interface__") or type(obj).__name__ == "FakeCUDAArray"
+    return not isinstance(obj, np.ndarray) and (
+        hasattr(obj, "__cuda_array_interface__") or type(obj).__name__ == "FakeCUDAArray")
 
 
 def as_device(obj):
     """Any device array as a Numba device array (no copy); NumPy arrays are copied over."""
-    from numba import cuda
-
     if isinstance(obj, np.ndarray):
         a = obj if obj.dtype.isnative else obj.astype(obj.dtype.newbyteorder("="))
         return upload(a)
@@ -83,8 +44,6 @@ STAGED_MIN = 4 << 20  # smaller arrays: one plain copy
 
 class _Staging:
     def __init__(self) -> None:
-        from numba import cuda
-
         self.lock = threading.Lock()
         self.size = STAGE_BYTES
         self.bufs = [cuda.pinned_array(self.size, np.uint8) for _ in range(2)]
@@ -108,8 +67,6 @@ def _chunks(n: int, size: int) -> list[tuple[int, int]]:
 
 def upload(a: np.ndarray):
     """A NumPy array on the device (C-contiguous), staged through pinned memory."""
-    from numba import cuda
-
     a = np.ascontiguousarray(a)
     if a.nbytes < max(STAGED_MIN, 1):
         return cuda.to_device(a)
@@ -155,14 +112,10 @@ def download(dev) -> np.ndarray:
 
 
 def to_device(a: np.ndarray):
-    from numba import cuda
-
     return cuda.to_device(np.ascontiguousarray(a))
 
 
 def empty(shape, dtype):
-    from numba import cuda
-
     return cuda.device_array(tuple(int(s) for s in shape), dtype=np.dtype(dtype))
 
 
@@ -178,11 +131,9 @@ def constant(a: np.ndarray):
 
 
 def launch_tiled(kernel, out_shape, halo, elems_per_tile, itemsize, *args) -> bool:
-    """Launch a shared-memory tiled kernel (``border.RPT`` rows per thread) over the
+    """Launch a shared-memory tiled kernel (``tiles.RPT`` rows per thread) over the
     (P, H, W) ``out_shape``; ``elems_per_tile(TH, TW, TR, TC)`` is its shared memory in
     elements. False, launching nothing, when a tile would not fit."""
-    from ._kernels.border import SHARED_BYTES, tile_geometry
-
     tx, ty, _ = THREADS
     th, tw, tr, tc = tile_geometry((tx, ty), halo)
     nbytes = elems_per_tile(th, tw, tr, tc) * itemsize
