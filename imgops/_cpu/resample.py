@@ -15,6 +15,7 @@ from numba import njit, prange
 
 from .._shared.rounding import shift_half_even, store_int
 from .._shared.windows import avg_pool_at, max_pool_at, strided_range
+from . import rounding  # noqa: F401  (registers this target's rint)
 
 
 @njit(parallel=True, cache=True)

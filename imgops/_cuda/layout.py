@@ -6,6 +6,7 @@ from types import SimpleNamespace
 from numba import cuda
 
 from .._shared.rounding import store_int
+from . import rounding  # noqa: F401  (registers this target's rint)
 
 
 @functools.cache
