@@ -19,7 +19,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from . import batch, files
+from . import batch, bigimage, cluster, files
 from .options import batch_options, positive
 
 
@@ -38,25 +38,42 @@ EDGE_GAIN = {"sobel": 4 * np.sqrt(2), "prewitt": 3 * np.sqrt(2), "scharr": 16 * 
 
 
 def _execute(inputs, output, process, *, recursive, glob, fmt, overwrite, skip_existing,
-             backend, workers, quiet, raw_tiff=False):
+             backend, workers, quiet, raw_tiff=False, scheduler=None,
+             tile_above=bigimage.TILE_ABOVE):
     import imgops
 
     if backend == "cuda":
         cuda = imgops.backends()["cuda"]
         if not cuda["available"]:
             raise click.UsageError(f"backend='cuda' needs a usable GPU: {cuda['reason']}")
+    # Zarr arrays are images of their own; TIFFs above tile_above go tiled (bigimage)
+    zarrs, inputs = bigimage.split_inputs(inputs)
+    big, big_skipped, big_refused = bigimage.plan_zarr(zarrs, output, overwrite=overwrite,
+                                                       skip_existing=skip_existing)
     jobs, skipped, refused = batch.plan(inputs, output, recursive=recursive, glob=glob,
                                         fmt=fmt, overwrite=overwrite,
                                         skip_existing=skip_existing, raw_tiff=raw_tiff)
-    summary = batch.Summary(skipped=len(skipped), failed=len(refused))
-    for src, reason in refused:
+    large, jobs = bigimage.take_large(jobs, tile_above)
+    client = cluster.connect(scheduler) if scheduler else None  # before anything is written
+    summary = batch.Summary(skipped=len(skipped) + len(big_skipped),
+                            failed=len(refused) + len(big_refused))
+    for src, reason in refused + big_refused:
         click.echo(f"{src}: {reason}", err=True)
-    if jobs:
-        try:
-            output.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise click.UsageError(f"cannot create OUTPUT folder {output}: {exc}") from None
-    batch.run(jobs, process, workers=workers, quiet=quiet, summary=summary)
+    try:
+        if jobs or large or big:
+            try:
+                output.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise click.UsageError(f"cannot create OUTPUT folder {output}: {exc}") \
+                    from None
+        if client is not None:
+            cluster.run(client, jobs, process, quiet=quiet, summary=summary)
+        else:
+            batch.run(jobs, process, workers=workers, quiet=quiet, summary=summary)
+        bigimage.run(large + big, process, summary=summary, client=client)
+    finally:
+        if client is not None:
+            client.close()
     if not quiet:
         click.echo(summary.line())
     sys.exit(1 if summary.failed else 0)

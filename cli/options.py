@@ -30,6 +30,13 @@ def batch_options(f):
                      show_default=True, help="Compute backend."),
         click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
                      help="Threads reading and writing files, overlapped with compute."),
+        click.option("--scheduler", metavar="ADDRESS",
+                     help="Run the batch on the Dask cluster at ADDRESS (tcp://host:port); "
+                          "its workers read and write INPUT and OUTPUT at the same paths."),
+        click.option("--tile-above", type=click.IntRange(1), default=2**27,
+                     show_default=True, metavar="PIXELS",
+                     help="TIFFs with more pixels are processed tile by tile and written "
+                          "as tiled BigTIFF (a .zarr INPUT always is chunk by chunk)."),
         click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary."),
     ]
     for d in reversed(decorators):

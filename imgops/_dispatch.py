@@ -15,6 +15,7 @@ neither Numba nor numba.cuda.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
 
@@ -101,7 +102,8 @@ def run(name: str, image, backend: str = "auto", **arguments):
     """Check and run the operation ``name`` on ``image`` (see the module docstring)."""
     op, target, image, params = prepare(name, image, backend, **arguments)
     if target == "dask":
-        return importlib.import_module("imgops._dask").run(op, image, backend, arguments)
+        return importlib.import_module("imgops._dask").run(
+            op, image, backend, arguments, compute=functools.partial(run, backend=backend))
     if op.out_dtype == "scalar" and target == "cuda":  # one number: the host sums it
         image = implementation(op, "cuda")(image)
         target = "cpu"

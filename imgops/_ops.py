@@ -146,6 +146,17 @@ def _check_nl_means(image, h, patch_size=7, patch_distance=11, sigma=0.0):
             "sigma": v.check_float(sigma, "sigma", low=0.0)}
 
 
+BM3D_PROFILES = ("fast", "normal")
+
+
+def _check_bm3d(image, sigma, profile="normal"):
+    dt = v.native(image.dtype)
+    return {"sigma": v.check_float(sigma, "sigma", low=0.0),
+            "profile": v.check_choice(profile, "profile", BM3D_PROFILES),
+            # the nominal range the block-matching thresholds scale with: floats in [0, 1]
+            "data_range": float(np.iinfo(dt).max) if dt.kind == "u" else 1.0}
+
+
 def _check_estimate_noise(image):
     h, w = _layout.spatial(image)
     if h < 3 or w < 3:
@@ -199,6 +210,22 @@ def _check_resize(image, shape, method="bilinear", align_corners=False):
     if align_corners and method != "bilinear":
         raise ValueError("align_corners applies to method='bilinear' only")
     return {"shape": shape, "method": method, "align_corners": bool(align_corners)}
+
+
+def _check_resample_taps(image, iy, wy, ix, wx, nearest=False):
+    """Per axis, a table ``(n_out, T)`` of source indices into the image and one of
+    their weights (imgops._dask resizes a chunk with its rows of the whole image's)."""
+    h, w = _layout.spatial(image)
+    params = {"nearest": bool(nearest)}
+    for axis, idx, wt, n in (("y", iy, wy, h), ("x", ix, wx, w)):
+        idx, wt = np.asarray(idx), np.asarray(wt, dtype=np.float64)
+        if idx.ndim != 2 or idx.shape != wt.shape or idx.size == 0 or idx.dtype.kind not in "iu":
+            raise ValueError(f"i{axis} and w{axis} must be non-empty (n_out, T) tables of the "
+                             "same shape, integer indices")
+        if idx.min() < 0 or idx.max() >= n:
+            raise ValueError(f"i{axis} must index the image's {n} samples along that axis")
+        params[f"i{axis}"], params[f"w{axis}"] = np.ascontiguousarray(idx, np.int64), wt
+    return params
 
 
 def _check_conv_transpose(image, kernel, stride=2, padding=0, output_padding=0, bias=None):
@@ -351,6 +378,9 @@ OPS: dict[str, Op] = {op.name: op for op in [
     Op("nl_means", "denoise", _check_nl_means, "nl_means", "nl_means",
        "skimage.restoration.denoise_nl_means(fast_mode=True, preserve_range=True)",
        halo=lambda p: (p["patch_size"] // 2 + p["patch_distance"] + 1,) * 2),
+    Op("bm3d", "denoise", _check_bm3d, "bm3d", "bm3d",
+       "BM3D/CBM3D (Dabov et al. 2007); quality reference: the bm3d package",
+       halo=lambda p: (8 + 19, 8 + 19), methods=BM3D_PROFILES),
     # on a GPU: the image comes to the host and the CPU sums run (one number out)
     Op("estimate_noise", "reduce", _check_estimate_noise, "estimate_noise", "to_host",
        "Immerkaer's estimator (1996) over the valid region", out_dtype="scalar",
@@ -366,6 +396,9 @@ OPS: dict[str, Op] = {op.name: op for op in [
     Op("resize", "resample", _check_resize, "resize", "resize",
        "torch.nn.functional.interpolate (antialias off)",
        out_size=lambda h, w, p: p["shape"], methods=RESIZE_METHODS),
+    Op("resample_taps", "resample", _check_resample_taps, "resample_taps", None,
+       "imgops.resize's kernels with given index and weight tables",
+       out_size=lambda h, w, p: (p["iy"].shape[0], p["ix"].shape[0])),
     Op("conv_transpose", "resample", _check_conv_transpose, "conv_transpose",
        "conv_transpose", "torch.nn.functional.conv_transpose2d",
        out_size=lambda h, w, p: p["out_hw"]),
@@ -386,7 +419,7 @@ OPS: dict[str, Op] = {op.name: op for op in [
 COMPOSITES = {
     "downsample": DOWNSAMPLE_METHODS,
     "upsample": UPSAMPLE_METHODS,
-    "denoise": ("nl_means", "bilateral", "median", "gaussian"),
+    "denoise": ("bm3d", "nl_means", "bilateral", "median", "gaussian"),
 }
 
 EDGE_METHODS = ("sobel", "prewitt", "scharr", "laplace", "gaussian_laplace", "canny")
@@ -401,7 +434,8 @@ METHODS: dict[str, tuple[str, ...]] = {
     "downsample": DOWNSAMPLE_METHODS,
     "upsample": UPSAMPLE_METHODS,
     "mode": tuple(v.MODES),
+    "profile": BM3D_PROFILES,
 }
 
 __all__ = ["OPS", "Op", "COMPOSITES", "METHODS", "EDGE_METHODS", "BLUR_METHODS",
-           "RESIZE_METHODS", "DOWNSAMPLE_METHODS", "UPSAMPLE_METHODS"]
+           "RESIZE_METHODS", "DOWNSAMPLE_METHODS", "UPSAMPLE_METHODS", "BM3D_PROFILES"]

@@ -222,6 +222,23 @@ def nl_means(image, *, h, patch_size, patch_distance, sigma):
     return engine.apply(image, lambda p: _per_image(p, c, one))
 
 
+def bm3d(image, *, sigma, profile, data_range):
+    """Each image of a batch through the BM3D driver in float32 (H, W, C); sigma 0 gives
+    the image back unchanged (a copy)."""
+    if sigma == 0.0:
+        return copy(image)
+    from . import bm3d as kernels  # the largest kernels: compiled only when used
+
+    v = _layout.as4d(np.ascontiguousarray(image, dtype=np.float32))
+    out = np.empty(v.shape, np.float32)
+    for n in range(v.shape[0]):
+        out[n] = kernels.bm3d_hwc_range(np.ascontiguousarray(v[n]), sigma, profile,
+                                        data_range)
+    N, H, W, C = out.shape
+    planes = np.ascontiguousarray(out.transpose(0, 3, 1, 2)).reshape(N * C, H, W)
+    return engine.restore(planes, image, _validate.native(image.dtype))
+
+
 def estimate_noise(image):
     """Immerkaer's sums per channel over the valid region, then the mean sigma."""
     h, w = _layout.spatial(image)
@@ -354,27 +371,42 @@ def _edge_taps_finite(rows, c) -> bool:
 def resize(image, *, shape, method, align_corners):
     """Both axes in one sweep on the caller's layout."""
     ho, wo = shape
-    rows, c, out, orows = _resized_io(image, ho, wo)
-    iy, wy = taps.resize_taps(rows.shape[1], ho, method, align_corners)
-    ix, wx = taps.resize_taps(rows.shape[2] // c, wo, method, align_corners)
+    h, w = _layout.spatial(image)
+    iy, wy = taps.resize_taps(h, ho, method, align_corners)
+    ix, wx = taps.resize_taps(w, wo, method, align_corners)
+    if method == "bilinear" and not align_corners and (ho, wo) == (2 * h, 2 * w):
+        rows, c, out, orows = _resized_io(image, ho, wo)
+        if _edge_taps_finite(rows, c):  # 2x by phases: no tables, no gathers
+            integer = out.dtype.kind == "u"
+            cdt = _validate.compute_dtype(out.dtype)
+            wide = {1: np.uint16, 2: np.uint32}.get(out.dtype.itemsize) if integer else cdt
+            resample.upsample2x_hwc(rows, c, np.empty(0, wide), integer, orows)
+            return out
+    return resample_taps(image, iy=iy, wy=wy, ix=ix, wx=wx,
+                         nearest=method.startswith("nearest"))
+
+
+def resample_taps(image, *, iy, wy, ix, wx, nearest):
+    """``image`` resampled with per-axis tables ``(n_out, T)``: source indices into
+    ``image`` and their weights (``nearest``: one tap, copied, exact).
+
+    What resize runs once its tables are made. A chunk of a larger image (imgops._dask)
+    passes its rows of the whole image's tables, shifted to the region it read: the
+    same kernels, so the chunk's values are the whole image's.
+    """
+    rows, c, out, orows = _resized_io(image, iy.shape[0], ix.shape[0])
     # per output sample (pixel x, channel k): offset ix * C + k into the row, weight wx
-    ixe = (ix.T[:, :, None] * c + np.arange(c)).reshape(ix.shape[1], wo * c).astype(np.int32)
-    if method.startswith("nearest"):  # a copy: no arithmetic, any dtype, exact
-        resample.nearest_hwc(rows, iy[:, 0].copy(), ixe[0].copy(), c, orows)
+    ixe = (ix.T[:, :, None] * c + np.arange(c)).reshape(ix.shape[1], -1).astype(np.int32)
+    if nearest:  # a copy: no arithmetic, any dtype, exact
+        resample.nearest_hwc(rows, np.ascontiguousarray(iy[:, 0]), ixe[0].copy(), c, orows)
         return out
     cdt = _validate.compute_dtype(out.dtype)
-    integer = out.dtype.kind == "u"
-    if method == "bilinear" and not align_corners and (ho, wo * c) == (
-            2 * rows.shape[1], 2 * rows.shape[2]) and _edge_taps_finite(rows, c):
-        # 2x by phases: no tables, no gathers
-        wide = {1: np.uint16, 2: np.uint32}.get(out.dtype.itemsize) if integer else cdt
-        resample.upsample2x_hwc(rows, c, np.empty(0, wide), integer, orows)
-        return out
     wxe = np.repeat(wx.T, c, axis=1).astype(cdt)
     lo, hi = _validate.int_range(out.dtype, cdt)
-    fn = resample.upsample_hwc if iy.shape[1] == 2 and ho > rows.shape[1] else \
+    fn = resample.upsample_hwc if iy.shape[1] == 2 and iy.shape[0] > rows.shape[1] else \
         resample.resample_hwc
-    fn(rows, iy, wy.astype(cdt), ixe, wxe, lo, hi, integer, orows)
+    fn(rows, np.ascontiguousarray(iy), wy.astype(cdt), ixe, wxe, lo, hi,
+       out.dtype.kind == "u", orows)
     return out
 
 

@@ -1,0 +1,135 @@
+"""``--scheduler ADDRESS``: the batch as tasks on a Dask cluster.
+
+Files are handed out in groups, one task per group (a task per file would cost the
+scheduler's overhead per file); the workers read, process and write the files
+themselves, so INPUT and OUTPUT must be visible to them at the same paths. The
+client plans the batch first, exactly as without a cluster (refusals before any
+work), then reports each file's failure with its path and reason, counts the summary
+and advances the progress bar as groups finish. Each output is written by the worker
+under a temporary name and renamed. An unreachable scheduler is a usage error (exit
+status 2) raised before anything is written.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from . import files
+
+CONNECT_TIMEOUT = 10.0  # seconds to reach the scheduler
+GROUP_MAX = 64  # files per task at most
+TASKS_PER_THREAD = 4  # groups per worker thread at least, for balance and progress
+
+
+class UsageError(click.UsageError):
+    """Refusals before anything is touched (exit status 2)."""
+
+
+def connect(address: str, timeout: float | None = None):
+    """A ``distributed.Client`` on the scheduler at ``address`` (waiting at most
+    ``timeout`` seconds, default CONNECT_TIMEOUT), or :class:`UsageError`."""
+    if not isinstance(address, str) or "://" not in address:
+        raise UsageError(f"--scheduler must be an address such as tcp://host:8786; "
+                         f"got {address!r}")
+    try:
+        import distributed
+    except ImportError:
+        raise UsageError("--scheduler needs dask.distributed: pip install "
+                         "'imgops[dask]'") from None
+    try:
+        client = distributed.Client(address, timeout=timeout or CONNECT_TIMEOUT,
+                                    set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+    if not client.scheduler_info().get("workers"):
+        client.close()
+        raise UsageError(f"the Dask scheduler at {address} has no workers")
+    return client
+
+
+def group_size(n_files: int, threads: int) -> int:
+    """Files per task: at least TASKS_PER_THREAD tasks per worker thread, at most
+    GROUP_MAX files per task."""
+    return max(1, min(GROUP_MAX, math.ceil(n_files / max(1, TASKS_PER_THREAD * threads))))
+
+
+def process_group(jobs: list, process) -> list[tuple[str, str | None]]:
+    """One task, on a worker: read, process and write each file; ``(source, reason)``
+    for each, reason None when it succeeded. Kernels run on the worker thread's share
+    of Numba's threads."""
+    from imgops import _dask
+
+    results = []
+    for job in jobs:
+        try:
+            pic = files.read(job.src)
+        except Exception as exc:
+            results.append((str(job.src), str(exc)))
+            continue
+        try:
+            with _dask.numba_threads():
+                out = process(pic)
+        except Exception as exc:
+            results.append((str(job.src), f"cannot process: {exc}"))
+            continue
+        try:
+            files.write_atomic(out, Path(job.dst), job.kind)
+        except Exception as exc:
+            results.append((str(job.src), f"cannot write {job.dst}: {exc}"))
+            continue
+        results.append((str(job.src), None))
+    return results
+
+
+def run(client, jobs: list, process, *, quiet: bool, summary) -> None:
+    """The batch's jobs as grouped tasks on ``client``'s cluster (see the module)."""
+    import distributed
+    from tqdm import tqdm
+
+    t0 = time.perf_counter()
+    threads = sum(client.nthreads().values())
+    size = group_size(len(jobs), threads)
+    groups = [jobs[i:i + size] for i in range(0, len(jobs), size)]
+    show = not quiet and sys.stderr.isatty()
+    bar = tqdm(total=len(jobs), unit="img", disable=not show, file=sys.stderr)
+
+    def fail(src, reason: str) -> None:
+        summary.failed += 1
+        msg = f"{src}: {reason}"
+        if show:
+            bar.write(msg, file=sys.stderr)
+        else:
+            click.echo(msg, err=True)
+
+    futures = client.map(process_group, groups, process=process, pure=False)
+    group_of = {f.key: g for f, g in zip(futures, groups, strict=True)}
+    try:
+        for fut in distributed.as_completed(futures):
+            try:
+                results = fut.result()
+            except Exception as exc:  # the task itself failed (a worker died, say)
+                for job in group_of[fut.key]:
+                    fail(job.src, f"task failed on the cluster: {exc}")
+                bar.update(len(group_of[fut.key]))
+                continue
+            for src, reason in results:
+                if reason is None:
+                    summary.processed += 1
+                else:
+                    fail(src, reason)
+            bar.update(len(results))
+    except KeyboardInterrupt:
+        # tasks not started are cancelled; a running task finishes the file it writes
+        # (each is renamed into place only when complete)
+        client.cancel(futures)
+        bar.close()
+        summary.seconds = time.perf_counter() - t0
+        click.echo(f"interrupted: {summary.line()}", err=True)
+        raise SystemExit(130) from None
+    bar.close()
+    summary.seconds = time.perf_counter() - t0
