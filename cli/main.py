@@ -31,6 +31,10 @@ def _choices(kind: str) -> list[str]:
 
 
 EDGE_METHODS = _choices("edges")
+# What the first run of the default denoise spends compiling on a 2-core machine
+# (benchmarks/cold_start.py), said before it starts.
+FIRST_COMPILE_S = 20
+
 # Largest |response| of each edge filter to a step of height 1: dividing by it maps
 # the strongest possible edge to full scale at the input's bit depth.
 EDGE_GAIN = {"sobel": 4 * np.sqrt(2), "prewitt": 3 * np.sqrt(2), "scharr": 16 * np.sqrt(2),
@@ -66,6 +70,10 @@ def _execute(inputs, output, process, *, recursive, glob, fmt, overwrite, skip_e
             except OSError as exc:
                 raise click.UsageError(f"cannot create OUTPUT folder {output}: {exc}") \
                     from None
+        if (jobs or large or big) and client is None and not quiet and sys.stderr.isatty() \
+                and imgops.backends()["cpu"]["cache"]["kernels"] == 0:
+            click.echo(f"compiling kernels for first use (once, about {FIRST_COMPILE_S} s; "
+                       "`imgops warmup` does it ahead of time)", err=True)
         if client is not None:
             cluster.run(client, jobs, process, quiet=quiet, summary=summary)
         else:
@@ -111,10 +119,13 @@ def main():
 @main.command()
 @batch_options
 @click.option("--method", type=click.Choice(_choices("denoise")),
-              default="nl-means", show_default=True, help="Denoising method.")
+              default="bm3d", show_default=True, help="Denoising method.")
+@click.option("--profile", type=click.Choice(_choices("profile")),
+              help="bm3d profile (default fast; normal: the papers' parameters, slower).")
 @click.option("--h", "h", type=float, callback=positive("--h"),
               help="nl-means cut-off (default 0.8 x estimated noise).")
-@click.option("--noise", type=float, help="nl-means noise sigma (default: estimated).")
+@click.option("--noise", type=float,
+              help="bm3d / nl-means noise sigma, in the image's units (default: estimated).")
 @click.option("--patch-size", type=click.IntRange(1, 101), help="nl-means patch (default 5).")
 @click.option("--patch-distance", type=click.IntRange(0, 100),
               help="nl-means search radius (default 6).")
@@ -124,22 +135,25 @@ def main():
               help="bilateral spatial sigma (default 1.5).")
 @click.option("--size", type=click.IntRange(1, 101), help="median window (default 3).")
 @click.option("--sigma", type=float, help="gaussian sigma (default 1.0).")
-def denoise(inputs, output, method, h, noise, patch_size, patch_distance, sigma_color,
-            sigma_spatial, size, sigma, backend, **kw):
+def denoise(inputs, output, method, profile, h, noise, patch_size, patch_distance,
+            sigma_color, sigma_spatial, size, sigma, backend, **kw):
     """Remove noise: the same result as imgops.denoise(image, method, ...)."""
     import imgops
 
-    given = {"h": h, "sigma": noise, "patch_size": patch_size, "patch_distance": patch_distance,
-             "sigma_color": sigma_color, "sigma_spatial": sigma_spatial, "size": size}
-    if method == "gaussian":
-        given = {"sigma": sigma}
-    params = {k: v for k, v in given.items() if v is not None}
-    allowed = {"nl-means": {"h", "sigma", "patch_size", "patch_distance"},
+    given = {"profile": profile, "h": h, "noise": noise, "patch_size": patch_size,
+             "patch_distance": patch_distance, "sigma_color": sigma_color,
+             "sigma_spatial": sigma_spatial, "size": size, "sigma": sigma}
+    given = {k: v for k, v in given.items() if v is not None}
+    allowed = {"bm3d": {"noise", "profile"},
+               "nl-means": {"h", "noise", "patch_size", "patch_distance"},
                "bilateral": {"sigma_color", "sigma_spatial"}, "median": {"size"},
                "gaussian": {"sigma"}}[method]
-    extra = set(params) - allowed
+    extra = set(given) - allowed
     if extra:
-        raise click.UsageError(f"option(s) {sorted(extra)} do not apply to --method {method}")
+        names = sorted("--" + k.replace("_", "-") for k in extra)
+        raise click.UsageError(f"option(s) {names} do not apply to --method {method}")
+    # --noise is the denoisers' sigma (the noise level); --sigma is gaussian's width
+    params = {("sigma" if k == "noise" else k): v for k, v in given.items()}
     _execute(inputs, output, _filter(lambda a: imgops.denoise(a, method, backend=backend,
                                                               **params)),
              backend=backend, **kw)

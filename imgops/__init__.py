@@ -8,7 +8,7 @@ its docstring and tested on random images and photographs.
 from . import nn
 from ._dispatch import backends
 from ._ops import METHODS
-from .denoise import bilateral, denoise, estimate_noise, nl_means
+from .denoise import bilateral, bm3d, denoise, estimate_noise, nl_means
 from .feature import canny
 from .filters import (
     box,
@@ -37,6 +37,7 @@ __version__ = "0.1.0"
 __all__ = [
     "METHODS",
     "bilateral",
+    "bm3d",
     "canny",
     "denoise",
     "estimate_noise",

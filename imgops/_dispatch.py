@@ -148,5 +148,5 @@ def backends() -> dict:
     except ValueError:  # no parallel kernel has run yet: report the configured choice
         layer = f"not yet chosen (config: {numba.config.THREADING_LAYER})"
     return {"cpu": {"threads": numba.get_num_threads(), "threading_layer": layer,
-                    "numba": numba.__version__},
+                    "numba": numba.__version__, "cache": _target("cache", "cpu").status()},
             "cuda": _target("probe", "cuda").describe()}

@@ -25,13 +25,16 @@ A record's fields:
     ``"function"`` names in ``imgops._cpu.ops`` and ``imgops._cuda.ops``.
 ``reference``
     The implementation the operation agrees with (tests and docs read it).
+``example``
+    Small valid arguments (for an image in [0, 1]): the tests run every record
+    with them.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -57,6 +60,7 @@ class Op:
     layout: str = LAYOUTS
     ndims: tuple[int, ...] = (2, 3, 4)
     methods: tuple[str, ...] = ()
+    example: dict | None = None
 
 
 # ----------------------------------------------------------------------------- checks
@@ -414,6 +418,20 @@ OPS: dict[str, Op] = {op.name: op for op in [
     Op("nn.relu", "nn", _no_params, "nn_relu", "nn_relu", "torch.relu", layout="nchw",
        ndims=(4,)),
 ]}
+
+# Small valid arguments of each operation on an image in [0, 1].
+_EXAMPLES = {
+    "correlate": {"kernel": np.arange(6.0).reshape(3, 2) / 15},
+    "convolve": {"kernel": np.arange(6.0).reshape(3, 2) / 15},
+    "gaussian": {"sigma": 1.0}, "box": {"size": 3}, "median": {"size": 3},
+    "sobel": {}, "prewitt": {}, "scharr": {}, "laplace": {}, "gaussian_laplace": {"sigma": 1.0},
+    "bilateral": {"sigma_color": 0.1, "sigma_spatial": 1.0},
+    "nl_means": {"h": 0.1, "patch_size": 3, "patch_distance": 2},
+    "bm3d": {"sigma": 0.05, "profile": "fast"}, "estimate_noise": {}, "copy": {},
+    "canny": {}, "max_pool": {"size": 2}, "avg_pool": {"size": 2}, "resize": {"shape": (5, 7)},
+    "conv_transpose": {"kernel": np.ones((2, 2)) / 4},
+}
+OPS = {name: replace(op, example=_EXAMPLES.get(name)) for name, op in OPS.items()}
 
 # Operations built from the ones above (the public function composes them).
 COMPOSITES = {

@@ -131,11 +131,21 @@ def test_estimate_noise_recovers_sigma():
         imgops.estimate_noise(np.zeros((2, 5)))
 
 
-def test_denoise_default_is_the_documented_recipe():
+def test_denoise_default_is_fast_bm3d_at_the_estimated_noise():
+    noisy = _noisy(skdata.astronaut()[:64, :64], 25)
+    s = imgops.estimate_noise(noisy)
+    np.testing.assert_array_equal(imgops.denoise(noisy), imgops.bm3d(noisy, s, profile="fast"))
+    np.testing.assert_array_equal(imgops.denoise(noisy, profile="normal"),
+                                  imgops.bm3d(noisy, s, profile="normal"))
+    np.testing.assert_array_equal(imgops.denoise(noisy, sigma=10.0),
+                                  imgops.bm3d(noisy, 10.0, profile="fast"))
+
+
+def test_denoise_nl_means_is_the_documented_recipe():
     noisy = _noisy(skdata.astronaut()[:64, :64], 25)
     s = imgops.estimate_noise(noisy)
     ref = imgops.nl_means(noisy, 0.8 * s, sigma=s, patch_size=5, patch_distance=6)
-    np.testing.assert_array_equal(imgops.denoise(noisy), ref)
+    np.testing.assert_array_equal(imgops.denoise(noisy, "nl_means"), ref)
     np.testing.assert_array_equal(imgops.denoise(noisy, "nl-means"), ref)
     _check_nlm(ref, _skimage_nlm(noisy, 0.8 * s, 5, 6, s), np.uint8)
 
@@ -152,7 +162,7 @@ def test_denoise_methods_and_constant_image():
     for m in imgops.denoise.__globals__["DENOISE_METHODS"]:
         np.testing.assert_array_equal(imgops.denoise(flat, m), flat)
     with pytest.raises(ValueError, match="method"):
-        imgops.denoise(noisy, "bm3d")
+        imgops.denoise(noisy, "wiener")
 
 
 @pytest.mark.slow

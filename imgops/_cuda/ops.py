@@ -150,6 +150,31 @@ def nl_means(image, *, h, patch_size, patch_distance, sigma):
     return engine.apply(image, body)
 
 
+def bm3d(image, *, sigma, profile, data_range):
+    """Each image of a batch through the CUDA BM3D driver on float32 (H, W, C) device
+    arrays (the layout kernels move planes to channels-last and back)."""
+    if sigma == 0.0:
+        return copy(image)
+    from . import bm3d as kernels  # the largest kernels: compiled only when used
+
+    c = _layout.channels(image)
+    k = engine.layout.cuda_kernels()
+
+    def body(planes):
+        P, H, W = planes.shape
+        n = P // c
+        hwc = runtime.empty((n, H, W, c), np.float32)
+        runtime.launch(k.scatter, (W, H, P), planes, hwc, 0.0, 0.0, False)
+        for i in range(n):
+            hwc[i].copy_to_device(kernels.bm3d_hwc_cuda_range(hwc[i], sigma, profile,
+                                                              data_range))
+        out = runtime.empty(planes.shape, np.float32)
+        runtime.launch(k.gather, (W, H, P), hwc, out)
+        return out
+
+    return engine.apply(image, body, plane_dtype=np.float32)
+
+
 def to_host(image):
     """The image on the host: reductions to one number run there (``imgops._dispatch``)."""
     return image if isinstance(image, np.ndarray) else runtime.as_device(image).copy_to_host()

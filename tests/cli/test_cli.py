@@ -66,6 +66,29 @@ def test_denoise_default_equals_api(folder, tmp_path):
 
 
 @pytest.mark.parametrize("args, fn", [
+    (["--method", "nl-means", "--noise", "12", "--patch-size", "7"],
+     lambda a: imgops.denoise(a, "nl_means", sigma=12.0, patch_size=7)),
+    (["--profile", "normal", "--noise", "20"],
+     lambda a: imgops.denoise(a, "bm3d", sigma=20.0, profile="normal")),
+    (["--method", "gaussian", "--sigma", "2"], lambda a: imgops.denoise(a, "gaussian",
+                                                                        sigma=2.0)),
+])
+def test_denoise_options_equal_api(folder, tmp_path, args, fn):
+    r = invoke("denoise", *args, folder / "a.png", tmp_path / "o")
+    assert r.exit_code == 0, r.output
+    np.testing.assert_array_equal(load(tmp_path / "o" / "a.png"), fn(load(folder / "a.png")))
+
+
+@pytest.mark.parametrize("args", [["--profile", "fast", "--method", "median"],
+                                  ["--h", "3", "--method", "bm3d"],
+                                  ["--h", "3", "--method", "gaussian"]])
+def test_denoise_options_of_another_method_are_refused(folder, tmp_path, args):
+    r = invoke("denoise", *args, folder / "a.png", tmp_path / "o")
+    assert r.exit_code == 2 and "do not apply" in r.output
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("args, fn", [
     (["edges"], lambda a: np.clip(np.rint(imgops.sobel(a) / (4 * np.sqrt(2))), 0, 255)),
     (["downsample", "--factor", "3", "--method", "max"],
      lambda a: imgops.downsample(a, 3, method="max")),

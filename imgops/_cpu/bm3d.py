@@ -1,0 +1,617 @@
+"""BM3D denoising on the CPU (Dabov, Foi, Katkovnik, Egiazarian, IEEE TIP 2007; colour:
+CBM3D, ICIP 2007; Lebrun, IPOL 2012).
+
+Two stages on each group of channels:
+
+1. Block matching on the noisy image; 3-D transform of each group (2-D biorthogonal 1.5
+   transform of its blocks, Haar along the group); hard thresholding at ``lambda3d *
+   sigma``; inverse transform and aggregation of the blocks weighted by ``kaiser /
+   (sigma^2 * N_nonzero)``: the basic estimate.
+2. Block matching on the basic estimate; collaborative Wiener filtering of the noisy
+   group (2-D DCT, Haar) with the basic group's spectrum as the oracle; aggregation
+   weighted by ``kaiser / (sigma^2 * sum(w^2))``.
+
+Implementation
+--------------
+* Block distances: for one row of reference blocks and one offset of the search window,
+  the squared differences of the 8 rows are summed per column in one vectorised pass
+  along the image row, and three pairwise passes give every 8-wide window's sum (no
+  per-block loops); the references copy theirs out. Work is split over rows of
+  reference blocks. The ``group - 1`` nearest candidates are selected with a threshold
+  guessed from the neighbouring reference (exact: a miss repeats the scan), ties broken
+  by the offset, so the selection does not depend on the scan order.
+* 2-D transforms: the first (vertical) 8-point pass of every block is computed once per
+  stage for the whole image, vectorised along the rows (``column_transforms``: 8 values
+  per pixel, shared by all the blocks that start on a row); a group's blocks get their
+  second (horizontal) pass when the group uses them. A table of every block's complete
+  transform (64 values per pixel) was measured too: at 512 x 512 it was no faster for
+  gray images and 20 % slower for colour (its 64 MB per channel do not stay in the
+  caches); the column pass alone made both stages 10 % faster.
+* Aggregation: the rows of reference blocks are cut into chunks of 12; each chunk
+  accumulates into its own stripe of rows (its blocks' reach) and the stripes are summed
+  in a fixed order, so the result depends neither on the thread schedule nor on the
+  number of threads. The
+  denominator is accumulated as each block's weight at its origin and spread by the
+  separable Kaiser window afterwards (half the scattered writes).
+* float32 throughout.
+
+Profiles
+--------
+``"normal"``: the papers' parameters: 8 x 8 blocks; reference step 3; 39 x 39 search
+window; up to 16 blocks per group in stage 1 and 32 in stage 2; ``lambda3d = 2.7``;
+``tau_match = 3000`` (stage 1) and ``400`` (stage 2), distances being ``|block
+difference|^2 / 64`` on the 0-255 scale; Kaiser window beta = 2. For ``sigma > 40``
+(0-255 scale) the papers' adjustments ``lambda3d = 2.8``, ``tau_match = 5000`` and
+``3500``. Departures, each measured against the ``bm3d`` package on 256 x 256 crops of
+photographs at sigma 15-60:
+
+* the blocks stay 8 x 8 for sigma > 40 (the paper's 12 x 12 / 11 x 11 are not used), and
+  stage 1 matches on pixels rather than on coefficients prefiltered at ``lambda2d = 2``
+  (that prefilter with 8 x 8 blocks lost 0.25-0.4 dB at sigma 40-60);
+* stage 1's ``tau_match`` is at least ``3 sigma^2`` (1.5 times the distance that noise
+  alone puts between identical blocks): with 3000 the groups collapse near sigma 40
+  (-0.16 dB on camera at sigma 40, +0.00 with the floor);
+* colour: the chroma channels' hard threshold is 1.25 times luminance's (+0.05-0.1 dB).
+
+``"fast"``: reference step 5, 31 x 31 search window, 16 blocks per group in both
+stages, and stage 2 reuses stage 1's groups instead of matching again on the basic
+estimate. Chosen among the variants measured (steps 4-7, windows 13-39, groups 8-32,
+with and without stage-2 matching; 256 x 256 crops of camera, brick, astronaut, coffee
+and chelsea at sigma 15/25/40) as the quickest within 0.3 dB of the reference everywhere:
+mean -0.16 dB, worst -0.29 dB (brick, sigma 40), at about a fifth of the normal
+profile's time. Re-matching on the basic estimate with a small window was worse as well
+as slower; step 6 or a 25 x 25 window lost 0.35-0.4 dB on the brick texture; step 4 cost
+40 % more time.
+
+Colour: three channels are taken to the opponent colour space of CBM3D (``Y = (R + G +
+B) / 3``, ``U = (R - B) / 2``, ``V = (R - 2G + B) / 4``), each transformed channel's sigma
+being sigma times its row's norm; blocks are matched on Y alone and the same groups
+filter all three, each channel aggregated with its own weights. Any other channel count
+is denoised channel by channel.
+
+Edge cases: an image smaller than a block is extended by symmetric reflection to 8 x 8
+and the result cropped; the search window is clipped to the image (mirrored padding was
+measured: it lost 0.02-0.15 dB, mirrored noise matching itself); the last row and column
+of reference blocks lie on the image's last 8 rows and columns, so every pixel gets an
+estimate. Non-finite samples (NaN, +-inf) are treated as missing: they are filled before
+denoising (each from the mean of its finite 8-neighbours, repeatedly for up to 8 passes,
+then from the channel's finite mean, 0 if none) and written back unchanged in the
+output, so the output is non-finite exactly where the input is and finite elsewhere.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from .._shared.bm3d import (
+    BLOCK,
+    BLOCK2,
+    CHROMA_LAMBDA,
+    DCT,
+    OPP,
+    OPP_INV,
+    OPP_NORMS,
+    Profile,
+    fwd8,
+    haar_forward,
+    haar_inverse,
+    hard_threshold,
+    insert_best,
+    inv2,
+    kaiser_1d,
+    kaiser_window,
+    pow2_floor,
+    profile_params,
+    ref_positions,
+    stage1_tau,
+    stage_plan,
+    wiener_shrink,
+)
+
+_F = np.float32
+
+
+# ----------------------------------------------------------------------------- kernels
+@njit(cache=True, error_model="numpy")
+def _select(drow, side, cap, max_ssd, guess, best_d, best_o):
+    """The ``cap - 1`` nearest candidates within ``max_ssd`` of one reference from its row
+    ``drow`` of window distances (``side^2``, raster order; +inf where a candidate is
+    outside the image, and at the reference itself, which is put first). Ranked by
+    :func:`precedes`, so the result is the same as any full scan's.
+
+    A first pass only takes candidates within ``guess`` (the neighbouring reference's
+    last distance): each window row is tested as a whole by a vectorised count, and few
+    candidates reach the sorted insertion. If that finds fewer than ``cap - 1`` the pass
+    is repeated with ``max_ssd``. Returns the number of blocks (reference included).
+    """
+    center = (side * side) // 2
+    lim = min(guess, max_ssd)
+    m = 1
+    for _ in range(2):
+        best_d[0] = _F(0.0)
+        best_o[0] = center
+        m = 1
+        for r in range(side):
+            seg = drow[r * side:(r + 1) * side]
+            hits = 0
+            for j in range(side):
+                hits += 1 if seg[j] <= lim else 0
+            if hits == 0:
+                continue
+            for j in range(side):
+                d = seg[j]
+                if d <= lim:
+                    m = insert_best(best_d, best_o, m, cap, d, r * side + j)
+                    if m == cap:
+                        lim = min(lim, best_d[cap - 1])
+        if m == cap or lim >= max_ssd:
+            break
+        lim = max_ssd
+    return m
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def match_pixels(img, ys, xs, hw, cap, max_ssd, my, mx, mn):
+    """Block matching by pixel distances for every reference ``(ys[i], xs[j])``.
+
+    Writes the group's block positions ``(my, mx)[i, j, :n]`` (nearest first, the
+    reference first) and ``mn[i, j] = n``, the largest power of two not above the number
+    of candidates within ``max_ssd`` (at most ``cap``).
+
+    Per row of references and window row: for each horizontal offset, the per-column
+    sums of the 8 squared row differences (one vectorised pass over the image row), then
+    the 8-wide window sums (three pairwise passes) into ``P[offset, x]``; then each
+    reference copies its window row out of ``P``.
+    """
+    H, W = img.shape
+    nrx = xs.size
+    side = 2 * hw + 1
+    inf = _F(np.inf)
+    for iy in prange(ys.size):
+        y = ys[iy]
+        dist = np.empty((nrx, side * side), _F)
+        P = np.empty((side, W), _F)
+        c = np.empty(W, _F)
+        p2 = np.empty(W, _F)
+        p4 = np.empty(W, _F)
+        a0, a1, a2, a3 = img[y], img[y + 1], img[y + 2], img[y + 3]
+        a4, a5, a6, a7 = img[y + 4], img[y + 5], img[y + 6], img[y + 7]
+        for r in range(side):
+            yc = y + r - hw
+            base = r * side
+            if yc < 0 or yc > H - BLOCK:
+                for ix in range(nrx):
+                    dist[ix, base:base + side] = inf
+                continue
+            b0, b1, b2, b3 = img[yc], img[yc + 1], img[yc + 2], img[yc + 3]
+            b4, b5, b6, b7 = img[yc + 4], img[yc + 5], img[yc + 6], img[yc + 7]
+            for j in range(side):
+                dx = j - hw
+                lo = max(0, -dx)
+                hi = min(W, W - dx)
+                n = hi - lo
+                prow = P[j]
+                if n < BLOCK:
+                    prow[:] = inf
+                    continue
+                A0, A1, A2, A3 = a0[lo:hi], a1[lo:hi], a2[lo:hi], a3[lo:hi]
+                A4, A5, A6, A7 = a4[lo:hi], a5[lo:hi], a6[lo:hi], a7[lo:hi]
+                B0, B1 = b0[lo + dx:hi + dx], b1[lo + dx:hi + dx]
+                B2, B3 = b2[lo + dx:hi + dx], b3[lo + dx:hi + dx]
+                B4, B5 = b4[lo + dx:hi + dx], b5[lo + dx:hi + dx]
+                B6, B7 = b6[lo + dx:hi + dx], b7[lo + dx:hi + dx]
+                for x in range(n):
+                    d = A0[x] - B0[x]
+                    t = d * d
+                    d = A1[x] - B1[x]
+                    t += d * d
+                    d = A2[x] - B2[x]
+                    t += d * d
+                    d = A3[x] - B3[x]
+                    t += d * d
+                    d = A4[x] - B4[x]
+                    t += d * d
+                    d = A5[x] - B5[x]
+                    t += d * d
+                    d = A6[x] - B6[x]
+                    t += d * d
+                    d = A7[x] - B7[x]
+                    t += d * d
+                    c[x] = t
+                for x in range(n - 1):
+                    p2[x] = c[x] + c[x + 1]
+                for x in range(n - 3):
+                    p4[x] = p2[x] + p2[x + 2]
+                # window sums at x = lo .. hi - 8; +inf where the candidate leaves the image
+                pv = prow[lo:hi - BLOCK + 1]
+                for x in range(n - BLOCK + 1):
+                    pv[x] = p4[x] + p4[x + 4]
+                prow[:lo] = inf
+                prow[hi - BLOCK + 1:] = inf
+            for ix in range(nrx):
+                xr = xs[ix]
+                drow = dist[ix, base:base + side]
+                for j in range(side):
+                    drow[j] = P[j, xr]
+        best_d = np.empty(cap, _F)
+        best_o = np.empty(cap, np.int64)
+        guess = max_ssd
+        for ix in range(nrx):
+            xr = xs[ix]
+            drow = dist[ix]
+            drow[(side * side) // 2] = inf
+            m = _select(drow, side, cap, max_ssd, guess, best_d, best_o)
+            guess = best_d[cap - 1] * _F(1.1) if m == cap else max_ssd
+            n = pow2_floor(m)
+            mn[iy, ix] = n
+            for i in range(n):
+                my[iy, ix, i] = y + best_o[i] // side - hw
+                mx[iy, ix, i] = xr + best_o[i] % side - hw
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def column_transforms(img, kind, ct):
+    """``ct[y, k, x]`` = coefficient k of the 8-point transform ``kind`` of the column
+    ``img[y:y + 8, x]``: the first (vertical) pass of every block's separable 2-D
+    transform, shared by all the blocks that start on row y (vectorised along the row)."""
+    H, W = img.shape
+    for y in prange(H - BLOCK + 1):
+        r0, r1, r2, r3 = img[y], img[y + 1], img[y + 2], img[y + 3]
+        r4, r5, r6, r7 = img[y + 4], img[y + 5], img[y + 6], img[y + 7]
+        o = ct[y]
+        c0, c1, c2, c3 = o[0], o[1], o[2], o[3]
+        c4, c5, c6, c7 = o[4], o[5], o[6], o[7]
+        for x in range(W):
+            t = fwd8(kind, r0[x], r1[x], r2[x], r3[x], r4[x], r5[x], r6[x], r7[x])
+            c0[x], c1[x], c2[x], c3[x] = t[0], t[1], t[2], t[3]
+            c4[x], c5[x], c6[x], c7[x] = t[4], t[5], t[6], t[7]
+
+
+@njit(inline="always", cache=True, error_model="numpy")
+def _load_group(ct, kind, gy, gx, n, g):
+    """g[i] = the 2-D transform ``kind`` of the group's block i: the second (horizontal)
+    pass over the block's 8 rows of column transforms ``ct`` (the same float32 values as
+    ``fwd2_at``)."""
+    for i in range(n):
+        x = gx[i]
+        rows = ct[gy[i]]
+        dst = g[i]
+        for k in range(BLOCK):
+            r = rows[k, x:x + BLOCK]
+            t = fwd8(kind, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7])
+            b = BLOCK * k
+            for j in range(BLOCK):
+                dst[b + j] = t[j]
+
+
+@njit(inline="always", cache=True, error_model="numpy")
+def _accumulate(blk, kwin, num, py, px):
+    """num[py:py + 8, px:px + 8] += kwin blk (kwin: the Kaiser window times the group's
+    weight)."""
+    for u in range(BLOCK):
+        nrow = num[py + u]
+        for v in range(BLOCK):
+            nrow[px + v] += kwin[BLOCK * u + v] * blk[BLOCK * u + v]
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def ht_aggregate(ct, kind, my, mx, mn, limit, thr, inv_var, win, chunks, tops, offs, num,
+                 wsum):
+    """Stage 1: hard-threshold every group and aggregate its blocks.
+
+    Groups are the first ``min(mn, limit)`` blocks of the matches ``(my, mx, mn)``,
+    transformed by ``kind`` from the planes' column transforms ``ct`` (C, H - 7, 8, W) (see
+    :func:`column_transforms`); thr[c], inv_var[c] = lambda3d sigma_c and 1 / sigma_c^2.
+    Chunk k takes reference rows ``chunks[k]:chunks[k + 1]`` and accumulates into rows
+    ``offs[k]:`` of ``num`` and ``wsum`` (C, R, W), its row 0 being image row
+    ``tops[k]``: ``num`` gets the weighted, windowed blocks, ``wsum`` each block's weight
+    at its origin (:func:`spread_divide` makes the denominator of it).
+    """
+    C = num.shape[0]
+    cap = my.shape[2]
+    nrx = my.shape[1]
+    for k in prange(chunks.size - 1):
+        g = np.empty((cap, BLOCK2), _F)
+        blk = np.empty(BLOCK2, _F)
+        kwin = np.empty(BLOCK2, _F)
+        shift = offs[k] - tops[k]
+        for iy in range(chunks[k], chunks[k + 1]):
+            for ix in range(nrx):
+                n = min(mn[iy, ix], limit)
+                gy = my[iy, ix]
+                gx = mx[iy, ix]
+                for c in range(C):
+                    _load_group(ct[c], kind, gy, gx, n, g)
+                    haar_forward(g, n, 0, BLOCK2)
+                    cnt = hard_threshold(g, n, 0, BLOCK2, thr[c])
+                    haar_inverse(g, n, 0, BLOCK2)
+                    w = inv_var[c] / _F(max(cnt, 1))
+                    for q in range(BLOCK2):
+                        kwin[q] = w * win[q]
+                    nc = num[c]
+                    wc = wsum[c]
+                    for i in range(n):
+                        inv2(kind, g[i], blk)
+                        _accumulate(blk, kwin, nc, gy[i] + shift, gx[i])
+                        wc[gy[i] + shift, gx[i]] += w
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def wiener_aggregate(cz, cb, my, mx, mn, limit, var, inv_var, win, chunks, tops, offs, num,
+                     wsum):
+    """Stage 2: collaborative Wiener filtering of the noisy groups with the basic
+    estimate's groups as the oracle, both in the 2-D DCT from their column transforms
+    ``cz`` and ``cb``; otherwise as :func:`ht_aggregate`, var[c] = sigma_c^2."""
+    C = num.shape[0]
+    cap = my.shape[2]
+    nrx = my.shape[1]
+    for k in prange(chunks.size - 1):
+        gz = np.empty((cap, BLOCK2), _F)
+        gb = np.empty((cap, BLOCK2), _F)
+        blk = np.empty(BLOCK2, _F)
+        kwin = np.empty(BLOCK2, _F)
+        acc = np.empty(BLOCK2, _F)
+        shift = offs[k] - tops[k]
+        for iy in range(chunks[k], chunks[k + 1]):
+            for ix in range(nrx):
+                n = min(mn[iy, ix], limit)
+                gy = my[iy, ix]
+                gx = mx[iy, ix]
+                for c in range(C):
+                    _load_group(cz[c], DCT, gy, gx, n, gz)
+                    _load_group(cb[c], DCT, gy, gx, n, gb)
+                    haar_forward(gz, n, 0, BLOCK2)
+                    haar_forward(gb, n, 0, BLOCK2)
+                    wiener_shrink(gb, gz, n, 0, BLOCK2, var[c], acc)
+                    haar_inverse(gz, n, 0, BLOCK2)
+                    s = _F(0.0)
+                    for q in range(BLOCK2):
+                        s += acc[q]
+                    w = inv_var[c] / max(s, _F(1e-6))
+                    for q in range(BLOCK2):
+                        kwin[q] = w * win[q]
+                    nc = num[c]
+                    wc = wsum[c]
+                    for i in range(n):
+                        inv2(DCT, gz[i], blk)
+                        _accumulate(blk, kwin, nc, gy[i] + shift, gx[i])
+                        wc[gy[i] + shift, gx[i]] += w
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def merge_stripes(num, wsum, tops, offs, heights, tnum, twsum):
+    """Sum the chunks' stripes (C, R, W) into whole planes (C, H, W), chunk by chunk in
+    order for every row (a fixed order: deterministic)."""
+    C, H, W = tnum.shape
+    for cy in prange(C * H):
+        c = cy // H
+        y = cy - c * H
+        n = tnum[c, y]
+        w = twsum[c, y]
+        n[:] = _F(0.0)
+        w[:] = _F(0.0)
+        for k in range(tops.size):
+            r = y - tops[k]
+            if 0 <= r < heights[k]:
+                sn = num[c, offs[k] + r]
+                sw = wsum[c, offs[k] + r]
+                for x in range(W):
+                    n[x] += sn[x]
+                    w[x] += sw[x]
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def spread_divide(num, wsum, k, out):
+    """out = num / den, den[c, y, x] = sum_{u, v < 8} wsum[c, y - u, x - v] k[u] k[v]: the
+    aggregation's denominator from the blocks' weights at their origins (the Kaiser window
+    is separable), summed down the rows first, then along the row."""
+    C, H, W = wsum.shape
+    for cy in prange(C * H):
+        c = cy // H
+        y = cy - c * H
+        t = np.zeros(W, _F)
+        for u in range(min(BLOCK, y + 1)):
+            src = wsum[c, y - u]
+            ku = k[u]
+            for x in range(W):
+                t[x] += ku * src[x]
+        den = np.zeros(W, _F)
+        for v in range(BLOCK):
+            kv = k[v]
+            dst = den[v:]
+            src = t[:W - v]
+            for x in range(W - v):
+                dst[x] += kv * src[x]
+        o = out[c, y]
+        nr = num[c, y]
+        for x in range(W):
+            o[x] = nr[x] / den[x]
+
+
+# ----------------------------------------------------------------------------- driver
+CHUNK_ROWS = 12  # rows of reference blocks per aggregation chunk
+
+
+def stripes(ys: np.ndarray, hw: int, H: int, nchunk: int):
+    """Chunks of reference rows and their aggregation stripes: (chunk bounds, stripe top
+    rows, stripe offsets in the stacked buffer, total rows, stripe heights)."""
+    nchunk = max(1, min(nchunk, ys.size))
+    bounds = np.linspace(0, ys.size, nchunk + 1).round().astype(np.int64)
+    tops = np.empty(nchunk, np.int64)
+    heights = np.empty(nchunk, np.int64)
+    for k in range(nchunk):
+        tops[k] = max(0, ys[bounds[k]] - hw)
+        heights[k] = min(H, ys[bounds[k + 1] - 1] + hw + BLOCK) - tops[k]
+    offs = np.concatenate([[0], np.cumsum(heights)[:-1]]).astype(np.int64)
+    return bounds, tops, offs, int(heights.sum()), heights
+
+
+def _aggregate(kernel, args, ys, hw, shape, k1):
+    """Run an aggregation kernel over chunks of reference rows, sum the chunks' stripes
+    in order and divide by the spread weights. The chunks depend on the image alone (about
+    CHUNK_ROWS rows of references each), so the result does not depend on the number of
+    threads either."""
+    C, H, W = shape
+    bounds, tops, offs, rows, heights = stripes(ys, hw, H, -(-ys.size // CHUNK_ROWS))
+    num = np.zeros((C, rows, W), _F)
+    wsum = np.zeros((C, rows, W), _F)
+    kernel(*args, bounds, tops, offs, num, wsum)
+    tnum = np.empty(shape, _F)
+    twsum = np.empty(shape, _F)
+    merge_stripes(num, wsum, tops, offs, heights, tnum, twsum)
+    del num, wsum
+    out = np.empty(shape, _F)
+    spread_divide(tnum, twsum, k1, out)
+    return out
+
+
+def _column_transforms(planes: np.ndarray, kind: int, ct: np.ndarray | None = None
+                       ) -> np.ndarray:
+    C, H, W = planes.shape
+    if ct is None:
+        ct = np.empty((C, H - BLOCK + 1, BLOCK, W), _F)
+    for c in range(C):
+        column_transforms(planes[c], kind, ct[c])
+    return ct
+
+
+def _match(img, stage, tau, ys, xs):
+    cap = stage.group
+    my = np.empty((ys.size, xs.size, cap), np.int32)
+    mx = np.empty((ys.size, xs.size, cap), np.int32)
+    mn = np.empty((ys.size, xs.size), np.int32)
+    match_pixels(img, ys, xs, stage.half_window, cap, _F(tau * BLOCK2), my, mx, mn)
+    return my, mx, mn
+
+
+def bm3d_planes(planes: np.ndarray, sigmas: np.ndarray, p: Profile, scale: float,
+                lambda_scale: np.ndarray | None = None) -> np.ndarray:
+    """Both BM3D stages on the channel stack ``planes`` (C, H, W), H, W >= 8, matched on
+    channel 0; ``sigmas[c]`` per channel; ``scale`` = 255 / the data's nominal range (the
+    thresholds tau are on the 0-255 scale); ``lambda_scale[c]`` multiplies the hard
+    threshold of channel c (default 1)."""
+    C, H, W = planes.shape
+    k1 = np.empty(BLOCK, _F)
+    kaiser_1d(p.beta, k1)
+    win = np.empty(BLOCK2, _F)
+    kaiser_window(p.beta, win)
+    sig = np.asarray(sigmas, _F)
+    var = (sig * sig).astype(_F)
+    inv_var = (1.0 / var).astype(_F)
+    norm = 1.0 / (scale * scale)  # distances in the data's units
+    lam = np.ones(C) if lambda_scale is None else np.asarray(lambda_scale, np.float64)
+    thr = (p.lambda3d * lam * sig).astype(_F)
+    m1, m2 = stage_plan(p)
+
+    ys, xs = ref_positions(H, m1.step), ref_positions(W, m1.step)
+    my, mx, mn = _match(planes[0], m1, stage1_tau(p, norm, sig[0]), ys, xs)
+    ct = _column_transforms(planes, p.kind1)
+    basic = _aggregate(ht_aggregate, (ct, p.kind1, my, mx, mn, p.ht.group, thr, inv_var,
+                                      win), ys, m1.half_window, planes.shape, k1)
+    cz = ct if p.kind1 == DCT else _column_transforms(planes, DCT)
+    if p.rematch:
+        ys, xs = ref_positions(H, m2.step), ref_positions(W, m2.step)
+        my, mx, mn = _match(basic[0], m2, m2.tau * norm, ys, xs)
+    cb = _column_transforms(basic, DCT, None if cz is ct else ct)  # stage 1's buffer
+    return _aggregate(wiener_aggregate, (cz, cb, my, mx, mn, p.wiener.group, var, inv_var,
+                                         win), ys, m2.half_window, planes.shape, k1)
+
+
+def fill_nonfinite(planes: np.ndarray, bad: np.ndarray, passes: int = 8) -> None:
+    """Fill the non-finite samples of ``planes`` (C, H, W) in place: each pass gives every
+    missing sample with a finite 8-neighbour the mean of those neighbours; what remains
+    after ``passes`` takes its channel's finite mean (0 if none)."""
+    C, H, W = planes.shape
+    for c in range(C):
+        miss = bad[c].copy()
+        if not miss.any():
+            continue
+        p = planes[c]
+        ok = ~miss
+        p[miss] = 0.0
+        for _ in range(passes):
+            if not miss.any():
+                break
+            val = np.pad(np.where(ok, p, 0.0), 1)
+            cnt = np.pad(ok.astype(_F), 1)
+            s = np.zeros((H, W), _F)
+            n = np.zeros((H, W), _F)
+            for dy in range(3):
+                for dx in range(3):
+                    s += val[dy:dy + H, dx:dx + W]
+                    n += cnt[dy:dy + H, dx:dx + W]
+            new = miss & (n > 0)
+            p[new] = s[new] / n[new]
+            ok |= new
+            miss &= ~new
+        if miss.any():
+            p[miss] = p[ok].mean() if ok.any() else 0.0
+
+
+def bm3d_hwc(image: np.ndarray, sigma: float, profile: str) -> np.ndarray:
+    """BM3D (CBM3D for three channels) of a float32 ``(H, W, C)`` image.
+
+    Parameters
+    ----------
+    image : ndarray
+        float32, C-contiguous, shaped ``(H, W, C)``, any ``C >= 1``, values in the
+        image's own units (0-255 for data that came from uint8).
+    sigma : float
+        Standard deviation of the white Gaussian noise, in the image's units (> 0).
+    profile : {"normal", "fast"}
+
+    Returns
+    -------
+    ndarray
+        float32 ``(H, W, C)``; non-finite exactly where the input is.
+
+    Notes
+    -----
+    The matching thresholds ``tau_match`` and the switch to the large-noise parameters
+    (``sigma > 40``) are defined on the 0-255 scale; :func:`bm3d_hwc_range` takes the
+    data's nominal range for other units (``bm3d_hwc`` is it with 255).
+    """
+    return bm3d_hwc_range(image, sigma, profile, 255.0)
+
+
+def bm3d_hwc_range(image: np.ndarray, sigma: float, profile: str,
+                   data_range: float) -> np.ndarray:
+    """:func:`bm3d_hwc` for data whose nominal range is ``data_range`` (1.0 for float
+    images in [0, 1]): tau_match scales with its square, the large-noise switch with it."""
+    image = np.ascontiguousarray(image, dtype=_F)
+    if image.ndim != 3 or min(image.shape) < 1:
+        raise ValueError(f"image must be (H, W, C) with H, W, C >= 1; got {image.shape}")
+    sigma = float(sigma)
+    if not math.isfinite(sigma) or sigma <= 0:
+        raise ValueError(f"sigma must be finite and > 0; got {sigma}")
+    data_range = float(data_range)
+    if not math.isfinite(data_range) or data_range <= 0:
+        raise ValueError(f"data_range must be finite and > 0; got {data_range}")
+    H, W, C = image.shape
+    scale = 255.0 / data_range
+    p = profile_params(sigma * scale, profile)
+    planes = image.transpose(2, 0, 1).copy()  # a copy always: the fill works in place
+    bad = ~np.isfinite(planes)
+    has_bad = bool(bad.any())
+    if has_bad:
+        fill_nonfinite(planes, bad)
+    ph, pw = max(H, BLOCK), max(W, BLOCK)
+    if (ph, pw) != (H, W):
+        planes = np.pad(planes, ((0, 0), (0, ph - H), (0, pw - W)), mode="symmetric")
+    if C == 3:
+        opp = np.einsum("ij,jhw->ihw", OPP.astype(_F), planes).astype(_F)
+        sig = (sigma * OPP_NORMS).astype(_F)
+        est = bm3d_planes(np.ascontiguousarray(opp), sig, p, scale, CHROMA_LAMBDA)
+        out = np.einsum("ij,jhw->ihw", OPP_INV.astype(_F), est).astype(_F)
+    else:
+        out = np.empty(planes.shape, _F)
+        for c in range(C):
+            out[c] = bm3d_planes(planes[c:c + 1], np.array([sigma], _F), p, scale)[0]
+    out = np.ascontiguousarray(out[:, :H, :W].transpose(1, 2, 0))
+    if has_bad:
+        badhwc = bad.transpose(1, 2, 0)
+        out[badhwc] = image[badhwc]
+    return out

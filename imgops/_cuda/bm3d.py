@@ -1,0 +1,416 @@
+"""BM3D denoising on the GPU: the CUDA twin of ``imgops._cpu.bm3d`` (same parameters,
+same shared per-block arithmetic from ``imgops._shared.bm3d``).
+
+Kernels:
+
+* matching: one thread per reference block scans its search window, computes each
+  distance with ``block_ssd`` (the CPU's summation order) and keeps the nearest with
+  ``insert_best`` (ranked by distance, then offset: the CPU's selection);
+* collaborative filtering: one thread block per reference, 64 threads (one per 2-D
+  coefficient) over a group held in shared memory; thread i < n transforms and, after
+  the shrinkage, inverts block i of the group; the 1-D Haar transform, the hard
+  threshold or the Wiener shrinkage run down one coefficient column per thread;
+  aggregation by atomic adds (the blocks' weights at their origins, spread by the
+  separable Kaiser window afterwards as on the CPU);
+* per-pixel kernels for the non-finite fill, the colour transform with the reflection
+  of images smaller than a block, the division and the way back.
+
+Results agree with the CPU's to float32 rounding (atomic adds sum in another order; a
+near-tie in the second matching can then pick another block).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import cuda
+
+from .._shared.bm3d import (
+    BLOCK,
+    BLOCK2,
+    CHROMA_LAMBDA,
+    DCT,
+    OPP,
+    OPP_INV,
+    OPP_NORMS,
+    Profile,
+    block_ssd,
+    fwd2_at,
+    haar_forward,
+    haar_inverse,
+    hard_threshold,
+    insert_best,
+    inv2,
+    kaiser_1d,
+    kaiser_window,
+    pow2_floor,
+    profile_params,
+    ref_positions,
+    stage1_tau,
+    stage_plan,
+    wiener_shrink,
+)
+
+MAX_GROUP = 32  # the largest group of any profile
+FILL_PASSES = 8  # as the CPU's fill_nonfinite
+_F = np.float32
+_T2 = (16, 16)  # threads per block of the per-pixel kernels
+
+
+# ----------------------------------------------------------------------------- kernels
+@cuda.jit
+def _match_kernel(img, ys, xs, hw, cap, max_ssd, my, mx, mn):
+    ix, iy = cuda.grid(2)
+    if iy >= ys.size or ix >= xs.size:
+        return
+    H, W = img.shape
+    y = ys[iy]
+    xr = xs[ix]
+    side = 2 * hw + 1
+    center = hw * side + hw
+    best_d = cuda.local.array(MAX_GROUP, _F)
+    best_o = cuda.local.array(MAX_GROUP, np.int64)
+    best_d[0] = _F(0.0)
+    best_o[0] = center
+    m = 1
+    for yc in range(max(0, y - hw), min(H - BLOCK, y + hw) + 1):
+        for xc in range(max(0, xr - hw), min(W - BLOCK, xr + hw) + 1):
+            o = (yc - y + hw) * side + xc - xr + hw
+            if o != center:
+                d = block_ssd(img, y, xr, yc, xc)
+                if d <= max_ssd:
+                    m = insert_best(best_d, best_o, m, cap, d, o)
+    n = pow2_floor(m)
+    mn[iy, ix] = n
+    for i in range(n):
+        my[iy, ix, i] = y + best_o[i] // side - hw
+        mx[iy, ix, i] = xr + best_o[i] % side - hw
+
+
+@cuda.jit
+def _ht_kernel(img, kind, my, mx, mn, limit, thr, inv_var, win, num, wsum):
+    ix = cuda.blockIdx.x
+    iy = cuda.blockIdx.y
+    t = cuda.threadIdx.x
+    g = cuda.shared.array((MAX_GROUP, BLOCK2), _F)
+    cnt = cuda.shared.array(BLOCK2, np.int32)
+    blk = cuda.local.array(BLOCK2, _F)
+    n = min(mn[iy, ix], limit)
+    for c in range(img.shape[0]):
+        if t < n:
+            fwd2_at(kind, img[c], my[iy, ix, t], mx[iy, ix, t], g[t])
+        cuda.syncthreads()
+        haar_forward(g, n, t, t + 1)
+        cnt[t] = hard_threshold(g, n, t, t + 1, thr[c])
+        haar_inverse(g, n, t, t + 1)
+        cuda.syncthreads()
+        total = 0
+        for q in range(BLOCK2):
+            total += cnt[q]
+        w = inv_var[c] / _F(max(total, 1))
+        if t < n:
+            inv2(kind, g[t], blk)
+            _scatter(blk, w, win, num, wsum, c, my[iy, ix, t], mx[iy, ix, t])
+        cuda.syncthreads()
+
+
+@cuda.jit
+def _wiener_kernel(z, b, my, mx, mn, limit, var, inv_var, win, num, wsum):
+    ix = cuda.blockIdx.x
+    iy = cuda.blockIdx.y
+    t = cuda.threadIdx.x
+    gz = cuda.shared.array((MAX_GROUP, BLOCK2), _F)
+    gb = cuda.shared.array((MAX_GROUP, BLOCK2), _F)
+    acc = cuda.shared.array(BLOCK2, _F)
+    blk = cuda.local.array(BLOCK2, _F)
+    n = min(mn[iy, ix], limit)
+    for c in range(z.shape[0]):
+        if t < n:
+            fwd2_at(DCT, z[c], my[iy, ix, t], mx[iy, ix, t], gz[t])
+            fwd2_at(DCT, b[c], my[iy, ix, t], mx[iy, ix, t], gb[t])
+        cuda.syncthreads()
+        haar_forward(gz, n, t, t + 1)
+        haar_forward(gb, n, t, t + 1)
+        wiener_shrink(gb, gz, n, t, t + 1, var[c], acc)
+        haar_inverse(gz, n, t, t + 1)
+        cuda.syncthreads()
+        s = _F(0.0)
+        for q in range(BLOCK2):  # the CPU's order
+            s += acc[q]
+        w = inv_var[c] / max(s, _F(1e-6))
+        if t < n:
+            inv2(DCT, gz[t], blk)
+            _scatter(blk, w, win, num, wsum, c, my[iy, ix, t], mx[iy, ix, t])
+        cuda.syncthreads()
+
+
+@cuda.jit(device=True)
+def _scatter(blk, w, win, num, wsum, c, py, px):
+    for u in range(BLOCK):
+        for v in range(BLOCK):
+            q = BLOCK * u + v
+            cuda.atomic.add(num, (c, py + u, px + v), (w * win[q]) * blk[q])
+    cuda.atomic.add(wsum, (c, py, px), w)
+
+
+@cuda.jit
+def _finish_kernel(num, wsum, k1, out):
+    """out = num / (the blocks' weights spread by the separable Kaiser window), in the
+    CPU's order (down the rows first, then along the row)."""
+    x, y = cuda.grid(2)
+    C, H, W = num.shape
+    if x >= W or y >= H:
+        return
+    for c in range(C):
+        den = _F(0.0)
+        for v in range(min(BLOCK, x + 1)):
+            t = _F(0.0)
+            for u in range(min(BLOCK, y + 1)):
+                t += k1[u] * wsum[c, y - u, x - v]
+            den += k1[v] * t
+        out[c, y, x] = num[c, y, x] / den
+
+
+@cuda.jit
+def _flag_nonfinite(src, flag):
+    x, y = cuda.grid(2)
+    H, W, C = src.shape
+    if x < W and y < H:
+        for c in range(C):
+            v = src[y, x, c]
+            if not (v - v == 0):
+                flag[0] = 1
+
+
+@cuda.jit
+def _init_ok(src, ok):
+    x, y = cuda.grid(2)
+    H, W, C = src.shape
+    if x < W and y < H:
+        for c in range(C):
+            v = src[y, x, c]
+            good = v - v == 0
+            ok[y, x, c] = 1 if good else 0
+            if not good:
+                src[y, x, c] = _F(0.0)
+
+
+@cuda.jit
+def _fill_pass(src, ok, dst, ok_out, flag):
+    """One pass of the CPU's fill: a missing sample with finite 8-neighbours takes their
+    mean (summed over the 3 x 3 window in the CPU's order)."""
+    x, y = cuda.grid(2)
+    H, W, C = src.shape
+    if x >= W or y >= H:
+        return
+    for c in range(C):
+        if ok[y, x, c]:
+            dst[y, x, c] = src[y, x, c]
+            ok_out[y, x, c] = 1
+            continue
+        s = _F(0.0)
+        n = _F(0.0)
+        for dy in range(3):
+            for dx in range(3):
+                yy = y + dy - 1
+                xx = x + dx - 1
+                if 0 <= yy < H and 0 <= xx < W and ok[yy, xx, c]:
+                    s += src[yy, xx, c]
+                    n += _F(1.0)
+        if n > 0:
+            dst[y, x, c] = s / n
+            ok_out[y, x, c] = 1
+        else:
+            dst[y, x, c] = _F(0.0)
+            ok_out[y, x, c] = 0
+            flag[0] = 1
+
+
+@cuda.jit(device=True)
+def _mirror(i, n):
+    """Symmetric extension (NumPy's "symmetric" padding) of index ``i >= 0``."""
+    j = i % (2 * n)
+    return 2 * n - 1 - j if j >= n else j
+
+
+@cuda.jit
+def _to_planes(src, mat, c0, planes):
+    """planes[k] = sum_j mat[k, j] src[..., c0 + j], the image extended by reflection to
+    the planes' size."""
+    x, y = cuda.grid(2)
+    K, PH, PW = planes.shape
+    if x >= PW or y >= PH:
+        return
+    H, W, _ = src.shape
+    sy = _mirror(y, H)
+    sx = _mirror(x, W)
+    for k in range(K):
+        a = _F(0.0)
+        for j in range(mat.shape[1]):
+            a += mat[k, j] * src[sy, sx, c0 + j]
+        planes[k, y, x] = a
+
+
+@cuda.jit
+def _from_planes(est, mat, c0, out):
+    """out[..., c0 + j] = sum_k mat[j, k] est[k] on the output's rows and columns."""
+    x, y = cuda.grid(2)
+    H, W, _ = out.shape
+    if x >= W or y >= H:
+        return
+    for j in range(mat.shape[0]):
+        a = _F(0.0)
+        for k in range(mat.shape[1]):
+            a += mat[j, k] * est[k, y, x]
+        out[y, x, c0 + j] = a
+
+
+@cuda.jit
+def _restore_nonfinite(src, out):
+    x, y = cuda.grid(2)
+    H, W, C = out.shape
+    if x < W and y < H:
+        for c in range(C):
+            v = src[y, x, c]
+            if not (v - v == 0):
+                out[y, x, c] = v
+
+
+# ----------------------------------------------------------------------------- driver
+def _grid2(w: int, h: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    return (math.ceil(w / _T2[0]), math.ceil(h / _T2[1])), _T2
+
+
+def _match(img, stage, tau, ys, xs):
+    cap = stage.group
+    my = cuda.device_array((ys.size, xs.size, cap), np.int32)
+    mx = cuda.device_array((ys.size, xs.size, cap), np.int32)
+    mn = cuda.device_array((ys.size, xs.size), np.int32)
+    grid = (math.ceil(xs.size / 8), math.ceil(ys.size / 8))
+    _match_kernel[grid, (8, 8)](img, cuda.to_device(ys), cuda.to_device(xs),
+                                stage.half_window, cap, _F(tau * BLOCK2), my, mx, mn)
+    return my, mx, mn
+
+
+def _finish(num, wsum, k1, shape):
+    out = cuda.device_array(shape, _F)
+    grid, block = _grid2(shape[2], shape[1])
+    _finish_kernel[grid, block](num, wsum, k1, out)
+    return out
+
+
+def bm3d_planes_cuda(planes, sigmas: np.ndarray, p: Profile, scale: float,
+                     lambda_scale: np.ndarray | None = None):
+    """Both BM3D stages on the device planes (C, H, W), H, W >= 8, matched on channel 0;
+    as ``imgops._cpu.bm3d.bm3d_planes``."""
+    C, H, W = planes.shape
+    k1h = np.empty(BLOCK, _F)
+    kaiser_1d(p.beta, k1h)
+    winh = np.empty(BLOCK2, _F)
+    kaiser_window(p.beta, winh)
+    k1, win = cuda.to_device(k1h), cuda.to_device(winh)
+    sig = np.asarray(sigmas, _F)
+    var = (sig * sig).astype(_F)
+    inv_var = (1.0 / var).astype(_F)
+    norm = 1.0 / (scale * scale)
+    lam = np.ones(C) if lambda_scale is None else np.asarray(lambda_scale, np.float64)
+    thr = (p.lambda3d * lam * sig).astype(_F)
+    m1, m2 = stage_plan(p)
+
+    ys, xs = ref_positions(H, m1.step), ref_positions(W, m1.step)
+    my, mx, mn = _match(planes[0], m1, stage1_tau(p, norm, sig[0]), ys, xs)
+    num = cuda.to_device(np.zeros((C, H, W), _F))
+    wsum = cuda.to_device(np.zeros((C, H, W), _F))
+    _ht_kernel[(xs.size, ys.size), BLOCK2](planes, p.kind1, my, mx, mn, p.ht.group,
+                                           cuda.to_device(thr), cuda.to_device(inv_var),
+                                           win, num, wsum)
+    basic = _finish(num, wsum, k1, (C, H, W))
+
+    if p.rematch:
+        ys, xs = ref_positions(H, m2.step), ref_positions(W, m2.step)
+        my, mx, mn = _match(basic[0], m2, m2.tau * norm, ys, xs)
+    num = cuda.to_device(np.zeros((C, H, W), _F))
+    wsum = cuda.to_device(np.zeros((C, H, W), _F))
+    _wiener_kernel[(xs.size, ys.size), BLOCK2](planes, basic, my, mx, mn, p.wiener.group,
+                                               cuda.to_device(var), cuda.to_device(inv_var),
+                                               win, num, wsum)
+    return _finish(num, wsum, k1, (C, H, W))
+
+
+def _fill_nonfinite(src) -> None:
+    """The CPU's fill of non-finite samples, in place on the device copy ``src``."""
+    H, W, C = src.shape
+    grid, block = _grid2(W, H)
+    ok = cuda.device_array((H, W, C), np.uint8)
+    _init_ok[grid, block](src, ok)
+    dst = cuda.device_array_like(src)
+    ok2 = cuda.device_array_like(ok)
+    flag = cuda.to_device(np.ones(1, np.int32))
+    for _ in range(FILL_PASSES):
+        if not flag.copy_to_host()[0]:
+            break
+        flag = cuda.to_device(np.zeros(1, np.int32))
+        _fill_pass[grid, block](src, ok, dst, ok2, flag)
+        src.copy_to_device(dst)
+        ok, ok2 = ok2, ok
+    if flag.copy_to_host()[0]:  # a hole wider than the passes reach: the channel's mean
+        host, okh = src.copy_to_host(), ok.copy_to_host().astype(bool)
+        for c in range(C):
+            miss = ~okh[..., c]
+            if miss.any():
+                good = host[..., c][~miss]
+                host[..., c][miss] = good.mean() if good.size else 0.0
+        src.copy_to_device(host)
+
+
+def bm3d_hwc_cuda(image_dev, sigma: float, profile: str):
+    """BM3D (CBM3D for three channels) of a float32 ``(H, W, C)`` Numba device array;
+    returns a new device array. As ``imgops._cpu.bm3d.bm3d_hwc`` (parameters, non-finite
+    samples, small images)."""
+    return bm3d_hwc_cuda_range(image_dev, sigma, profile, 255.0)
+
+
+def bm3d_hwc_cuda_range(image_dev, sigma: float, profile: str, data_range: float):
+    """:func:`bm3d_hwc_cuda` for data whose nominal range is ``data_range``."""
+    if len(image_dev.shape) != 3 or min(image_dev.shape) < 1:
+        raise ValueError(f"image must be (H, W, C) with H, W, C >= 1; got {image_dev.shape}")
+    if np.dtype(image_dev.dtype) != np.float32:
+        raise ValueError(f"image must be float32; got {image_dev.dtype}")
+    sigma = float(sigma)
+    if not math.isfinite(sigma) or sigma <= 0:
+        raise ValueError(f"sigma must be finite and > 0; got {sigma}")
+    data_range = float(data_range)
+    if not math.isfinite(data_range) or data_range <= 0:
+        raise ValueError(f"data_range must be finite and > 0; got {data_range}")
+    H, W, C = image_dev.shape
+    scale = 255.0 / data_range
+    p = profile_params(sigma * scale, profile)
+    grid, block = _grid2(W, H)
+    flag = cuda.to_device(np.zeros(1, np.int32))
+    _flag_nonfinite[grid, block](image_dev, flag)
+    has_bad = bool(flag.copy_to_host()[0])
+    src = image_dev
+    if has_bad:
+        src = cuda.device_array_like(image_dev)
+        src.copy_to_device(image_dev)
+        _fill_nonfinite(src)
+    ph, pw = max(H, BLOCK), max(W, BLOCK)
+    pgrid, pblock = _grid2(pw, ph)
+    out = cuda.device_array((H, W, C), _F)
+    if C == 3:
+        planes = cuda.device_array((3, ph, pw), _F)
+        _to_planes[pgrid, pblock](src, cuda.to_device(OPP.astype(_F)), 0, planes)
+        sig = (sigma * OPP_NORMS).astype(_F)
+        est = bm3d_planes_cuda(planes, sig, p, scale, CHROMA_LAMBDA)
+        _from_planes[grid, block](est, cuda.to_device(OPP_INV.astype(_F)), 0, out)
+    else:
+        one = cuda.to_device(np.ones((1, 1), _F))
+        for c in range(C):
+            planes = cuda.device_array((1, ph, pw), _F)
+            _to_planes[pgrid, pblock](src, one, c, planes)
+            est = bm3d_planes_cuda(planes, np.array([sigma], _F), p, scale)
+            _from_planes[grid, block](est, one, c, out)
+    if has_bad:
+        _restore_nonfinite[grid, block](image_dev, out)
+    return out

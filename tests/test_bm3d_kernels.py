@@ -1,0 +1,245 @@
+"""BM3D kernels (imgops._cpu.bm3d.bm3d_hwc): quality against the reference ``bm3d``
+package (called only, as a reference), shapes, non-finite samples, channel counts,
+determinism; the CUDA driver in Numba's simulator."""
+
+import os
+
+import numpy as np
+import pytest
+import skimage.data
+
+from imgops._cpu import bm3d as cpu
+from imgops._shared import bm3d as shared
+
+CROPS = {  # 256 x 256 crops of scikit-image's photographs
+    "camera": (slice(0, 256), slice(128, 384)),
+    "brick": (slice(0, 256), slice(0, 256)),
+    "astronaut": (slice(0, 256), slice(128, 384)),
+    "coffee": (slice(50, 306), slice(150, 406)),
+    "chelsea": (slice(20, 276), slice(100, 356)),
+}
+# the targets: PSNR at least the reference's minus these (dB)
+MARGIN = {"normal": 0.1, "fast": 0.3}
+
+
+def clean(name, crop=None):
+    img = getattr(skimage.data, name)().astype(np.float32)
+    img = img[crop or CROPS[name]]
+    return img if img.ndim == 3 else img[..., None]
+
+
+def noisy(img, sigma):
+    rng = np.random.default_rng(0)
+    return (img + rng.normal(0, sigma, img.shape)).astype(np.float32)
+
+
+def psnr(a, b):
+    return 10 * np.log10(255.0 ** 2 / np.mean((a.astype(np.float64) - b) ** 2))
+
+
+@pytest.fixture(scope="module")
+def reference():
+    bm3d = pytest.importorskip("bm3d")
+
+    def run(z, sigma):
+        if z.shape[2] == 1:
+            return bm3d.bm3d(z[..., 0] / 255.0, sigma_psd=sigma / 255.0)[..., None] * 255.0
+        return bm3d.bm3d_rgb(z / 255.0, sigma_psd=sigma / 255.0) * 255.0
+
+    return run
+
+
+def check_quality(reference, img, sigma):
+    z = noisy(img, sigma)
+    ref = psnr(reference(z, sigma), img)
+    for profile, margin in MARGIN.items():
+        out = cpu.bm3d_hwc(z, sigma, profile)
+        assert out.dtype == np.float32 and out.shape == img.shape
+        got = psnr(out, img)
+        assert got >= ref - margin, (profile, got, ref)
+
+
+@pytest.mark.parametrize("name, crop", [
+    ("camera", None),  # 256 x 256 gray
+    ("astronaut", (slice(30, 158), slice(180, 308))),  # 128 x 128 colour
+])
+def test_quality_against_reference(reference, name, crop):
+    check_quality(reference, clean(name, crop), 25.0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sigma", [15.0, 25.0, 40.0])
+@pytest.mark.parametrize("name", list(CROPS))
+def test_quality_against_reference_photographs(reference, name, sigma):
+    check_quality(reference, clean(name), sigma)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["camera", "astronaut"])
+def test_large_sigma_parameters(reference, name):
+    """sigma > 40 switches to the large-noise parameters (normal profile only)."""
+    img = clean(name)
+    z = noisy(img, 60.0)
+    assert psnr(cpu.bm3d_hwc(z, 60.0, "normal"), img) >= psnr(reference(z, 60.0), img) - 0.1
+
+
+def test_denoises_and_keeps_constants():
+    img = clean("camera", (slice(200, 264), slice(200, 270)))
+    z = noisy(img, 20.0)
+    for profile in MARGIN:
+        assert psnr(cpu.bm3d_hwc(z, 20.0, profile), img) > psnr(z, img) + 6
+    flat = np.full((24, 31, 3), 77.0, np.float32)
+    for profile in MARGIN:
+        np.testing.assert_allclose(cpu.bm3d_hwc(flat, 10.0, profile), flat, rtol=0, atol=1e-3)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (1, 40), (40, 1), (7, 9), (8, 8), (9, 8),
+                                   (20, 17), (8, 61)])
+def test_tiny_and_odd_shapes(shape):
+    rng = np.random.default_rng(1)
+    for c in (1, 3):
+        img = (100 + 20 * rng.standard_normal((*shape, c))).astype(np.float32)
+        for profile in MARGIN:
+            out = cpu.bm3d_hwc(img, 20.0, profile)
+            assert out.shape == img.shape and out.dtype == np.float32
+            assert np.isfinite(out).all()
+            # a weighted average of denoised blocks: within the data's span
+            assert out.min() >= img.min() - 40 and out.max() <= img.max() + 40
+
+
+def test_every_pixel_gets_an_estimate():
+    """Images whose sides are not 8 + a multiple of the step: the last row and column of
+    reference blocks are added, so every pixel is covered (a NaN would show a 0/0)."""
+    for n in (8, 9, 10, 11, 12, 13, 14, 30, 31):
+        for step in (3, 5):
+            p = shared.ref_positions(n, step)
+            assert p[0] == 0 and p[-1] == n - 8 and np.all(np.diff(p) <= step)
+    rng = np.random.default_rng(2)
+    img = (rng.random((29, 34, 1)) * 255).astype(np.float32)
+    for profile in MARGIN:
+        assert np.isfinite(cpu.bm3d_hwc(img, 30.0, profile)).all()
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_channel_counts(channels):
+    img = clean("astronaut", (slice(100, 148), slice(200, 252)))
+    img = np.concatenate([img, img[..., :1]], axis=2)[..., :channels]
+    img = np.ascontiguousarray(img)
+    z = noisy(img, 15.0)
+    out = cpu.bm3d_hwc(z, 15.0, "normal")
+    assert out.shape == img.shape and out.dtype == np.float32
+    assert psnr(out, img) > psnr(z, img) + 3
+    if channels != 3:  # channel by channel
+        for c in range(channels):
+            one = cpu.bm3d_hwc(np.ascontiguousarray(z[..., c:c + 1]), 15.0, "normal")
+            np.testing.assert_array_equal(out[..., c:c + 1], one)
+
+
+def test_nonfinite_samples_stay_local():
+    img = clean("coffee", (slice(100, 160), slice(100, 170)))
+    z = noisy(img, 20.0)
+    z[5, 7, 0] = np.nan
+    z[30:36, 40:47, :] = np.nan  # a hole in every channel
+    z[50, 3, 2] = np.inf
+    z[0, 0, 1] = -np.inf
+    z[59, 69, :] = np.nan  # the last corner
+    bad = ~np.isfinite(z)
+    kept = z.copy()
+    for profile in MARGIN:
+        out = cpu.bm3d_hwc(z, 20.0, profile)
+        np.testing.assert_array_equal(z, kept)  # the input is left alone
+        assert np.isfinite(out[~bad]).all()
+        np.testing.assert_array_equal(np.isnan(out), np.isnan(z))
+        np.testing.assert_array_equal(out[np.isinf(z)], z[np.isinf(z)])
+        ok = ~bad.any(axis=2)
+        assert psnr(out[ok], img[ok]) > psnr(z[ok], img[ok]) + 5
+    gray = np.full((12, 10, 1), np.nan, np.float32)
+    assert np.isnan(cpu.bm3d_hwc(gray, 5.0, "fast")).all()
+    gray[4, 4] = 9.0
+    out = cpu.bm3d_hwc(gray, 5.0, "fast")
+    assert np.isfinite(out[4, 4]).all() and np.isnan(out).sum() == 119
+
+
+def test_deterministic_across_runs_and_threads():
+    import numba
+
+    img = noisy(clean("chelsea", (slice(60, 150), slice(100, 197))), 25.0)
+    first = {p: cpu.bm3d_hwc(img, 25.0, p) for p in MARGIN}
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        for p in MARGIN:
+            np.testing.assert_array_equal(cpu.bm3d_hwc(img, 25.0, p), first[p])
+    finally:
+        numba.set_num_threads(threads)
+    for p in MARGIN:
+        np.testing.assert_array_equal(cpu.bm3d_hwc(img, 25.0, p), first[p])
+
+
+def test_data_range_scales_thresholds():
+    img = clean("camera", (slice(300, 364), slice(200, 264)))
+    z = noisy(img, 25.0)
+    a = cpu.bm3d_hwc(z, 25.0, "normal")
+    b = cpu.bm3d_hwc_range(z / 255.0, 25.0 / 255.0, "normal", 1.0) * 255.0
+    np.testing.assert_allclose(a, b, rtol=0, atol=0.05)
+
+
+@pytest.mark.parametrize("args", [(0.0, "normal"), (-1.0, "fast"), (np.nan, "normal"),
+                                  (10.0, "slow")])
+def test_bad_arguments(args):
+    with pytest.raises(ValueError):
+        cpu.bm3d_hwc(np.zeros((9, 9, 1), np.float32), *args)
+    with pytest.raises(ValueError):
+        cpu.bm3d_hwc(np.zeros((9, 9), np.float32), 10.0, "normal")
+
+
+def test_shared_transforms():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(8).astype(np.float32)
+    n = np.arange(8)
+    dct = np.sqrt(2 / 8) * np.cos(np.pi * (2 * n[None] + 1) * n[:, None] / 16)
+    dct[0] /= np.sqrt(2)
+    np.testing.assert_allclose(shared.dct8(*x), dct @ x, atol=1e-5)
+    np.testing.assert_allclose(shared.idct8(*shared.dct8(*x)), x, atol=1e-5)
+    np.testing.assert_allclose(shared.bior8(*x), shared.BIOR15 @ x, atol=1e-5)
+    np.testing.assert_allclose(shared.ibior8(*shared.bior8(*x)), x, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(shared.BIOR15, axis=1), 1.0, atol=1e-12)
+    img = rng.standard_normal((11, 12)).astype(np.float32)
+    for kind, m in ((shared.DCT, dct), (shared.BIOR, shared.BIOR15)):
+        c = np.empty(64, np.float32)
+        shared.fwd2_at(kind, img, 2, 3, c)
+        np.testing.assert_allclose(c.reshape(8, 8), m @ img[2:10, 3:11] @ m.T, atol=1e-4)
+        back = np.empty(64, np.float32)
+        shared.inv2(kind, c, back)
+        np.testing.assert_allclose(back.reshape(8, 8), img[2:10, 3:11], atol=1e-5)
+    g = rng.standard_normal((16, 64)).astype(np.float32)
+    h = g.copy()
+    shared.haar_forward(h, 16, 0, 64)
+    np.testing.assert_allclose(h[0], g.sum(axis=0) / 4, atol=1e-5)
+    np.testing.assert_allclose((h ** 2).sum(), (g ** 2).sum(), rtol=1e-5)
+    shared.haar_inverse(h, 16, 0, 64)
+    np.testing.assert_allclose(h, g, atol=1e-5)
+    w = np.empty(64, np.float32)
+    shared.kaiser_window(2.0, w)
+    np.testing.assert_allclose(w, np.outer(np.kaiser(8, 2.0), np.kaiser(8, 2.0)).ravel(),
+                               atol=1e-6)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM") != "1",
+                    reason="the CUDA twin is tested in Numba's simulator "
+                           "(NUMBA_ENABLE_CUDASIM=1 NUMBA_DISABLE_JIT=1)")
+@pytest.mark.parametrize("shape, profile", [((12, 12, 1), "normal"), ((20, 17, 3), "fast"),
+                                            ((13, 9, 2), "fast"), ((5, 3, 1), "normal")])
+def test_cuda_driver_in_the_simulator(shape, profile):
+    from numba import cuda
+
+    from imgops._cuda.bm3d import bm3d_hwc_cuda
+
+    rng = np.random.default_rng(4)
+    img = (128 + 40 * rng.standard_normal(shape)).astype(np.float32)
+    img[2, 1, 0] = np.nan
+    want = cpu.bm3d_hwc(img, 25.0, profile)
+    got = bm3d_hwc_cuda(cuda.to_device(img), 25.0, profile).copy_to_host()
+    assert got.shape == want.shape and got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=0, atol=2e-3, equal_nan=True)
