@@ -28,8 +28,6 @@ def record(out_json: str) -> int:
     import numba
     import pytest
 
-    from imgops._cuda import runtime as _cuda
-
     seen = {}
 
     def note(kernel, args):
@@ -45,21 +43,16 @@ def record(out_json: str) -> int:
         key = (fn.__module__, qual[0], dtype, qual[-1], tuple(types))
         seen[key] = True
 
-    for name in ("launch", "launch2d"):
-        orig = getattr(_cuda, name)
+    from numba.cuda.simulator.kernel import FakeCUDAKernel
 
-        def spy(kernel, dims, *args, _orig=orig):
-            note(kernel, args)
-            return _orig(kernel, dims, *args)
+    call = FakeCUDAKernel.__call__
 
-        setattr(_cuda, name, spy)
-    orig_tiled = _cuda.launch_tiled
+    def spy(self, *args):  # every launch, through the runtime's helpers or directly
+        if not getattr(self, "_device", False):
+            note(self, args)
+        return call(self, *args)
 
-    def spy_tiled(kernel, shape, halo, elems, itemsize, *args):
-        note(kernel, args)
-        return orig_tiled(kernel, shape, halo, elems, itemsize, *args)
-
-    _cuda.launch_tiled = spy_tiled
+    FakeCUDAKernel.__call__ = spy
     rc = pytest.main(["-q", "-x", "-p", "no:cacheprovider", "--rootdir", str(ROOT / "tests"),
                       str(ROOT / "tests" / "cuda")])
     pathlib.Path(out_json).write_text(json.dumps([list(k) for k in seen]))
@@ -82,9 +75,12 @@ def compile_all(in_json: str, cc: tuple[int, int]) -> int:
     rows = []
     for module, factory, dtype, name, sig in json.loads(pathlib.Path(in_json).read_text()):
         mod = importlib.import_module(module)
-        ns = getattr(mod, factory)(dtype) if dtype else getattr(mod, factory)()
-        kernel = next(k for k in vars(ns).values()
-                      if getattr(getattr(k, "py_func", None), "__name__", None) == name)
+        if factory == name:  # a module-level kernel
+            kernel = getattr(mod, name)
+        else:  # a kernel made by a memoised factory (per dtype for the tiled ones)
+            ns = getattr(mod, factory)(dtype) if dtype else getattr(mod, factory)()
+            kernel = next(k for k in vars(ns).values()
+                          if getattr(getattr(k, "py_func", None), "__name__", None) == name)
         argtypes = tuple(_parse(s, env) for s in sig)
         try:
             ptx, _ = cuda.compile_ptx(kernel.py_func, argtypes, cc=cc)

@@ -2,7 +2,6 @@
 package (called only, as a reference), shapes, non-finite samples, channel counts,
 determinism; the CUDA driver in Numba's simulator."""
 
-import os
 
 import numpy as np
 import pytest
@@ -223,23 +222,3 @@ def test_shared_transforms():
     shared.kaiser_window(2.0, w)
     np.testing.assert_allclose(w, np.outer(np.kaiser(8, 2.0), np.kaiser(8, 2.0)).ravel(),
                                atol=1e-6)
-
-
-@pytest.mark.cuda
-@pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM") != "1",
-                    reason="the CUDA twin is tested in Numba's simulator "
-                           "(NUMBA_ENABLE_CUDASIM=1 NUMBA_DISABLE_JIT=1)")
-@pytest.mark.parametrize("shape, profile", [((12, 12, 1), "normal"), ((20, 17, 3), "fast"),
-                                            ((13, 9, 2), "fast"), ((5, 3, 1), "normal")])
-def test_cuda_driver_in_the_simulator(shape, profile):
-    from numba import cuda
-
-    from imgops._cuda.bm3d import bm3d_hwc_cuda
-
-    rng = np.random.default_rng(4)
-    img = (128 + 40 * rng.standard_normal(shape)).astype(np.float32)
-    img[2, 1, 0] = np.nan
-    want = cpu.bm3d_hwc(img, 25.0, profile)
-    got = bm3d_hwc_cuda(cuda.to_device(img), 25.0, profile).copy_to_host()
-    assert got.shape == want.shape and got.dtype == np.float32
-    np.testing.assert_allclose(got, want, rtol=0, atol=2e-3, equal_nan=True)

@@ -30,9 +30,9 @@ Implementation
 * Aggregation: the rows of reference blocks are cut into chunks of 12; each chunk
   accumulates into its own stripe of rows (its blocks' reach) and the stripes are summed
   in a fixed order, so the result depends neither on the thread schedule nor on the
-  number of threads. The
-  denominator is accumulated as each block's weight at its origin and spread by the
-  separable Kaiser window afterwards (half the scattered writes).
+  number of threads. The denominator is accumulated as each block's weight at its
+  origin and spread by the separable Kaiser window afterwards (half the scattered
+  writes).
 * float32 throughout.
 
 Profiles
@@ -47,10 +47,10 @@ photographs at sigma 15-60:
 
 * the blocks stay 8 x 8 for sigma > 40 (the paper's 12 x 12 / 11 x 11 are not used), and
   stage 1 matches on pixels rather than on coefficients prefiltered at ``lambda2d = 2``
-  (that prefilter with 8 x 8 blocks lost 0.25-0.4 dB at sigma 40-60);
+  (that prefilter with 8 x 8 blocks lost 0.2-0.4 dB at sigma 40-60);
 * stage 1's ``tau_match`` is at least ``3 sigma^2`` (1.5 times the distance that noise
   alone puts between identical blocks): with 3000 the groups collapse near sigma 40
-  (-0.16 dB on camera at sigma 40, +0.00 with the floor);
+  (camera at sigma 40: -0.16 dB from the reference with 3000, -0.04 dB with the floor);
 * colour: the chroma channels' hard threshold is 1.25 times luminance's (+0.05-0.1 dB).
 
 ``"fast"``: reference step 5, 31 x 31 search window, 16 blocks per group in both
@@ -58,10 +58,10 @@ stages, and stage 2 reuses stage 1's groups instead of matching again on the bas
 estimate. Chosen among the variants measured (steps 4-7, windows 13-39, groups 8-32,
 with and without stage-2 matching; 256 x 256 crops of camera, brick, astronaut, coffee
 and chelsea at sigma 15/25/40) as the quickest within 0.3 dB of the reference everywhere:
-mean -0.16 dB, worst -0.29 dB (brick, sigma 40), at about a fifth of the normal
-profile's time. Re-matching on the basic estimate with a small window was worse as well
-as slower; step 6 or a 25 x 25 window lost 0.35-0.4 dB on the brick texture; step 4 cost
-40 % more time.
+mean -0.16 dB, worst -0.29 dB (brick, sigma 40), at a fifth (gray) to a third (colour)
+of the normal profile's time. Re-matching on the basic estimate with a small window was
+worse as well as slower; step 6 or a 25 x 25 window lost 0.35-0.4 dB on the brick
+texture; step 4 cost 40 % more time.
 
 Colour: three channels are taken to the opponent colour space of CBM3D (``Y = (R + G +
 B) / 3``, ``U = (R - B) / 2``, ``V = (R - 2G + B) / 4``), each transformed channel's sigma

@@ -14,10 +14,14 @@ import pathlib
 
 def status() -> dict:
     """``{"dir": the cache directory of imgops's CPU kernels, "kernels": how many
-    kernels have an index there}`` (0: the next calls compile)."""
+    kernels have an index there}`` (0: the next calls compile; None for both when
+    Numba's JIT is disabled, as under the CUDA simulator)."""
     from . import layout  # any cached kernel of this package tells the locator's choice
 
-    path = pathlib.Path(layout.gather._cache._cache_path)
+    cache = getattr(layout.gather, "_cache", None)
+    if cache is None:
+        return {"dir": None, "kernels": None}
+    path = pathlib.Path(cache._cache_path)
     root = path.parent  # the package's cache folder; its subpackages' folders beside it
     n = sum(1 for _ in root.rglob("*.nbi")) if root.exists() else 0
     return {"dir": str(path), "kernels": n}

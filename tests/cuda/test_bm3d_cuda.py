@@ -1,0 +1,30 @@
+"""BM3D on the GPU against the CPU, through the public API (in the simulator without a
+GPU: tiny images, both profiles, colour and other channel counts, NaN)."""
+
+import numpy as np
+import pytest
+
+import imgops
+
+
+@pytest.mark.parametrize("shape, profile", [((12, 12), "normal"), ((20, 17, 3), "fast"),
+                                            ((13, 9, 2), "fast"), ((5, 3), "normal")])
+def test_bm3d_cuda_agrees_with_cpu(shape, profile):
+    rng = np.random.default_rng(4)
+    img = np.clip(0.5 + 0.15 * rng.standard_normal(shape), 0, 1).astype(np.float32)
+    img[2, 1] = np.nan
+    want = imgops.bm3d(img, 0.1, profile=profile, backend="cpu")
+    got = np.asarray(imgops.bm3d(img, 0.1, profile=profile, backend="cuda"))
+    assert got.shape == want.shape and got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5, equal_nan=True)  # the float tolerance
+
+
+def test_bm3d_cuda_uint8_device_in_device_out():
+    from numba import cuda
+
+    rng = np.random.default_rng(5)
+    img = rng.integers(0, 256, (10, 14, 3)).astype(np.uint8)
+    want = imgops.bm3d(img, 20.0, profile="fast", backend="cpu")
+    got = imgops.bm3d(cuda.to_device(img), 20.0, profile="fast")
+    assert not isinstance(got, np.ndarray)
+    assert np.abs(got.copy_to_host().astype(int) - want.astype(int)).max() <= 1
