@@ -4,10 +4,12 @@
     python benchmarks/denoise_table.py --quick    # 128 x 128 crops
 
 Noise: ``clean + N(0, sigma)`` with ``np.random.default_rng(0)``, not clipped, float32,
-for imgops' BM3D (its driver ``imgops._cpu.bm3d.bm3d_hwc`` on float32 data) and the
-``bm3d`` package (on data scaled to [0, 1]); the NLM recipes get the noisy image
-clipped and rounded to uint8 (their input type):
+for ``imgops.bm3d`` with the true sigma and the ``bm3d`` package (both on the data
+scaled to [0, 1]); the blind default and the NLM recipes get the noisy image clipped and
+rounded to uint8 (their input type):
 
+* imgops default: ``imgops.denoise(noisy_uint8)``: BM3D ``profile="fast"`` at the
+  noise level ``imgops.estimate_noise`` finds (no sigma given);
 * imgops NLM: ``imgops.denoise(noisy_uint8, "nl_means")``;
 * scikit-image: ``estimate_sigma`` + ``denoise_nl_means(fast_mode=True, patch_size=5,
   patch_distance=6, h=0.8 sigma_hat, sigma=sigma_hat)`` on [0, 1] floats;
@@ -64,9 +66,8 @@ def methods(noisy: np.ndarray, noisy8: np.ndarray, sigma: float) -> dict:
     from skimage.restoration import denoise_nl_means, estimate_sigma
 
     import imgops
-    from imgops._cpu.bm3d import bm3d_hwc
 
-    hwc = np.ascontiguousarray(noisy if noisy.ndim == 3 else noisy[..., None])
+    n01 = noisy / np.float32(255.0)
     colour = noisy.ndim == 3
     f01 = noisy8.astype(np.float64) / 255.0
     axis = -1 if colour else None
@@ -82,8 +83,9 @@ def methods(noisy: np.ndarray, noisy8: np.ndarray, sigma: float) -> dict:
         return cv2.fastNlMeansDenoising(noisy8, None, sigma, 7, 21)
 
     return {
-        "imgops BM3D normal": lambda: bm3d_hwc(hwc, sigma, "normal"),
-        "imgops BM3D fast": lambda: bm3d_hwc(hwc, sigma, "fast"),
+        "imgops BM3D normal": lambda: 255.0 * imgops.bm3d(n01, sigma / 255.0),
+        "imgops BM3D fast": lambda: 255.0 * imgops.bm3d(n01, sigma / 255.0, profile="fast"),
+        "imgops default (blind)": lambda: imgops.denoise(noisy8),
         "imgops NLM": lambda: imgops.denoise(noisy8, "nl_means"),
         "scikit-image NLM": skimage_nlm,
         "OpenCV NLM": opencv_nlm,

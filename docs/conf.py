@@ -13,7 +13,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "_ext"))
-sys.path.insert(0, str(HERE.parent))  # import imgops from this checkout
+try:  # the installed package (pip install . or -e .), with its command line
+    import imgops.cli.main  # noqa: F401
+except ImportError:  # a bare checkout: imgops from here, cli/ as imgops.cli
+    sys.path.insert(0, str(HERE.parent))
+    import imgops
+
+    imgops.__path__.append(str(HERE.parent))
 
 import imgops  # noqa: E402
 

@@ -123,5 +123,5 @@ def test_docs_build_without_warnings(tmp_path):
     pytest.importorskip("numpydoc")
     r = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b",
                         "html", str(ROOT / "docs"), str(tmp_path / "html")],
-                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+                       cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
