@@ -384,7 +384,9 @@ OPS: dict[str, Op] = {op.name: op for op in [
        halo=lambda p: (p["patch_size"] // 2 + p["patch_distance"] + 1,) * 2),
     Op("bm3d", "denoise", _check_bm3d, "bm3d", "bm3d",
        "BM3D/CBM3D (Dabov et al. 2007); quality reference: the bm3d package",
-       halo=lambda p: (8 + 19, 8 + 19), methods=BM3D_PROFILES),
+       # chunks see the blocks that their groups' blocks match, and those of the basic
+       # estimate: about two search windows and blocks each side
+       halo=lambda p: (80, 80), methods=BM3D_PROFILES),
     # on a GPU: the image comes to the host and the CPU sums run (one number out)
     Op("estimate_noise", "reduce", _check_estimate_noise, "estimate_noise", "to_host",
        "Immerkaer's estimator (1996) over the valid region", out_dtype="scalar",
