@@ -1,13 +1,1 @@
 """Device-agnostic ``@njit`` bodies that both the CPU and the CUDA kernels call."""
-
-import importlib
-
-
-def __getattr__(name: str):
-    """Load a submodule on first use (``import imgops`` stays free of Numba)."""
-    if name.startswith("__"):
-        raise AttributeError(name)
-    try:
-        return importlib.import_module(f"{__name__}.{name}")
-    except ModuleNotFoundError as exc:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from exc
