@@ -136,6 +136,15 @@ def plane_dtype(dtype: np.dtype, policy=None) -> np.dtype:
     return np.dtype(policy)
 
 
+def native_cval(cval: float, dtype: np.dtype) -> float:
+    """``cval`` as SciPy casts it into an image of ``dtype`` (rank filters, which compute
+    in the image's own dtype): rounded and saturated for integers."""
+    if np.dtype(dtype).kind == "u":
+        info = np.iinfo(dtype)
+        return min(max(round(cval), info.min), info.max)
+    return cval
+
+
 def edge_dtype(dtype: np.dtype) -> np.dtype:
     """Edge filters return float32, float64 for float64 input."""
     return compute_dtype(dtype)

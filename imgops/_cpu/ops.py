@@ -66,20 +66,12 @@ def _median_net(k: int) -> np.ndarray:
     return selection_network(k * k, (k * k) // 2)
 
 
-def median_cval(cval: float, dtype) -> float:
-    """cval in the image's own dtype, as SciPy casts it."""
-    if dtype.kind == "u":
-        info = np.iinfo(dtype)
-        return min(max(round(cval), info.min), info.max)
-    return cval
-
-
 def median(image, *, size, mode, cval):
     """3x3 to 7x7 through selection networks on the caller's layout; larger windows by
     quickselect (a histogram for uint8) on padded planes; all in the image's dtype."""
     k = size
     dt = _validate.native(image.dtype)
-    cv = dt.type(median_cval(cval, dt))
+    cv = dt.type(_validate.native_cval(cval, dt))
     if 2 <= k <= _network_max(dt):
         src = np.ascontiguousarray(image, dtype=dt)
         out = np.empty_like(src)

@@ -16,14 +16,6 @@ from . import border, denoise, engine, nn, rank, resample, runtime
 MODES = _validate.MODES
 
 
-def _median_cval(cval: float, dtype) -> float:
-    """cval in the image's own dtype, as SciPy casts it."""
-    if dtype.kind == "u":
-        info = np.iinfo(dtype)
-        return min(max(round(cval), info.min), info.max)
-    return cval
-
-
 # ----------------------------------------------------------------------------- filters
 def correlate(image, *, kernel, mode, cval, before):
     return engine.apply(image, lambda p: engine.correlate2d(p, kernel, mode, cval, before))
@@ -45,7 +37,7 @@ def median(image, *, size, mode, cval):
 
     def body(planes):
         dt = planes.dtype
-        cv = dt.type(_median_cval(cval, dt))
+        cv = dt.type(_validate.native_cval(cval, dt))
         if k == 1:
             return planes
         out = engine.empty_like(planes)
