@@ -71,6 +71,16 @@ def compile_all(in_json: str, cc: tuple[int, int]) -> int:
     dispatcher.get_current_device = lambda: pytypes.SimpleNamespace(compute_capability=cc)
     env = {n: getattr(ntypes, n) for n in dir(ntypes) if not n.startswith("_")}
     env.update(array=ntypes.Array, Array=ntypes.Array)
+    # A real session compiles CPU kernels before CUDA ones (the tests compare the two):
+    # compile the CPU integer-output paths first, uncached (main() gives this process an
+    # empty NUMBA_CACHE_DIR), so that a CUDA kernel reusing a choice made for the CPU
+    # fails here. Found on a GPU: the CUDA scatter inherited the CPU's np.rint.
+    import numpy as np
+
+    import imgops
+    tiny = np.arange(64, dtype=np.uint8).reshape(8, 8)
+    imgops.gaussian(tiny, 1.0, backend="cpu")
+    imgops.upsample(tiny, 2, backend="cpu")
     failures = 0
     rows = []
     for module, factory, dtype, name, sig in json.loads(pathlib.Path(in_json).read_text()):
@@ -124,6 +134,7 @@ def main() -> int:
             return rc
         env = {k: v for k, v in os.environ.items()
                if k not in ("NUMBA_ENABLE_CUDASIM", "NUMBA_DISABLE_JIT")}
+        env["NUMBA_CACHE_DIR"] = os.path.join(tmp, "numba-cache")  # compile, not load
         return subprocess.run([sys.executable, __file__, "--compile", path, *sys.argv[1:]],
                               env=env).returncode
 

@@ -8,8 +8,7 @@ and saturating when the output is an integer type.
 
 from numba import njit, prange
 
-from .._shared.rounding import store_int
-from . import rounding  # noqa: F401  (registers this target's rint)
+from .rounding import store_int
 
 
 @njit(parallel=True, cache=True)

@@ -13,9 +13,9 @@ all this one engine. Both axes run in one sweep on the caller's (N, H, W*C) rows
 import numpy as np
 from numba import njit, prange
 
-from .._shared.rounding import shift_half_even, store_int
+from .._shared.rounding import shift_half_even
 from .._shared.windows import avg_pool_at, max_pool_at, strided_range
-from . import rounding  # noqa: F401  (registers this target's rint)
+from .rounding import store_int
 
 
 @njit(parallel=True, cache=True)

@@ -1,11 +1,12 @@
-"""The CPU's implementation of the shared ``rint``: ``np.rint`` (vectorised)."""
+"""The CPU's ``store_int``: ``np.rint`` (vectorised) then the shared saturation."""
 
 import numpy as np
-from numba.core.extending import overload
+from numba import njit
 
-from .._shared import rounding
+from .._shared.rounding import saturate
 
 
-@overload(rounding.rint, target="cpu", inline="always")
-def _rint(v):
-    return lambda v: np.rint(v)
+@njit(inline="always", cache=True)
+def store_int(v, lo, hi):
+    """``v`` rounded half to even and saturated to ``[lo, hi]`` (NaN stays NaN)."""
+    return saturate(np.rint(v), lo, hi)

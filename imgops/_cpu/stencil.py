@@ -16,8 +16,7 @@ import numpy as np
 from numba import njit, prange
 
 from .._shared.border import fill_line, map_index
-from .._shared.rounding import store_int
-from . import rounding  # noqa: F401  (registers this target's rint)
+from .rounding import store_int
 
 
 class Taps(NamedTuple):

@@ -5,8 +5,7 @@ from types import SimpleNamespace
 
 from numba import cuda
 
-from .._shared.rounding import store_int
-from . import rounding  # noqa: F401  (registers this target's rint)
+from .rounding import store_int
 
 
 @functools.cache

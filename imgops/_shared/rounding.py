@@ -4,26 +4,23 @@ The one rule both targets use: round to nearest, ties to even (as ``np.rint``),
 then clamp to ``[lo, hi]``. The bounds come in the sums' dtype
 (``_validate.int_range``), so a float32 result is never widened on its way out.
 
-``rint`` is the one place where the targets need different code for the same
-arithmetic: each target package registers its implementation of it
-(``imgops._cpu.rounding``: ``np.rint``; ``imgops._cuda.rounding``: libdevice's
-``rint``), and every body here and in the kernels calls the same name.
+Rounding itself is the one step where the targets need different code for the same
+arithmetic (``np.rint`` does not compile for CUDA; libdevice's ``rint`` does not exist
+on the CPU), so each target package defines ``store_int`` as its own ``rint`` followed
+by :func:`saturate` (``imgops._cpu.rounding``, ``imgops._cuda.rounding``). An overload
+of one shared ``rint`` per target was tried and is unsafe: with some Numba versions a
+CUDA kernel calling a shared ``@njit`` body that the CPU had already compiled reused the
+CPU's choice of overload (``np.rint``), which CUDA cannot lower.
 """
 
-import numpy as np
 from numba import njit
 
 
-def rint(v):
-    """``v`` rounded to the nearest integer, ties to even (the Python body serves the
-    CUDA simulator; compiled code uses the target's registered implementation)."""
-    return np.rint(v)
-
-
 @njit(inline="always", cache=True)
-def store_int(v, lo, hi):
-    """``v`` rounded half to even and saturated to ``[lo, hi]`` (NaN stays NaN)."""
-    return min(max(rint(v), lo), hi)
+def saturate(r, lo, hi):
+    """The rounded value ``r`` clamped to ``[lo, hi]`` (NaN stays NaN: the caller's
+    cast decides what it becomes)."""
+    return min(max(r, lo), hi)
 
 
 @njit(inline="always", cache=True)
