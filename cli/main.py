@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
 import click
 import numpy as np
 
-from . import batch, bigimage, cluster, files
+# Numba warns on every CUDA launch of fewer blocks than the GPU has multiprocessors,
+# which a small image always is: noise in a batch run, not advice the user can act on.
+os.environ.setdefault("NUMBA_CUDA_LOW_OCCUPANCY_WARNINGS", "0")
+
+from . import batch, bigimage, cluster, files  # noqa: E402
 from .options import batch_options, positive
 
 
@@ -70,6 +75,13 @@ def _execute(inputs, output, process, *, recursive, glob, fmt, overwrite, skip_e
             except OSError as exc:
                 raise click.UsageError(f"cannot create OUTPUT folder {output}: {exc}") \
                     from None
+        # temporaries that a killed run left where this one writes (only imgops's own)
+        folders = {output} | {j.dst.parent for j in jobs + large} | \
+            {j.dst.parent for j in big}
+        stale = files.remove_stale(folders)
+        if stale and not quiet:
+            click.echo(f"removed {len(stale)} temporary file(s) left by an interrupted run",
+                       err=True)
         if (jobs or large or big) and client is None and not quiet and sys.stderr.isatty() \
                 and imgops.backends()["cpu"]["cache"]["kernels"] == 0:
             click.echo(f"compiling kernels for first use (once, about {FIRST_COMPILE_S} s; "
