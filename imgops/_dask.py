@@ -42,6 +42,7 @@ import numpy as np
 
 from . import _layout
 from . import _validate as _v
+from ._shared.noise import immerkaer_sigma
 
 __all__ = ["is_dask_array", "map_stencil", "map_index", "estimate_noise", "resize_taps",
            "numba_threads", "task_threads", "run"]
@@ -500,30 +501,39 @@ def _stencil(image, op, params: dict, arguments: dict, compute: Callable):
 
 
 # ------------------------------------------------------------------------ estimate_noise
-def _noise_sums(region: np.ndarray, ctx_y, ctx_x) -> np.ndarray:
-    """Sum of |I * N| per (batch item, channel) over the region's interior, float64,
-    shaped (1, 1, N, C). N = v v^T, v = (1, -2, 1): the vertical then the horizontal
-    second difference, as the in-memory kernel."""
+def _noise_sums(region: np.ndarray, ctx_y, ctx_x, finite_only: bool = False) -> np.ndarray:
+    """Sums of |I * N| and their numbers of terms per (batch item, channel) over the
+    region's interior, float64, shaped (1, 1, N, 2C): sums then counts. N = v v^T,
+    v = (1, -2, 1): the vertical then the horizontal second difference, as the in-memory
+    kernel (``finite_only``: terms that are not finite left out)."""
     r = _layout.as4d(region)
     n, h, w, c = r.shape
+    out = np.zeros((n, 2 * c))
     if h < 3 or w < 3:
-        return np.zeros((1, 1, n, c))
-    sums = np.zeros((n, c))
+        return out[None, None]
     for y0 in range(0, h - 2, 256):  # strips: float64 temporaries of a few MB
         y1 = min(h - 2, y0 + 256)
         s = r[:, y0:y1 + 2].astype(np.float64)
-        t = s[:, :-2] - 2.0 * s[:, 1:-1] + s[:, 2:]
-        u = np.abs(t[:, :, :-2] - 2.0 * t[:, :, 1:-1] + t[:, :, 2:])
-        sums += u.sum(axis=(1, 2))
-    return sums[None, None]
+        with np.errstate(invalid="ignore"):  # inf - inf: NaN, as the in-memory kernel
+            t = s[:, :-2] - 2.0 * s[:, 1:-1] + s[:, 2:]
+            u = np.abs(t[:, :, :-2] - 2.0 * t[:, :, 1:-1] + t[:, :, 2:])
+        if finite_only:
+            ok = u < np.inf
+            out[:, :c] += np.where(ok, u, 0.0).sum(axis=(1, 2))
+            out[:, c:] += ok.sum(axis=(1, 2))
+        else:
+            out[:, :c] += u.sum(axis=(1, 2))
+            out[:, c:] += u.shape[1] * u.shape[2]
+    return out[None, None]
 
 
-def estimate_noise(image) -> float:
+def estimate_noise(image, finite_only: bool = False) -> float:
     """``imgops.estimate_noise`` of a dask array, as a reduction over the chunks.
 
     Each chunk, read with a 1-pixel overlap (clipped at the border), sums ``|I * N|``
-    over its share of the valid region, per batch item and channel, in float64; the sums
-    are added across chunks and scaled once. Computed now (with the current Dask
+    over its share of the valid region, per batch item and channel, in float64, and
+    counts the terms; the sums and counts are added across chunks and finished by the
+    same formula as the in-memory estimate. Computed now (with the current Dask
     scheduler); equal to the in-memory value to relative 1e-6.
 
     Returns
@@ -543,13 +553,14 @@ def estimate_noise(image) -> float:
 
     axes_y, axes_x = axes(image.chunks[ay], H), axes(image.chunks[ax], W)
     batch = image.chunks[0] if image.ndim == 4 else (1,)
-    chunks = ((1,) * len(axes_y), (1,) * len(axes_x), batch, (_channels(image),))
+    c = _channels(image)
+    chunks = ((1,) * len(axes_y), (1,) * len(axes_x), batch, (2 * c,))
     name = _name("imgops-noise", image.name)
-    parts = _region_array(image, name, axes_y, axes_x, _noise_sums, np.float64, chunks,
+    sums = functools.partial(_noise_sums, finite_only=finite_only)
+    parts = _region_array(image, name, axes_y, axes_x, sums, np.float64, chunks,
                           lambda b, j, i: (j, i, b, 0))
-    sums = np.asarray(parts.sum(axis=(0, 1)).compute())
-    sig = math.sqrt(math.pi / 2) / (6.0 * (W - 2) * (H - 2)) * sums
-    return float(sig.mean())
+    total = np.asarray(parts.sum(axis=(0, 1)).compute())
+    return immerkaer_sigma(total[:, :c], total[:, c:], finite_only)
 
 
 # ------------------------------------------------------------------------ resampling
@@ -839,7 +850,7 @@ def run(op, image, backend: str, arguments: dict, compute: Callable):
     params = op.check(image, **arguments)
     compute("copy", np.zeros((1, 1), image.dtype))  # the backend's rules, now
     if op.name == "estimate_noise":
-        return estimate_noise(image)
+        return estimate_noise(image, **params)
     if op.name == "copy":
         return image.copy()
     if op.name in ("max_pool", "avg_pool"):

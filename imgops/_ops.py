@@ -161,11 +161,12 @@ def _check_bm3d(image, sigma, profile="normal"):
             "data_range": float(np.iinfo(dt).max) if dt.kind == "u" else 1.0}
 
 
-def _check_estimate_noise(image):
+def _check_estimate_noise(image, finite_only=False):
     h, w = _layout.spatial(image)
     if h < 3 or w < 3:
         raise ValueError(f"image must be at least 3x3 to estimate noise; got {h}x{w}")
-    return {}
+    # finite_only (denoise's own use): leave out windows touching NaN or infinity
+    return {"finite_only": bool(finite_only)}
 
 
 def _check_canny(image, sigma=1.0, low_threshold=None, high_threshold=None,

@@ -339,6 +339,9 @@ def denoise(image: np.ndarray, method: str = "bm3d", **params) -> np.ndarray:
     not estimated when the given parameters make it unneeded. An image without
     measurable noise (``s = 0``) comes back unchanged, as a copy, from the methods
     whose strength comes from ``s`` (``"bm3d"``, ``"nl_means"`` and ``"bilateral"``).
+    A float image holding NaN or infinities (for which :func:`estimate_noise` says
+    NaN) is estimated from the 3x3 windows that avoid them; the denoisers keep those
+    samples where they are.
 
     Parameters
     ----------
@@ -410,6 +413,9 @@ def denoise(image: np.ndarray, method: str = "bm3d", **params) -> np.ndarray:
         method == "bilateral" and "sigma_color" not in params or \
         method == "bm3d" and "sigma" not in params
     sig = estimate_noise(image, backend=backend) if needs_sigma else 0.0
+    if needs_sigma and not math.isfinite(sig):  # NaN or infinity in a float image: the
+        # estimate from the windows that avoid them (the denoisers keep those samples)
+        sig = _dispatch.run("estimate_noise", image, backend, finite_only=True)
     if needs_sigma and sig == 0.0:
         return _dispatch.run("copy", image, backend)
     if method == "bm3d":

@@ -365,6 +365,16 @@ def test_estimate_noise(layout):
         1e-6 * imgops.estimate_noise(small)
     with pytest.raises(ValueError, match="3x3"):
         D.estimate_noise(lazy(img[:2] if img.ndim < 4 else img[:, :2], (1, 5)))
+    # NaN and infinities: propagate, or (denoise's estimate) left out as in memory
+    bad = img.copy()
+    at = (lambda y, x: (y, x)) if img.ndim == 2 else (lambda y, x: (..., y, x, slice(None)))
+    bad[at(3, 4)] = np.nan
+    bad[at(7, 1)] = np.inf
+    assert np.isnan(D.estimate_noise(lazy(bad, CHUNKINGS["ragged"], channel_chunk=1)))
+    want = imgops._dispatch.run("estimate_noise", bad, finite_only=True)
+    got = imgops._dispatch.run("estimate_noise", lazy(bad, CHUNKINGS["tiny"]),
+                               finite_only=True)
+    assert np.isfinite(want) and abs(got - want) <= 1e-6 * want
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import reference as R
+import scipy.signal
 from helpers import MODES, assert_matches, random_image
 from reference import to_dtype
 
@@ -129,6 +130,36 @@ def test_estimate_noise_recovers_sigma():
     assert abs(imgops.estimate_noise(rng.normal(100, 10.0, (300, 300))) - 10.0) < 0.3
     with pytest.raises(ValueError, match="3x3"):
         imgops.estimate_noise(np.zeros((2, 5)))
+
+
+def test_denoise_with_nan_estimates_from_the_finite_windows():
+    """NaN (or infinity) in a float image: estimate_noise says NaN, and denoise
+    estimates from the windows that avoid them, keeps those samples and denoises the
+    rest as it would without them."""
+    rng = np.random.default_rng(3)
+    clean = np.tile(np.linspace(0.2, 0.8, 40, dtype=np.float32), (40, 1))
+    noisy = (clean + rng.normal(0, 0.05, clean.shape)).astype(np.float32)
+    bad = noisy.copy()
+    bad[10, 12] = np.nan
+    bad[30, 5] = np.inf
+    assert np.isnan(imgops.estimate_noise(bad))
+    # the Immerkaer sums over the 3x3 windows that hold neither, from the reference
+    mask = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], float)
+    with np.errstate(invalid="ignore"):
+        conv = np.abs(scipy.signal.correlate2d(bad.astype(np.float64), mask, "valid"))
+    ok = np.isfinite(conv)
+    want = np.sqrt(np.pi / 2) / 6 * conv[ok].mean()
+    got = imgops._dispatch.run("estimate_noise", bad, finite_only=True)
+    assert abs(got - want) <= 1e-9 * want
+    out = imgops.denoise(bad)
+    assert np.isnan(out[10, 12]) and np.isinf(out[30, 5])
+    far = np.ones(bad.shape, bool)
+    far[:24, :28] = far[18:, :] = False  # away from both, beyond the matching reach
+    ref = imgops.denoise(noisy)
+    assert np.isfinite(out[far]).all()
+    assert np.abs(out - clean)[np.isfinite(out)].mean() < 0.5 * np.abs(noisy - clean).mean()
+    assert np.abs(ref - clean).mean() < 0.5 * np.abs(noisy - clean).mean()
+    assert imgops.denoise(np.full((6, 6), np.nan, np.float32)).shape == (6, 6)
 
 
 def test_denoise_default_is_fast_bm3d_at_the_estimated_noise():

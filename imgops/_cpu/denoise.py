@@ -344,12 +344,15 @@ def _finish_row(part, padded, y, pad, w0, out):
 
 
 @njit(parallel=True, cache=True)
-def immerkaer_hwc(src, c, sums):
+def immerkaer_hwc(src, c, finite_only, sums, counts):
     """Immerkaer's noise statistic on the caller's layout: sums[n, y, ch] = sum over x of
     |(N * I)[y + 1, x, ch]| over the valid region, N = v v^T with v = (1, -2, 1), found as
-    the vertical second difference then the horizontal one.
+    the vertical second difference then the horizontal one; counts[n, y, ch] the number
+    of terms. With ``finite_only`` the terms that are not finite (windows touching a NaN
+    or an infinity) are left out of both; otherwise they propagate into the sums.
 
-    src (N, H, W*C) with C = c interleaved channels; sums (N, H - 2, c) float64.
+    src (N, H, W*C) with C = c interleaved channels; sums (N, H - 2, c) float64, counts
+    (N, H - 2, c) int64.
     """
     N, H, WC = src.shape
     Ho = H - 2
@@ -370,6 +373,11 @@ def immerkaer_hwc(src, c, sums):
             a[i] = abs(a[i] - 2.0 * b[i] + e[i])  # in place: a[i] is read before b, e move on
         for ch in range(c):
             s = 0.0
+            k = 0
             for i in range(ch, L, c):
+                if finite_only and not a[i] < np.inf:
+                    continue
                 s += a[i]
+                k += 1
             sums[n, y, ch] = s
+            counts[n, y, ch] = k

@@ -8,13 +8,13 @@ plane engine. Nothing here validates arguments.
 from __future__ import annotations
 
 import functools
-import math
 
 import numpy as np
 
 from .. import _layout, _validate
 from .._shared import nms, taps
 from .._shared.networks import selection_network
+from .._shared.noise import immerkaer_sigma
 from . import border, denoise, engine, feature, median_nets, rank, resample
 from . import nn as nn_kernels
 
@@ -231,15 +231,16 @@ def bm3d(image, *, sigma, profile, data_range):
     return engine.restore(planes, image, _validate.native(image.dtype))
 
 
-def estimate_noise(image):
-    """Immerkaer's sums per channel over the valid region, then the mean sigma."""
-    h, w = _layout.spatial(image)
+def estimate_noise(image, finite_only=False):
+    """Immerkaer's sums per channel over the valid region, then the mean sigma (with
+    ``finite_only``: over the windows free of NaN and infinities)."""
     src = np.ascontiguousarray(image, dtype=_validate.native(image.dtype))
     rows, c = _layout.rows_view(src)
+    h = rows.shape[1]
     sums = np.empty((rows.shape[0], h - 2, c))
-    denoise.immerkaer_hwc(rows, c, sums)
-    sig = math.sqrt(math.pi / 2) / (6.0 * (w - 2) * (h - 2)) * sums.sum(axis=1)
-    return float(sig.mean())
+    counts = np.empty((rows.shape[0], h - 2, c), np.int64)
+    denoise.immerkaer_hwc(rows, c, finite_only, sums, counts)
+    return immerkaer_sigma(sums.sum(axis=1), counts.sum(axis=1), finite_only)
 
 
 def copy(image):
