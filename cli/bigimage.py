@@ -200,7 +200,7 @@ def read_lazy(job: BigJob) -> files.Picture:
 
 # ----------------------------------------------------------------------------- writing
 def _temporary(dst: Path) -> Path:
-    return dst.parent / f"{files.TMP_PREFIX}{uuid.uuid4().hex[:8]}-{dst.name}"
+    return dst.parent / f"{files.tmp_prefix()}{uuid.uuid4().hex[:8]}-{dst.name}"
 
 
 def _replace(tmp: Path, dst: Path) -> None:

@@ -17,9 +17,14 @@ Writes are atomic: a temporary file in the output folder, then ``os.replace``.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
+import re
+import shutil
+import socket
 import tempfile
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +39,11 @@ JPEG_QUALITY = 95  # with 4:4:4 chroma: visually lossless for photographs
 _JPEG_MARKER_MAX = 65533  # bytes in one JPEG APP marker: the most EXIF a JPEG holds
 MAX_PIXELS = 89_478_485  # Pillow's decompression-bomb limit, applied to every format
 TMP_PREFIX = ".imgops-tmp-"
+# Temporaries are named TMP_PREFIX + host tag + pid + random part, so that a later run can
+# tell its own kind left behind by a dead run (SIGKILL, power loss) from a live one's.
+_HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
+_TMP_NAME = re.compile(re.escape(TMP_PREFIX) + r"(?:([0-9a-f]{8})-(\d+)-)?")
+STALE_ELSEWHERE_S = 24 * 3600  # another host's temporary: stale after a day untouched
 _TIFF_PHOTOMETRIC = (0, 1, 2, 3)  # min-is-white, min-is-black, RGB, palette
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)  # read once at import: outputs get the usual 0o666 & ~umask mode
@@ -318,10 +328,66 @@ def _png_with_meta(data: bytes, pic: Picture, fileobj) -> None:
     png.write_chunks(fileobj, chunks[:1] + extra + chunks[1:])  # IHDR comes first
 
 
+def tmp_prefix() -> str:
+    """The prefix of this process's temporary names."""
+    return f"{TMP_PREFIX}{_HOST}-{os.getpid()}-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, another user's
+        return True
+    return True
+
+
+def is_stale(path: Path, now: float | None = None) -> bool:
+    """Whether ``path`` is a temporary of imgops's naming left by a run that is gone:
+    made on this host by a process that no longer exists, made on another host and
+    untouched for a day, or of the older naming without host and pid."""
+    m = _TMP_NAME.match(path.name)
+    if m is None:
+        return False
+    if m.group(1) is None:
+        return True  # the naming before host and pid were recorded
+    if m.group(1) == _HOST:
+        return not _alive(int(m.group(2)))
+    try:
+        age = (time.time() if now is None else now) - path.lstat().st_mtime
+    except FileNotFoundError:
+        return False
+    return age > STALE_ELSEWHERE_S
+
+
+def remove_stale(folders) -> list[Path]:
+    """Remove the stale temporaries (:func:`is_stale`) directly in ``folders``; nothing
+    else is touched. Returns what was removed."""
+    removed = []
+    for folder in sorted(set(folders)):
+        try:
+            entries = [p for p in Path(folder).iterdir() if p.name.startswith(TMP_PREFIX)]
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            continue
+        for p in entries:
+            if not is_stale(p):
+                continue
+            try:
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p)  # an unfinished Zarr store
+                else:
+                    p.unlink()
+                removed.append(p)
+            except OSError:
+                pass  # another run removed it, or it is not ours to remove
+    return removed
+
+
 def write_atomic(pic: Picture, path: Path, kind: str, tmp_registry: set | None = None) -> None:
     """Write to a temporary name in the destination folder, then rename over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=path.suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=tmp_prefix(), suffix=path.suffix, dir=path.parent)
     if tmp_registry is not None:
         tmp_registry.add(tmp)
     try:

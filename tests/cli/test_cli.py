@@ -506,3 +506,46 @@ def test_sigint_leaves_only_complete_files(tmp_path):
     assert 0 < len(names) < n
     for name in names:
         assert load(out / name).shape == (256, 256, 3)
+
+
+def test_killed_run_leaves_temporaries_that_the_next_run_removes(tmp_path):
+    """SIGKILL gives no chance to clean up; the next run into the folder removes the
+    temporaries of imgops's naming whose process is gone, and only those."""
+    src = tmp_path / "in"
+    n = 60
+    for i in range(n):
+        save_png(src / f"im{i:03d}.png", rgb(128, 128, i))
+    out = tmp_path / "out"
+    p = subprocess.Popen([sys.executable, "-m", "imgops.cli.main", "blur", "--workers", "2",
+                          str(src), str(out)], env=_env(), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, cwd=tmp_path)
+    deadline = time.time() + 300
+    while time.time() < deadline and p.poll() is None:
+        if out.exists() and sum(1 for q in out.iterdir() if not q.name.startswith(".")) >= 2:
+            break
+        time.sleep(0.01)
+    p.kill()
+    p.communicate(timeout=60)
+    # what a kill in the middle of a write leaves (made here, so that it surely exists)
+    dead = out / f"{files.TMP_PREFIX}{files._HOST}-{p.pid}-x1y2.png"
+    dead.write_bytes(b"half a png")
+    legacy = out / f"{files.TMP_PREFIX}abcd1234.png"  # the naming before host and pid
+    legacy.write_bytes(b"older")
+    live = out / f"{files.tmp_prefix()}k3.png"  # a live process's (this one's): kept
+    live.write_bytes(b"in progress")
+    elsewhere = out / f"{files.TMP_PREFIX}0badc0de-77-z.png"  # another host's, fresh
+    elsewhere.write_bytes(b"remote")
+    old = out / f"{files.TMP_PREFIX}0badc0de-78-z.png"  # another host's, two days old
+    old.write_bytes(b"remote, old")
+    os.utime(old, (time.time() - 2 * 86400,) * 2)
+    mine = out / ".imgops-tmp.png"  # not the pattern: a user's file
+    mine.write_bytes(b"user")
+    r = invoke("blur", "--skip-existing", src, out)
+    assert r.exit_code == 0, r.output
+    assert "removed" in r.output and "interrupted run" in r.output
+    names = {q.name for q in out.iterdir()}
+    assert dead.name not in names and legacy.name not in names and old.name not in names
+    assert {live.name, elsewhere.name, mine.name} <= names
+    assert len([q for q in names if q.endswith(".png") and not q.startswith(".")]) == n
+    for i in range(n):
+        assert load(out / f"im{i:03d}.png").shape == (128, 128, 3)
