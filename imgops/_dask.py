@@ -42,7 +42,7 @@ import numpy as np
 
 from . import _layout
 from . import _validate as _v
-from ._shared.noise import immerkaer_sigma
+from ._shared.noise import immerkaer_sigma, immerkaer_sums
 
 __all__ = ["is_dask_array", "map_stencil", "map_index", "estimate_noise", "resize_taps",
            "numba_threads", "task_threads", "run"]
@@ -502,29 +502,10 @@ def _stencil(image, op, params: dict, arguments: dict, compute: Callable):
 
 # ------------------------------------------------------------------------ estimate_noise
 def _noise_sums(region: np.ndarray, ctx_y, ctx_x, finite_only: bool = False) -> np.ndarray:
-    """Sums of |I * N| and their numbers of terms per (batch item, channel) over the
-    region's interior, float64, shaped (1, 1, N, 2C): sums then counts. N = v v^T,
-    v = (1, -2, 1): the vertical then the horizontal second difference, as the in-memory
-    kernel (``finite_only``: terms that are not finite left out)."""
-    r = _layout.as4d(region)
-    n, h, w, c = r.shape
-    out = np.zeros((n, 2 * c))
-    if h < 3 or w < 3:
-        return out[None, None]
-    for y0 in range(0, h - 2, 256):  # strips: float64 temporaries of a few MB
-        y1 = min(h - 2, y0 + 256)
-        s = r[:, y0:y1 + 2].astype(np.float64)
-        with np.errstate(invalid="ignore"):  # inf - inf: NaN, as the in-memory kernel
-            t = s[:, :-2] - 2.0 * s[:, 1:-1] + s[:, 2:]
-            u = np.abs(t[:, :, :-2] - 2.0 * t[:, :, 1:-1] + t[:, :, 2:])
-        if finite_only:
-            ok = u < np.inf
-            out[:, :c] += np.where(ok, u, 0.0).sum(axis=(1, 2))
-            out[:, c:] += ok.sum(axis=(1, 2))
-        else:
-            out[:, :c] += u.sum(axis=(1, 2))
-            out[:, c:] += u.shape[1] * u.shape[2]
-    return out[None, None]
+    """The in-memory estimate's sums and counts over the region's interior, per (batch
+    item, channel), shaped (1, 1, N, 2C): sums then counts."""
+    sums, counts = immerkaer_sums(_layout.as4d(region), finite_only)
+    return np.concatenate([sums, counts], axis=1)[None, None]
 
 
 def estimate_noise(image, finite_only: bool = False) -> float:

@@ -14,7 +14,7 @@ import numpy as np
 from .. import _layout, _validate
 from .._shared import nms, taps
 from .._shared.networks import selection_network
-from .._shared.noise import immerkaer_sigma
+from .._shared.noise import immerkaer_sigma, immerkaer_sums
 from . import border, denoise, engine, feature, median_nets, rank, resample
 from . import nn as nn_kernels
 
@@ -234,13 +234,8 @@ def bm3d(image, *, sigma, profile, data_range):
 def estimate_noise(image, finite_only=False):
     """Immerkaer's sums per channel over the valid region, then the mean sigma (with
     ``finite_only``: over the windows free of NaN and infinities)."""
-    src = np.ascontiguousarray(image, dtype=_validate.native(image.dtype))
-    rows, c = _layout.rows_view(src)
-    h = rows.shape[1]
-    sums = np.empty((rows.shape[0], h - 2, c))
-    counts = np.empty((rows.shape[0], h - 2, c), np.int64)
-    denoise.immerkaer_hwc(rows, c, finite_only, sums, counts)
-    return immerkaer_sigma(sums.sum(axis=1), counts.sum(axis=1), finite_only)
+    src = _layout.as4d(image)
+    return immerkaer_sigma(*immerkaer_sums(src, finite_only), finite_only)
 
 
 def copy(image):
