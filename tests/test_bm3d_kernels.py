@@ -222,3 +222,32 @@ def test_shared_transforms():
     shared.kaiser_window(2.0, w)
     np.testing.assert_allclose(w, np.outer(np.kaiser(8, 2.0), np.kaiser(8, 2.0)).ravel(),
                                atol=1e-6)
+
+
+PRIME_CHECK = r"""
+import numpy as np
+import imgops
+from imgops._cpu import bm3d as cpu
+names = ("ht_aggregate", "wiener_aggregate", "merge_stripes", "spread_divide")
+cpu.prime()
+primed = {n: set(getattr(cpu, n).signatures) for n in names}
+assert all(primed.values()), primed
+rng = np.random.default_rng(0)
+imgops.bm3d((rng.random((20, 20)) * 255).astype(np.uint8), 20.0, profile="fast")
+imgops.bm3d(rng.random((20, 21, 3)).astype(np.float32), 0.1, profile="normal")
+extra = {n: set(getattr(cpu, n).signatures) - primed[n] for n in names}
+assert not any(extra.values()), extra
+"""
+
+
+def test_prime_compiles_the_signatures_a_call_needs(tmp_path):
+    """``prime`` (what the command line's helper process runs on a cold cache) must
+    compile exactly the aggregation kernels' signatures that real calls use, or the
+    cold run compiles them again. A fresh process, so that nothing was compiled
+    before (the kernels load from the test run's cache)."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", PRIME_CHECK], capture_output=True, text=True,
+                       timeout=600, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]

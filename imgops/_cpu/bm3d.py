@@ -615,3 +615,33 @@ def bm3d_hwc_range(image: np.ndarray, sigma: float, profile: str,
         badhwc = bad.transpose(1, 2, 0)
         out[badhwc] = image[badhwc]
     return out
+
+
+def prime() -> None:
+    """Compile (or load) the aggregation kernels, Wiener stage first, on a tiny image with
+    the driver's own argument types, without running block matching or the column
+    transforms. A second process runs this while the first, cold, compiles those: the
+    first then loads these from Numba's cache instead of compiling them itself (the
+    command line does this on a cold cache; ``tests/test_bm3d_kernels.py`` checks that
+    the signatures are the ones a real call needs)."""
+    H = W = 2 * BLOCK
+    p = profile_params(25.0, "fast")
+    m1, m2 = stage_plan(p)
+    k1 = np.empty(BLOCK, _F)
+    kaiser_1d(p.beta, k1)
+    win = np.empty(BLOCK2, _F)
+    kaiser_window(p.beta, win)
+    one = np.ones(1, _F)  # sigma-derived per-channel arrays: var, 1 / var, thresholds
+    ct = np.zeros((1, H - BLOCK + 1, BLOCK, W), _F)
+    for wiener, stage in ((True, m2), (False, m1)):  # Wiener's first: a cold run's last
+        ys, xs = ref_positions(H, stage.step), ref_positions(W, stage.step)
+        shape = (ys.size, xs.size, max(p.ht.group, p.wiener.group))
+        my = np.broadcast_to(ys.astype(np.int32)[:, None, None], shape).copy()
+        mx = np.broadcast_to(xs.astype(np.int32)[None, :, None], shape).copy()
+        mn = np.ones(shape[:2], np.int32)  # each reference matched to itself
+        if wiener:
+            kernel, args = wiener_aggregate, (ct, ct, my, mx, mn, p.wiener.group, one, one,
+                                              win)
+        else:
+            kernel, args = ht_aggregate, (ct, p.kind1, my, mx, mn, p.ht.group, one, one, win)
+        _aggregate(kernel, args, ys, stage.half_window, (1, H, W), k1)
