@@ -373,23 +373,28 @@ def _name(prefix: str, *parts) -> str:
 
 
 # ------------------------------------------------------------------------ stencils
-def _crop(func: Callable, dtype, ay: int, ax: int, region: np.ndarray, ctx_y, ctx_x
-          ) -> np.ndarray:
-    """func on the region, cropped to the chunk (a copy: the region can be freed)."""
-    out = func(region)
+def _crop(func: Callable, dtype, ay: int, ax: int, origin_arg: str | None,
+          region: np.ndarray, ctx_y, ctx_x) -> np.ndarray:
+    """func on the region, cropped to the chunk (a copy: the region can be freed); with
+    ``origin_arg``, func is also told the region's first row and column in the image."""
+    if origin_arg is None:
+        out = func(region)
+    else:
+        out = func(region, **{origin_arg: (ctx_y[2], ctx_x[2])})
     if not isinstance(out, np.ndarray) or out.ndim != region.ndim or \
             out.shape[ay] != region.shape[ay] or out.shape[ax] != region.shape[ax]:
         raise ValueError("map_stencil's func must return an array of its input's layout and "
                          f"spatial shape; got {getattr(out, 'shape', type(out).__name__)} "
                          f"for {region.shape}")
-    (sy, ly), (sx, lx) = ctx_y, ctx_x
+    (sy, ly, _), (sx, lx, _) = ctx_y, ctx_x
     index = [slice(None)] * out.ndim
     index[ay], index[ax] = slice(sy, sy + ly), slice(sx, sx + lx)
     return np.array(out[tuple(index)], dtype=dtype, copy=True, order="C")
 
 
 def _stencil_axis(chunks: Sequence[int], n: int, h: int, mode: str) -> list[_Axis]:
-    """Per chunk of one axis: the source indices of the chunk plus ``h`` each side."""
+    """Per chunk of one axis: the source indices of the chunk plus ``h`` each side, and
+    (chunk's start in them, chunk's length, their first index in the image)."""
     bounds = _bounds(chunks)
     axes = []
     for s, e in zip(bounds[:-1], bounds[1:], strict=True):
@@ -398,12 +403,12 @@ def _stencil_axis(chunks: Sequence[int], n: int, h: int, mode: str) -> list[_Axi
             idx, start = np.arange(lo, hi), s - lo
         else:  # extended here, as the kernels extend: any distance, periodic
             idx, start = map_index(np.arange(s - h, e + h), n, mode), h
-        axes.append(_axis(idx, bounds, (int(start), int(e - s))))
+        axes.append(_axis(idx, bounds, (int(start), int(e - s), int(s - start))))
     return axes
 
 
 def map_stencil(image, func: Callable[[np.ndarray], np.ndarray], halo: int | tuple[int, int],
-                *, mode: str, cval: float = 0.0, dtype=None):
+                *, mode: str, cval: float = 0.0, dtype=None, origin_arg: str | None = None):
     """Apply an in-memory stencil operation chunk by chunk, with halos.
 
     Parameters
@@ -435,6 +440,9 @@ def map_stencil(image, func: Callable[[np.ndarray], np.ndarray], halo: int | tup
         ``func`` applies it).
     dtype : dtype, optional
         The result's dtype; default the input's.
+    origin_arg : str, optional
+        Also pass ``func`` the (row, column) in the image of each block's first sample,
+        as this keyword (``bm3d`` lays its reference grid by it).
 
     Returns
     -------
@@ -461,8 +469,9 @@ def map_stencil(image, func: Callable[[np.ndarray], np.ndarray], halo: int | tup
     H, W = _hw(image)
     axes_y = _stencil_axis(image.chunks[ay], H, hy, mode)
     axes_x = _stencil_axis(image.chunks[ax], W, hx, mode)
-    fn = functools.partial(_crop, func, dtype, ay, ax)
-    name = _name("imgops-stencil", image.name, func, (hy, hx), mode, cval, dtype.str)
+    fn = functools.partial(_crop, func, dtype, ay, ax, origin_arg)
+    name = _name("imgops-stencil", image.name, func, (hy, hx), mode, cval, dtype.str,
+                 origin_arg)
     chunks = _image_chunks(image, image.chunks[ay], image.chunks[ax], _channels(image),
                            image.ndim)
     return _region_array(image, name, axes_y, axes_x, fn, dtype, chunks,
@@ -488,7 +497,8 @@ def _stencil(image, op, params: dict, arguments: dict, compute: Callable):
     if mode != "valid":
         func = functools.partial(compute, op.name, **arguments)
         return map_stencil(image, func, halo, mode="wrap" if mode == "wrap" else "constant",
-                           cval=params.get("cval", 0.0), dtype=dtype)
+                           cval=params.get("cval", 0.0), dtype=dtype,
+                           origin_arg="origin" if "origin" in params else None)
     func = functools.partial(compute, op.name, **{**arguments, "mode": "nearest"})
     full = map_stencil(image, func, halo, mode="constant", dtype=dtype)
     kh, kw = params["kernel"].shape

@@ -153,12 +153,14 @@ def _check_nl_means(image, h, patch_size=7, patch_distance=11, sigma=0.0):
 BM3D_PROFILES = ("fast", "normal")
 
 
-def _check_bm3d(image, sigma, profile="normal"):
+def _check_bm3d(image, sigma, profile="normal", origin=(0, 0)):
     dt = v.native(image.dtype)
     return {"sigma": v.check_float(sigma, "sigma", low=0.0),
             "profile": v.check_choice(profile, "profile", BM3D_PROFILES),
             # the nominal range the block-matching thresholds scale with: floats in [0, 1]
-            "data_range": float(np.iinfo(dt).max) if dt.kind == "u" else 1.0}
+            "data_range": float(np.iinfo(dt).max) if dt.kind == "u" else 1.0,
+            # not public: a Dask chunk's place in the image, whose reference grid it uses
+            "origin": v.pair(origin, "origin", low=None)}
 
 
 def _check_estimate_noise(image, finite_only=False):

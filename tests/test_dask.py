@@ -388,6 +388,27 @@ def test_denoise_and_bilateral():
     check(imgops.denoise(x, "bilateral"), imgops.denoise(img, "bilateral"))
 
 
+@pytest.mark.parametrize("profile", ["fast", "normal"])
+def test_bm3d_chunked_equals_whole(profile):
+    """Chunks lay BM3D's reference grid where the whole image does (the chunk's
+    origin), so with the halo their groups are the whole image's: the contract asks
+    50 dB between the two; float rounding of the aggregation order is all that is left."""
+    from skimage import data
+
+    rng = np.random.default_rng(2)
+    clean = data.astronaut()[100:196, 150:250].astype(np.float32) / 255
+    noisy = np.clip(clean + rng.normal(0, 25 / 255, clean.shape), 0, 1).astype(np.float32)
+    whole = imgops.bm3d(noisy, 25 / 255, profile=profile)
+    for chunks in ((40, 37, 3), (96, 23, 3)):
+        got = imgops.bm3d(da.from_array(noisy, chunks=chunks), 25 / 255,
+                          profile=profile).compute()
+        err = float(np.mean((got.astype(np.float64) - whole) ** 2))
+        assert err == 0 or 10 * np.log10(1 / err) > 90, (chunks, err)
+    u8 = (noisy * 255).round().astype(np.uint8)
+    got = imgops.denoise(da.from_array(u8, chunks=(50, 45, 3))).compute()
+    assert np.abs(got.astype(int) - imgops.denoise(u8)).max() <= 1
+
+
 # --------------------------------------------------------------------------- threads
 def test_threaded_scheduler_four_threads():
     """Four Dask threads launching Numba's parallel kernels at once: same values, each

@@ -488,12 +488,14 @@ def _match(img, stage, tau, ys, xs):
 
 
 def bm3d_planes(planes: np.ndarray, sigmas: np.ndarray, p: Profile, scale: float,
-                lambda_scale: np.ndarray | None = None) -> np.ndarray:
+                lambda_scale: np.ndarray | None = None, origin=(0, 0)) -> np.ndarray:
     """Both BM3D stages on the channel stack ``planes`` (C, H, W), H, W >= 8, matched on
     channel 0; ``sigmas[c]`` per channel; ``scale`` = 255 / the data's nominal range (the
     thresholds tau are on the 0-255 scale); ``lambda_scale[c]`` multiplies the hard
-    threshold of channel c (default 1)."""
+    threshold of channel c (default 1); ``origin``: the planes' first row and column in
+    a larger image, whose reference grid is used (``ref_positions``)."""
     C, H, W = planes.shape
+    oy, ox = origin
     k1 = np.empty(BLOCK, _F)
     kaiser_1d(p.beta, k1)
     win = np.empty(BLOCK2, _F)
@@ -506,14 +508,14 @@ def bm3d_planes(planes: np.ndarray, sigmas: np.ndarray, p: Profile, scale: float
     thr = (p.lambda3d * lam * sig).astype(_F)
     m1, m2 = stage_plan(p)
 
-    ys, xs = ref_positions(H, m1.step), ref_positions(W, m1.step)
+    ys, xs = ref_positions(H, m1.step, oy), ref_positions(W, m1.step, ox)
     my, mx, mn = _match(planes[0], m1, stage1_tau(p, norm, sig[0]), ys, xs)
     ct = _column_transforms(planes, p.kind1)
     basic = _aggregate(ht_aggregate, (ct, p.kind1, my, mx, mn, p.ht.group, thr, inv_var,
                                       win), ys, m1.half_window, planes.shape, k1)
     cz = ct if p.kind1 == DCT else _column_transforms(planes, DCT)
     if p.rematch:
-        ys, xs = ref_positions(H, m2.step), ref_positions(W, m2.step)
+        ys, xs = ref_positions(H, m2.step, oy), ref_positions(W, m2.step, ox)
         my, mx, mn = _match(basic[0], m2, m2.tau * norm, ys, xs)
     cb = _column_transforms(basic, DCT, None if cz is ct else ct)  # stage 1's buffer
     return _aggregate(wiener_aggregate, (cz, cb, my, mx, mn, p.wiener.group, var, inv_var,
@@ -578,9 +580,11 @@ def bm3d_hwc(image: np.ndarray, sigma: float, profile: str) -> np.ndarray:
 
 
 def bm3d_hwc_range(image: np.ndarray, sigma: float, profile: str,
-                   data_range: float) -> np.ndarray:
+                   data_range: float, origin=(0, 0)) -> np.ndarray:
     """:func:`bm3d_hwc` for data whose nominal range is ``data_range`` (1.0 for float
-    images in [0, 1]): tau_match scales with its square, the large-noise switch with it."""
+    images in [0, 1]): tau_match scales with its square, the large-noise switch with it.
+    ``origin``: the image's first row and column in a larger one (a chunk's), whose
+    reference grid is used."""
     image = np.ascontiguousarray(image, dtype=_F)
     if image.ndim != 3 or min(image.shape) < 1:
         raise ValueError(f"image must be (H, W, C) with H, W, C >= 1; got {image.shape}")
@@ -604,12 +608,13 @@ def bm3d_hwc_range(image: np.ndarray, sigma: float, profile: str,
     if C == 3:
         opp = np.einsum("ij,jhw->ihw", OPP.astype(_F), planes).astype(_F)
         sig = (sigma * OPP_NORMS).astype(_F)
-        est = bm3d_planes(np.ascontiguousarray(opp), sig, p, scale, CHROMA_LAMBDA)
+        est = bm3d_planes(np.ascontiguousarray(opp), sig, p, scale, CHROMA_LAMBDA, origin)
         out = np.einsum("ij,jhw->ihw", OPP_INV.astype(_F), est).astype(_F)
     else:
         out = np.empty(planes.shape, _F)
         for c in range(C):
-            out[c] = bm3d_planes(planes[c:c + 1], np.array([sigma], _F), p, scale)[0]
+            out[c] = bm3d_planes(planes[c:c + 1], np.array([sigma], _F), p, scale,
+                                 origin=origin)[0]
     out = np.ascontiguousarray(out[:, :H, :W].transpose(1, 2, 0))
     if has_bad:
         badhwc = bad.transpose(1, 2, 0)

@@ -214,9 +214,10 @@ def nl_means(image, *, h, patch_size, patch_distance, sigma):
     return engine.apply(image, lambda p: _per_image(p, c, one))
 
 
-def bm3d(image, *, sigma, profile, data_range):
+def bm3d(image, *, sigma, profile, data_range, origin=(0, 0)):
     """Each image of a batch through the BM3D driver in float32 (H, W, C); sigma 0 gives
-    the image back unchanged (a copy)."""
+    the image back unchanged (a copy); ``origin``: the reference grid's (a chunk's place
+    in a larger image)."""
     if sigma == 0.0:
         return copy(image)
     from . import bm3d as kernels  # the largest kernels: compiled only when used
@@ -225,7 +226,7 @@ def bm3d(image, *, sigma, profile, data_range):
     out = np.empty(v.shape, np.float32)
     for n in range(v.shape[0]):
         out[n] = kernels.bm3d_hwc_range(np.ascontiguousarray(v[n]), sigma, profile,
-                                        data_range)
+                                        data_range, origin)
     N, H, W, C = out.shape
     planes = np.ascontiguousarray(out.transpose(0, 3, 1, 2)).reshape(N * C, H, W)
     return engine.restore(planes, image, _validate.native(image.dtype))

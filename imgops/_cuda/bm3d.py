@@ -301,10 +301,11 @@ def _finish(num, wsum, k1, shape):
 
 
 def bm3d_planes_cuda(planes, sigmas: np.ndarray, p: Profile, scale: float,
-                     lambda_scale: np.ndarray | None = None):
+                     lambda_scale: np.ndarray | None = None, origin=(0, 0)):
     """Both BM3D stages on the device planes (C, H, W), H, W >= 8, matched on channel 0;
-    as ``imgops._cpu.bm3d.bm3d_planes``."""
+    as ``imgops._cpu.bm3d.bm3d_planes`` (``origin`` too)."""
     C, H, W = planes.shape
+    oy, ox = origin
     k1h = np.empty(BLOCK, _F)
     kaiser_1d(p.beta, k1h)
     winh = np.empty(BLOCK2, _F)
@@ -318,7 +319,7 @@ def bm3d_planes_cuda(planes, sigmas: np.ndarray, p: Profile, scale: float,
     thr = (p.lambda3d * lam * sig).astype(_F)
     m1, m2 = stage_plan(p)
 
-    ys, xs = ref_positions(H, m1.step), ref_positions(W, m1.step)
+    ys, xs = ref_positions(H, m1.step, oy), ref_positions(W, m1.step, ox)
     my, mx, mn = _match(planes[0], m1, stage1_tau(p, norm, sig[0]), ys, xs)
     num = cuda.to_device(np.zeros((C, H, W), _F))
     wsum = cuda.to_device(np.zeros((C, H, W), _F))
@@ -328,7 +329,7 @@ def bm3d_planes_cuda(planes, sigmas: np.ndarray, p: Profile, scale: float,
     basic = _finish(num, wsum, k1, (C, H, W))
 
     if p.rematch:
-        ys, xs = ref_positions(H, m2.step), ref_positions(W, m2.step)
+        ys, xs = ref_positions(H, m2.step, oy), ref_positions(W, m2.step, ox)
         my, mx, mn = _match(basic[0], m2, m2.tau * norm, ys, xs)
     num = cuda.to_device(np.zeros((C, H, W), _F))
     wsum = cuda.to_device(np.zeros((C, H, W), _F))
@@ -371,8 +372,10 @@ def bm3d_hwc_cuda(image_dev, sigma: float, profile: str):
     return bm3d_hwc_cuda_range(image_dev, sigma, profile, 255.0)
 
 
-def bm3d_hwc_cuda_range(image_dev, sigma: float, profile: str, data_range: float):
-    """:func:`bm3d_hwc_cuda` for data whose nominal range is ``data_range``."""
+def bm3d_hwc_cuda_range(image_dev, sigma: float, profile: str, data_range: float,
+                        origin=(0, 0)):
+    """:func:`bm3d_hwc_cuda` for data whose nominal range is ``data_range``; ``origin``
+    as the CPU's ``bm3d_hwc_range``."""
     if len(image_dev.shape) != 3 or min(image_dev.shape) < 1:
         raise ValueError(f"image must be (H, W, C) with H, W, C >= 1; got {image_dev.shape}")
     if np.dtype(image_dev.dtype) != np.float32:
@@ -402,14 +405,14 @@ def bm3d_hwc_cuda_range(image_dev, sigma: float, profile: str, data_range: float
         planes = cuda.device_array((3, ph, pw), _F)
         _to_planes[pgrid, pblock](src, cuda.to_device(OPP.astype(_F)), 0, planes)
         sig = (sigma * OPP_NORMS).astype(_F)
-        est = bm3d_planes_cuda(planes, sig, p, scale, CHROMA_LAMBDA)
+        est = bm3d_planes_cuda(planes, sig, p, scale, CHROMA_LAMBDA, origin)
         _from_planes[grid, block](est, cuda.to_device(OPP_INV.astype(_F)), 0, out)
     else:
         one = cuda.to_device(np.ones((1, 1), _F))
         for c in range(C):
             planes = cuda.device_array((1, ph, pw), _F)
             _to_planes[pgrid, pblock](src, one, c, planes)
-            est = bm3d_planes_cuda(planes, np.array([sigma], _F), p, scale)
+            est = bm3d_planes_cuda(planes, np.array([sigma], _F), p, scale, origin=origin)
             _from_planes[grid, block](est, one, c, out)
     if has_bad:
         _restore_nonfinite[grid, block](image_dev, out)

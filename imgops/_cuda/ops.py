@@ -142,9 +142,10 @@ def nl_means(image, *, h, patch_size, patch_distance, sigma):
     return engine.apply(image, body)
 
 
-def bm3d(image, *, sigma, profile, data_range):
+def bm3d(image, *, sigma, profile, data_range, origin=(0, 0)):
     """Each image of a batch through the CUDA BM3D driver on float32 (H, W, C) device
-    arrays (the layout kernels move planes to channels-last and back)."""
+    arrays (the layout kernels move planes to channels-last and back); ``origin``: the
+    reference grid's (a chunk's place in a larger image)."""
     if sigma == 0.0:
         return copy(image)
     from . import bm3d as kernels  # the largest kernels: compiled only when used
@@ -159,7 +160,7 @@ def bm3d(image, *, sigma, profile, data_range):
         runtime.launch(k.scatter, (W, H, P), planes, hwc, 0.0, 0.0, False)
         for i in range(n):
             hwc[i].copy_to_device(kernels.bm3d_hwc_cuda_range(hwc[i], sigma, profile,
-                                                              data_range))
+                                                              data_range, origin))
         out = runtime.empty(planes.shape, np.float32)
         runtime.launch(k.gather, (W, H, P), hwc, out)
         return out

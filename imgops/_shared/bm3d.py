@@ -437,12 +437,16 @@ def stage1_tau(p: Profile, norm: float, sigma_match: float) -> float:
     return max(p.ht.tau * norm, 3.0 * float(sigma_match) ** 2)
 
 
-def ref_positions(n: int, step: int) -> np.ndarray:
+def ref_positions(n: int, step: int, offset: int = 0) -> np.ndarray:
     """Reference block origins along an axis of ``n >= 8`` pixels: every ``step``, plus
-    the last block, so that every pixel is covered."""
-    p = list(range(0, n - BLOCK + 1, step))
-    if p[-1] != n - BLOCK:
-        p.append(n - BLOCK)
+    the first and the last block, so that every pixel is covered.
+
+    ``offset`` is the axis's first pixel in a larger image (a chunk's position): the
+    grid is then the larger image's, ``(y + offset) % step == 0``, so that a chunk
+    computed with enough halo places its references, and so its groups, where the
+    whole image does."""
+    first = (-offset) % step
+    p = sorted({0, *range(first, n - BLOCK + 1, step), n - BLOCK})
     return np.array(p, np.int64)
 
 
