@@ -5,7 +5,8 @@ scheduler's overhead per file); the workers read, process and write the files
 themselves, so INPUT and OUTPUT must be visible to them at the same paths. The
 client plans the batch first, exactly as without a cluster (refusals before any
 work), then reports each file's failure with its path and reason, counts the summary
-and advances the progress bar as groups finish. Each output is written by the worker
+and advances the progress bar as files finish (each worker sends an event per file,
+``PROGRESS_TOPIC``, to the client through the scheduler). Each output is written by the worker
 under a temporary name and renamed. An unreachable scheduler is a usage error (exit
 status 2) raised before anything is written.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -22,6 +24,7 @@ import click
 from . import files
 
 CONNECT_TIMEOUT = 10.0  # seconds to reach the scheduler
+PROGRESS_TOPIC = "imgops-file-done"  # a worker's event per file: its source path
 GROUP_MAX = 64  # files per task at most
 TASKS_PER_THREAD = 4  # groups per worker thread at least, for balance and progress
 
@@ -58,14 +61,27 @@ def group_size(n_files: int, threads: int) -> int:
     return max(1, min(GROUP_MAX, math.ceil(n_files / max(1, TASKS_PER_THREAD * threads))))
 
 
+def _done(src: str) -> None:
+    """Tell the client (through the scheduler) that the worker is done with ``src``."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):  # not on a worker: nobody to tell
+        return
+    worker.log_event(PROGRESS_TOPIC, src)
+
+
 def process_group(jobs: list, process) -> list[tuple[str, str | None]]:
     """One task, on a worker: read, process and write each file; ``(source, reason)``
-    for each, reason None when it succeeded. Kernels run on the worker thread's share
-    of Numba's threads."""
+    for each, reason None when it succeeded, and a progress event as each is done.
+    Kernels run on the worker thread's share of Numba's threads."""
     from imgops import _dask
 
     results = []
     for job in jobs:
+        if results:  # every path below appends one result: the previous file is done
+            _done(results[-1][0])
         try:
             pic = files.read(job.src)
         except Exception as exc:
@@ -83,6 +99,8 @@ def process_group(jobs: list, process) -> list[tuple[str, str | None]]:
             results.append((str(job.src), f"cannot write {job.dst}: {exc}"))
             continue
         results.append((str(job.src), None))
+    if results:
+        _done(results[-1][0])
     return results
 
 
@@ -106,6 +124,20 @@ def run(client, jobs: list, process, *, quiet: bool, summary) -> None:
         else:
             click.echo(msg, err=True)
 
+    # the bar moves as the workers' per-file events arrive, and catches up with each
+    # finished group (events can trail its result; a lost task sends none)
+    counted: set[str] = set()
+    lock = threading.Lock()
+
+    def advance(srcs) -> None:
+        with lock:
+            new = [s for s in srcs if s not in counted]
+            counted.update(new)
+            if new:
+                bar.update(len(new))
+
+    if show:
+        client.subscribe_topic(PROGRESS_TOPIC, lambda event: advance([event[1]]))
     futures = client.map(process_group, groups, process=process, pure=False)
     group_of = {f.key: g for f, g in zip(futures, groups, strict=True)}
     try:
@@ -115,14 +147,14 @@ def run(client, jobs: list, process, *, quiet: bool, summary) -> None:
             except Exception as exc:  # the task itself failed (a worker died, say)
                 for job in group_of[fut.key]:
                     fail(job.src, f"task failed on the cluster: {exc}")
-                bar.update(len(group_of[fut.key]))
+                advance([str(job.src) for job in group_of[fut.key]])
                 continue
             for src, reason in results:
                 if reason is None:
                     summary.processed += 1
                 else:
                     fail(src, reason)
-            bar.update(len(results))
+            advance([src for src, _ in results])
     except KeyboardInterrupt:
         # tasks not started are cancelled; a running task finishes the file it writes
         # (each is renamed into place only when complete)
@@ -131,5 +163,7 @@ def run(client, jobs: list, process, *, quiet: bool, summary) -> None:
         summary.seconds = time.perf_counter() - t0
         click.echo(f"interrupted: {summary.line()}", err=True)
         raise SystemExit(130) from None
+    if show:
+        client.unsubscribe_topic(PROGRESS_TOPIC)
     bar.close()
     summary.seconds = time.perf_counter() - t0

@@ -584,3 +584,7 @@ def test_cli_batch_on_a_cluster(tmp_path, cluster_client):
     for name, img in imgs.items():
         np.testing.assert_array_equal(tifffile.imread(out / name), imgops.gaussian(img, 1.0))
     assert sorted(p.name for p in out.iterdir()) == sorted(imgs)
+    from imgops.cli import cluster  # the workers' per-file progress events, failures too
+
+    done = [msg for _, msg in cluster_client.get_events(cluster.PROGRESS_TOPIC)]
+    assert sorted(done) == sorted(str(src / n) for n in [*imgs, "broken.tif"])
