@@ -301,6 +301,17 @@ def _assemble(plan: _Plan, slivers: Sequence[np.ndarray]) -> np.ndarray:
     return region
 
 
+def _cut(chunk: np.ndarray, pieces: tuple) -> tuple:
+    """The pieces of an input chunk that regions read: the whole chunk as it is, the
+    others copied (a view would keep the whole chunk in memory until every region
+    reading a piece of it has run)."""
+    out = []
+    for index in pieces:
+        piece = chunk[index]
+        out.append(chunk if piece.shape == chunk.shape else np.array(piece, copy=True))
+    return tuple(out)
+
+
 def _block(plan: _Plan, *slivers: np.ndarray) -> np.ndarray:
     """One output chunk: assemble its region, run the block function on it."""
     region = _assemble(plan, slivers)
@@ -322,30 +333,33 @@ def _region_array(src, name: str, axes_y: Sequence[_Axis], axes_x: Sequence[_Axi
 
     nd = src.ndim
     ay, ax = _spatial_axes(nd)
-    cy, cx = src.chunks[ay], src.chunks[ax]
     nbatch = src.numblocks[0] if nd == 4 else 1
-    sliver = f"{name}-piece"
+    sliver, split = f"{name}-piece", f"{name}-split"
     dsk: dict = {}
+    # Each input chunk is cut once, by one task, into every piece that regions read of
+    # it (the whole chunk is a piece too, uncopied): the chunk is then free as soon as
+    # it is cut, not held until the last region reading a piece of it has run.
+    cuts: dict = {}  # input chunk key -> [piece index, ...]
     for b in range(nbatch):
         for j, py in enumerate(axes_y):
             for i, px in enumerate(axes_x):
                 deps = []
                 for yc, ylo, yhi in py.pieces:
                     for xc, xlo, xhi in px.pieces:
-                        spatial = (yc, xc)
-                        key = (src.name,) + ((b,) if nd == 4 else ()) + spatial + \
+                        key = (src.name,) + ((b,) if nd == 4 else ()) + (yc, xc) + \
                             ((0,) if nd >= 3 else ())
-                        if (ylo, yhi, xlo, xhi) == (0, cy[yc], 0, cx[xc]):
-                            deps.append(key)
-                            continue
                         index = [slice(None)] * nd
                         index[ay], index[ax] = slice(ylo, yhi), slice(xlo, xhi)
+                        pieces = cuts.setdefault(key, [])
+                        pieces.append(tuple(index))
                         skey = (sliver, b, j, i, yc, xc)
-                        dsk[skey] = (operator.getitem, key, tuple(index))
+                        dsk[skey] = (operator.getitem, (split,) + key[1:], len(pieces) - 1)
                         deps.append(skey)
                 plan = _Plan(fn, ay, ax, len(py.pieces), len(px.pieces), py.take, px.take,
                              py.ctx, px.ctx)
                 dsk[(name,) + out_key(b, j, i)] = (_block, plan, *deps)
+    for key, pieces in cuts.items():
+        dsk[(split,) + key[1:]] = (_cut, key, tuple(pieces))
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=[src])
     meta = np.empty((0,) * len(out_chunks), dtype)
     return da.Array(graph, name, out_chunks, meta=meta)

@@ -11,3 +11,27 @@ def dtype(request):
 @pytest.fixture(params=MODES)
 def mode(request):
     return request.param
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The CUDA simulator run (tests/test_cuda_simulator.py) starts now, in the
+    background, and its test goes last: it waits for that run, which meanwhile used
+    the core that the rest of the suite's compilation leaves idle."""
+    sim = [it for it in items if it.name == "test_cuda_suite_in_the_simulator_and_its_"
+           "kernels_compile_to_ptx"]
+    if not sim or config.getoption("collectonly"):
+        return
+    items[:] = [it for it in items if it not in sim] + sim
+    sim[0].module.start()
+    _BACKGROUND.append(sim[0].module)
+
+
+_BACKGROUND: list = []
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """A session stopped early (-x, Ctrl-C) does not leave the simulator run behind."""
+    for module in _BACKGROUND:
+        proc = module._RUN.get("proc")
+        if proc is not None and proc.poll() is None:
+            proc.kill()

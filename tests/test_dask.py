@@ -588,3 +588,39 @@ def test_cli_batch_on_a_cluster(tmp_path, cluster_client):
 
     done = [msg for _, msg in cluster_client.get_events(cluster.PROGRESS_TOPIC)]
     assert sorted(done) == sorted(str(src / n) for n in [*imgs, "broken.tif"])
+
+
+# A child runs the command line and reports its own peak RSS (ru_maxrss of the children
+# it waited for: only that one), in MiB.
+PEAK_RSS = r"""
+import resource, subprocess, sys
+r = subprocess.run([sys.executable, "-m", "imgops.cli.main", *sys.argv[1:]])
+print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+"""
+
+
+@pytest.mark.slow
+def test_cli_one_gib_zarr_in_bounded_memory(tmp_path):
+    """A 1 GiB float32 Zarr image through the command line: chunk by chunk, peak RSS
+    under 0.7 GiB (the contract: well under 0.75 GiB), the result equal to the filter's."""
+    zarr = pytest.importorskip("zarr")
+    n, chunk = 16384, 2048
+    src = tmp_path / "big.zarr"
+    z = zarr.create_array(store=str(src), shape=(n, n), chunks=(chunk, chunk),
+                          dtype=np.float32, compressors=None)
+    rows = np.linspace(0, 1, n, dtype=np.float32)
+    for y in range(0, n, chunk):  # written a band at a time: this process stays small too
+        z[y:y + chunk] = rows[y:y + chunk, None] * rows[None, :]
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-c", PEAK_RSS, "blur", "--sigma", "2", str(src),
+                        str(out)], capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    code, peak = r.stdout.split()[-2:]
+    assert int(code) == 0, r.stderr[-2000:]
+    assert float(peak) < 0.7 * 1024, f"peak RSS {float(peak):.0f} MiB for a 1024 MiB image"
+    got = zarr.open_array(str(out / "big.zarr"), mode="r")
+    assert got.shape == (n, n) and got.chunks == (chunk, chunk) and got.dtype == np.float32
+    for y, x in [(0, 0), (6000, 14000), (n - chunk, n - chunk)]:  # corners and inside
+        y0, x0 = max(0, y - 16), max(0, x - 16)  # a window with more than the radius 8
+        window = rows[y0:y + chunk + 16, None] * rows[None, x0:x + chunk + 16]
+        want = imgops.gaussian(window, 2.0)[y - y0:y - y0 + chunk, x - x0:x - x0 + chunk]
+        np.testing.assert_allclose(got[y:y + chunk, x:x + chunk], want, rtol=0, atol=1e-6)
