@@ -35,3 +35,7 @@ def pytest_sessionfinish(session, exitstatus):
         proc = module._RUN.get("proc")
         if proc is not None and proc.poll() is None:
             proc.kill()
+            proc.wait()
+        for name in ("out", "err"):
+            if name in module._RUN and not module._RUN[name].closed:
+                module._RUN[name].close()

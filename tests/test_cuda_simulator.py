@@ -52,6 +52,8 @@ def test_cuda_suite_in_the_simulator_and_its_kernels_compile_to_ptx():
     proc = _RUN["proc"]
     rc = proc.wait(timeout=3000)
     out, err = (_RUN[k].seek(0) or _RUN[k].read() for k in ("out", "err"))
+    _RUN["out"].close()
+    _RUN["err"].close()
     print(out[-5000:], err[-3000:])
     assert rc == 0, out[-5000:] + err[-3000:]
     assert " passed" in out and " skipped" not in out.split(" passed")[-1].splitlines()[0]
