@@ -53,7 +53,9 @@ def record(out_json: str) -> int:
         return call(self, *args)
 
     FakeCUDAKernel.__call__ = spy
-    rc = pytest.main(["-q", "-x", "-p", "no:cacheprovider", "--rootdir", str(ROOT / "tests"),
+    # in this process (no xdist workers): the spy above must see every launch
+    rc = pytest.main(["-q", "-x", "-p", "no:cacheprovider", "-o", "addopts=", "-p", "no:xdist",
+                      "--rootdir", str(ROOT / "tests"),
                       str(ROOT / "tests" / "cuda")])
     pathlib.Path(out_json).write_text(json.dumps([list(k) for k in seen]))
     return int(rc)

@@ -1,6 +1,6 @@
 """Print the benchmark table (markdown): median times and imgops/peer ratios.
 
-    pytest benchmarks/ --benchmark-only --benchmark-json=bench.json
+    pytest benchmarks/ -n 0 --benchmark-only --benchmark-json=bench.json
     python benchmarks/compare.py bench.json
 """
 

@@ -1,4 +1,4 @@
-"""imgops next to OpenCV, SciPy, scikit-image and PyTorch: ``pytest benchmarks/
+"""imgops next to OpenCV, SciPy, scikit-image and PyTorch: ``pytest benchmarks/ -n 0
 --benchmark-only`` times them (warm: the JIT is excluded); the normal test run executes
 each once as a smoke test. ``python benchmarks/compare.py`` makes the ratio table."""
 

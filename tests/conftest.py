@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 from helpers import DTYPES, MODES
@@ -22,8 +24,9 @@ def pytest_collection_modifyitems(session, config, items):
     if not sim or config.getoption("collectonly"):
         return
     items[:] = [it for it in items if it not in sim] + sim
-    sim[0].module.start()
     _BACKGROUND.append(sim[0].module)
+    if "PYTEST_XDIST_WORKER" not in os.environ:  # with xdist the test starts it itself
+        sim[0].module.start()
 
 
 _BACKGROUND: list = []
