@@ -48,11 +48,21 @@ EDGE_GAIN = {"sobel": 4 * np.sqrt(2), "prewitt": 3 * np.sqrt(2), "scharr": 16 * 
 
 def _prime(target: str) -> None:
     """In a helper process: compile (into Numba's cache) the kernels ``target`` names that
-    a cold run reaches last, while the main process compiles those it needs first."""
-    if target == "bm3d":
-        from imgops._cpu import bm3d
+    a cold run reaches last, while the main process compiles those it needs first. It
+    is only a head start: it says nothing, ignores Ctrl-C (the main process ends it) and
+    keeps its failures to itself (the main process compiles what is missing)."""
+    import signal
+    import warnings
 
-        bm3d.prime()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    warnings.simplefilter("ignore")
+    try:
+        if target == "bm3d":
+            from imgops._cpu import bm3d
+
+            bm3d.prime()
+    except Exception:  # noqa: BLE001, S110 - a head start only
+        pass
 
 
 def _execute(inputs, output, process, *, recursive, glob, fmt, overwrite, skip_existing,
