@@ -412,10 +412,10 @@ def denoise(image: np.ndarray, method: str = "bm3d", **params) -> np.ndarray:
     needs_sigma = method == "nl_means" and not {"h", "sigma"} <= params.keys() or \
         method == "bilateral" and "sigma_color" not in params or \
         method == "bm3d" and "sigma" not in params
-    sig = estimate_noise(image, backend=backend) if needs_sigma else 0.0
-    if needs_sigma and not math.isfinite(sig):  # NaN or infinity in a float image: the
-        # estimate from the windows that avoid them (the denoisers keep those samples)
-        sig = _dispatch.run("estimate_noise", image, backend, finite_only=True)
+    # estimate_noise's value; where a float image holds NaN or infinity (for which it
+    # says NaN), from the windows that avoid them (the denoisers keep those samples)
+    sig = _dispatch.run("estimate_noise", image, backend, finite_only=True) \
+        if needs_sigma else 0.0
     if needs_sigma and sig == 0.0:
         return _dispatch.run("copy", image, backend)
     if method == "bm3d":
