@@ -20,13 +20,13 @@ Implementation
   reference blocks. The ``group - 1`` nearest candidates are selected with a threshold
   guessed from the neighbouring reference (exact: a miss repeats the scan), ties broken
   by the offset, so the selection does not depend on the scan order.
-* 2-D transforms: the first (vertical) 8-point pass of every block is computed once per
-  stage for the whole image, vectorised along the rows (``column_transforms``: 8 values
-  per pixel, shared by all the blocks that start on a row); a group's blocks get their
-  second (horizontal) pass when the group uses them. A table of every block's complete
-  transform (64 values per pixel) was measured too: at 512 x 512 it was no faster for
-  gray images and 20 % slower for colour (its 64 MB per channel do not stay in the
-  caches); the column pass alone made both stages 10 % faster.
+* 2-D transforms: each block of a group is transformed where the group uses it, from
+  the image's pixels (``fwd2_at``, shared with the CUDA kernels), so nothing per pixel is
+  stored. A table of every block's vertical pass (8 values per pixel, computed once per
+  stage and shared by the blocks that start on a row) was measured against this: on
+  this 2-core machine it made the fast profile 1.3-1.45x slower (512 x 512: 57 -> 46 ms
+  gray, 136 -> 104 ms colour without it), the normal one 2-6 % slower, and it took 32
+  bytes per pixel and channel (two tables: 1.5 GB for a 12-megapixel colour photograph).
 * Aggregation: the rows of reference blocks are cut into chunks of 12; each chunk
   accumulates into its own stripe of rows (its blocks' reach) and the stripes are summed
   in a fixed order, so the result depends neither on the thread schedule nor on the
@@ -95,7 +95,7 @@ from .._shared.bm3d import (
     OPP_INV,
     OPP_NORMS,
     Profile,
-    fwd8,
+    fwd2_at,
     haar_forward,
     haar_inverse,
     hard_threshold,
@@ -252,41 +252,6 @@ def match_pixels(img, ys, xs, hw, cap, max_ssd, my, mx, mn):
                 mx[iy, ix, i] = xr + best_o[i] % side - hw
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
-def column_transforms(img, kind, ct):
-    """``ct[y, k, x]`` = coefficient k of the 8-point transform ``kind`` of the column
-    ``img[y:y + 8, x]``: the first (vertical) pass of every block's separable 2-D
-    transform, shared by all the blocks that start on row y (vectorised along the row)."""
-    H, W = img.shape
-    for y in prange(H - BLOCK + 1):
-        r0, r1, r2, r3 = img[y], img[y + 1], img[y + 2], img[y + 3]
-        r4, r5, r6, r7 = img[y + 4], img[y + 5], img[y + 6], img[y + 7]
-        o = ct[y]
-        c0, c1, c2, c3 = o[0], o[1], o[2], o[3]
-        c4, c5, c6, c7 = o[4], o[5], o[6], o[7]
-        for x in range(W):
-            t = fwd8(kind, r0[x], r1[x], r2[x], r3[x], r4[x], r5[x], r6[x], r7[x])
-            c0[x], c1[x], c2[x], c3[x] = t[0], t[1], t[2], t[3]
-            c4[x], c5[x], c6[x], c7[x] = t[4], t[5], t[6], t[7]
-
-
-@njit(inline="always", cache=True, error_model="numpy")
-def _load_group(ct, kind, gy, gx, n, g):
-    """g[i] = the 2-D transform ``kind`` of the group's block i: the second (horizontal)
-    pass over the block's 8 rows of column transforms ``ct`` (the same float32 values as
-    ``fwd2_at``)."""
-    for i in range(n):
-        x = gx[i]
-        rows = ct[gy[i]]
-        dst = g[i]
-        for k in range(BLOCK):
-            r = rows[k, x:x + BLOCK]
-            t = fwd8(kind, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7])
-            b = BLOCK * k
-            for j in range(BLOCK):
-                dst[b + j] = t[j]
-
-
 @njit(inline="always", cache=True, error_model="numpy")
 def _accumulate(blk, kwin, num, py, px):
     """num[py:py + 8, px:px + 8] += kwin blk (kwin: the Kaiser window times the group's
@@ -298,13 +263,13 @@ def _accumulate(blk, kwin, num, py, px):
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def ht_aggregate(ct, kind, my, mx, mn, limit, thr, inv_var, win, chunks, tops, offs, num,
-                 wsum):
+def ht_aggregate(planes, kind, my, mx, mn, limit, thr, inv_var, win, chunks, tops, offs,
+                 num, wsum):
     """Stage 1: hard-threshold every group and aggregate its blocks.
 
-    Groups are the first ``min(mn, limit)`` blocks of the matches ``(my, mx, mn)``,
-    transformed by ``kind`` from the planes' column transforms ``ct`` (C, H - 7, 8, W) (see
-    :func:`column_transforms`); thr[c], inv_var[c] = lambda3d sigma_c and 1 / sigma_c^2.
+    Groups are the first ``min(mn, limit)`` blocks of the matches ``(my, mx, mn)`` in
+    the planes (C, H, W), each block transformed by ``kind``; thr[c], inv_var[c] =
+    lambda3d sigma_c and 1 / sigma_c^2.
     Chunk k takes reference rows ``chunks[k]:chunks[k + 1]`` and accumulates into rows
     ``offs[k]:`` of ``num`` and ``wsum`` (C, R, W), its row 0 being image row
     ``tops[k]``: ``num`` gets the weighted, windowed blocks, ``wsum`` each block's weight
@@ -324,7 +289,9 @@ def ht_aggregate(ct, kind, my, mx, mn, limit, thr, inv_var, win, chunks, tops, o
                 gy = my[iy, ix]
                 gx = mx[iy, ix]
                 for c in range(C):
-                    _load_group(ct[c], kind, gy, gx, n, g)
+                    plane = planes[c]
+                    for i in range(n):
+                        fwd2_at(kind, plane, gy[i], gx[i], g[i])
                     haar_forward(g, n, 0, BLOCK2)
                     cnt = hard_threshold(g, n, 0, BLOCK2, thr[c])
                     haar_inverse(g, n, 0, BLOCK2)
@@ -340,11 +307,11 @@ def ht_aggregate(ct, kind, my, mx, mn, limit, thr, inv_var, win, chunks, tops, o
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def wiener_aggregate(cz, cb, my, mx, mn, limit, var, inv_var, win, chunks, tops, offs, num,
-                     wsum):
-    """Stage 2: collaborative Wiener filtering of the noisy groups with the basic
-    estimate's groups as the oracle, both in the 2-D DCT from their column transforms
-    ``cz`` and ``cb``; otherwise as :func:`ht_aggregate`, var[c] = sigma_c^2."""
+def wiener_aggregate(noisy, basic, my, mx, mn, limit, var, inv_var, win, chunks, tops, offs,
+                     num, wsum):
+    """Stage 2: collaborative Wiener filtering of the groups of ``noisy`` with the same
+    groups of ``basic`` (the first stage's estimate) as the oracle, both in the 2-D DCT;
+    otherwise as :func:`ht_aggregate`, var[c] = sigma_c^2."""
     C = num.shape[0]
     cap = my.shape[2]
     nrx = my.shape[1]
@@ -361,8 +328,11 @@ def wiener_aggregate(cz, cb, my, mx, mn, limit, var, inv_var, win, chunks, tops,
                 gy = my[iy, ix]
                 gx = mx[iy, ix]
                 for c in range(C):
-                    _load_group(cz[c], DCT, gy, gx, n, gz)
-                    _load_group(cb[c], DCT, gy, gx, n, gb)
+                    zc = noisy[c]
+                    bc = basic[c]
+                    for i in range(n):
+                        fwd2_at(DCT, zc, gy[i], gx[i], gz[i])
+                        fwd2_at(DCT, bc, gy[i], gx[i], gb[i])
                     haar_forward(gz, n, 0, BLOCK2)
                     haar_forward(gb, n, 0, BLOCK2)
                     wiener_shrink(gb, gz, n, 0, BLOCK2, var[c], acc)
@@ -468,16 +438,6 @@ def _aggregate(kernel, args, ys, hw, shape, k1):
     return out
 
 
-def _column_transforms(planes: np.ndarray, kind: int, ct: np.ndarray | None = None
-                       ) -> np.ndarray:
-    C, H, W = planes.shape
-    if ct is None:
-        ct = np.empty((C, H - BLOCK + 1, BLOCK, W), _F)
-    for c in range(C):
-        column_transforms(planes[c], kind, ct[c])
-    return ct
-
-
 def _match(img, stage, tau, ys, xs):
     cap = stage.group
     my = np.empty((ys.size, xs.size, cap), np.int32)
@@ -510,16 +470,14 @@ def bm3d_planes(planes: np.ndarray, sigmas: np.ndarray, p: Profile, scale: float
 
     ys, xs = ref_positions(H, m1.step, oy), ref_positions(W, m1.step, ox)
     my, mx, mn = _match(planes[0], m1, stage1_tau(p, norm, sig[0]), ys, xs)
-    ct = _column_transforms(planes, p.kind1)
-    basic = _aggregate(ht_aggregate, (ct, p.kind1, my, mx, mn, p.ht.group, thr, inv_var,
-                                      win), ys, m1.half_window, planes.shape, k1)
-    cz = ct if p.kind1 == DCT else _column_transforms(planes, DCT)
+    basic = _aggregate(ht_aggregate, (planes, p.kind1, my, mx, mn, p.ht.group, thr,
+                                      inv_var, win), ys, m1.half_window, planes.shape, k1)
     if p.rematch:
         ys, xs = ref_positions(H, m2.step, oy), ref_positions(W, m2.step, ox)
         my, mx, mn = _match(basic[0], m2, m2.tau * norm, ys, xs)
-    cb = _column_transforms(basic, DCT, None if cz is ct else ct)  # stage 1's buffer
-    return _aggregate(wiener_aggregate, (cz, cb, my, mx, mn, p.wiener.group, var, inv_var,
-                                         win), ys, m2.half_window, planes.shape, k1)
+    return _aggregate(wiener_aggregate, (planes, basic, my, mx, mn, p.wiener.group, var,
+                                         inv_var, win), ys, m2.half_window, planes.shape,
+                      k1)
 
 
 def fill_nonfinite(planes: np.ndarray, bad: np.ndarray, passes: int = 8) -> None:
@@ -637,7 +595,7 @@ def prime() -> None:
     win = np.empty(BLOCK2, _F)
     kaiser_window(p.beta, win)
     one = np.ones(1, _F)  # sigma-derived per-channel arrays: var, 1 / var, thresholds
-    ct = np.zeros((1, H - BLOCK + 1, BLOCK, W), _F)
+    planes = np.zeros((1, H, W), _F)
     for wiener, stage in ((True, m2), (False, m1)):  # Wiener's first: a cold run's last
         ys, xs = ref_positions(H, stage.step), ref_positions(W, stage.step)
         shape = (ys.size, xs.size, max(p.ht.group, p.wiener.group))
@@ -645,8 +603,9 @@ def prime() -> None:
         mx = np.broadcast_to(xs.astype(np.int32)[None, :, None], shape).copy()
         mn = np.ones(shape[:2], np.int32)  # each reference matched to itself
         if wiener:
-            kernel, args = wiener_aggregate, (ct, ct, my, mx, mn, p.wiener.group, one, one,
-                                              win)
+            kernel, args = wiener_aggregate, (planes, planes, my, mx, mn, p.wiener.group, one,
+                                              one, win)
         else:
-            kernel, args = ht_aggregate, (ct, p.kind1, my, mx, mn, p.ht.group, one, one, win)
+            kernel, args = ht_aggregate, (planes, p.kind1, my, mx, mn, p.ht.group, one, one,
+                                          win)
         _aggregate(kernel, args, ys, stage.half_window, (1, H, W), k1)

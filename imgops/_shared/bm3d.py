@@ -182,8 +182,7 @@ def inv8(kind, y0, y1, y2, y3, y4, y5, y6, y7):
 @njit(inline="always", cache=True)
 def fwd2_at(kind, img, y, x, dst):
     """2-D transform ``kind`` of the block ``img[y:y + 8, x:x + 8]`` into ``dst[0:64]``:
-    columns first, then rows (the order of the CPU's table of all blocks, so both give
-    the same float32 values)."""
+    columns first, then rows (both targets transform a group's blocks with it)."""
     for j in range(BLOCK):
         t = fwd8(kind, img[y, x + j], img[y + 1, x + j], img[y + 2, x + j],
                  img[y + 3, x + j], img[y + 4, x + j], img[y + 5, x + j], img[y + 6, x + j],
