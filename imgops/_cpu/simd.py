@@ -1,0 +1,226 @@
+"""Eight-lane float32 vector code for BM3D's per-block 2-D transforms on the CPU.
+
+Numba leaves LLVM's SLP vectoriser off (it miscompiled in the past), and the loop
+vectoriser does not take loops of 8, so the separable 8 x 8 transforms of a block run as
+scalar code: 16 eight-point butterflies one value at a time. The two intrinsics here
+emit them as vector code instead: a block's 8 rows are 8 vectors of 8 floats, one pass
+of 8 butterflies runs as a single butterfly on vectors, and an 8 x 8 transpose (shuffles)
+turns columns into rows between the passes.
+
+The butterflies are not written again here: the shared scalar functions
+(:func:`imgops._shared.bm3d.dct8` and the others, plain Python arithmetic under
+``@njit``) are *traced*, i.e. run once at compile time on :class:`_Traced` values whose
+``+``, ``-`` and ``*`` emit the vector instructions. The operations, their order and
+their float32 rounding are the scalar code's, lane by lane (no fused multiply-add: LLVM
+does not contract without fast-math flags), so the results are bitwise those of
+``fwd2_at`` and ``inv2`` followed by the scalar accumulation; the tests check it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic, overload
+
+from .._shared.bm3d import BIOR, BLOCK, bior8, dct8, fwd2_at, ibior8, idct8, inv2
+
+_FLT = ir.FloatType()
+_VEC = ir.VectorType(_FLT, BLOCK)
+_MASK = ir.VectorType(ir.IntType(32), BLOCK)  # shuffle masks
+
+
+class _Traced:
+    """A vector of 8 float32 lanes in the LLVM IR being built; arithmetic with another
+    vector or a scalar constant (broadcast) emits the lane-wise instruction."""
+
+    __array_ufunc__ = None  # numpy scalars defer to the reflected operators below
+
+    def __init__(self, builder: ir.IRBuilder, value):
+        self.b = builder
+        self.v = value
+
+    def _operand(self, other):
+        if isinstance(other, _Traced):
+            return other.v
+        c = float(np.float32(other))  # the float32 constant the scalar code uses
+        return ir.Constant(_VEC, [c] * BLOCK)
+
+    def __add__(self, other):
+        return _Traced(self.b, self.b.fadd(self.v, self._operand(other)))
+
+    def __radd__(self, other):
+        return _Traced(self.b, self.b.fadd(self._operand(other), self.v))
+
+    def __sub__(self, other):
+        return _Traced(self.b, self.b.fsub(self.v, self._operand(other)))
+
+    def __rsub__(self, other):
+        return _Traced(self.b, self.b.fsub(self._operand(other), self.v))
+
+    def __mul__(self, other):
+        return _Traced(self.b, self.b.fmul(self.v, self._operand(other)))
+
+    def __rmul__(self, other):
+        return _Traced(self.b, self.b.fmul(self._operand(other), self.v))
+
+    def __neg__(self):
+        return _Traced(self.b, self.b.fneg(self.v))
+
+
+def _butterfly(fn, builder, vecs):
+    """Run the scalar 8-point function ``fn`` (a shared ``@njit`` one) on 8 vectors."""
+    out = fn.py_func(*(_Traced(builder, v) for v in vecs))
+    return [t.v for t in out]
+
+
+def _transpose(builder, rows):
+    """8 x 8 transpose of 8 vectors: three rounds of shuffles, round k swapping bit k of
+    the row index with bit k of the lane index."""
+    rows = list(rows)
+    for k in range(3):
+        bit = 1 << k
+        nxt = list(rows)
+        for i in range(BLOCK):
+            if i & bit:
+                continue
+            j = i | bit
+            lo = [c if not c & bit else BLOCK + c - bit for c in range(BLOCK)]
+            hi = [c + bit if not c & bit else BLOCK + c for c in range(BLOCK)]
+            nxt[i] = builder.shuffle_vector(rows[i], rows[j], ir.Constant(_MASK, lo))
+            nxt[j] = builder.shuffle_vector(rows[i], rows[j], ir.Constant(_MASK, hi))
+        rows = nxt
+    return rows
+
+
+def _pointer(context, builder, aryty, ary, inds):
+    """Pointer to the element ``inds`` (intp values) of the array ``ary``."""
+    a = context.make_array(aryty)(context, builder, ary)
+    shape = cgutils.unpack_tuple(builder, a.shape, aryty.ndim)
+    strides = cgutils.unpack_tuple(builder, a.strides, aryty.ndim)
+    return cgutils.get_item_pointer2(context, builder, a.data, shape, strides, aryty.layout,
+                                     inds)
+
+
+def _vptr(builder, p):
+    """The float pointer ``p`` as a pointer to 8 floats (loads and stores: align 4)."""
+    return builder.bitcast(p, _VEC.as_pointer())
+
+
+def _intp(context, builder, value, ty):
+    return context.cast(builder, value, ty, types.intp)
+
+
+def _check(ty, ndim):
+    if not (isinstance(ty, types.Array) and ty.dtype == types.float32 and ty.ndim == ndim
+            and ty.layout == "C"):
+        raise TypeError(f"expected a C-contiguous {ndim}-D float32 array; got {ty}")
+
+
+def _by_kind(builder, kind, emit):
+    """Emit ``emit(bior)`` for both transform kinds behind a branch on ``kind``."""
+    is_bior = builder.icmp_signed("==", kind, ir.Constant(kind.type, BIOR))
+    with builder.if_else(is_bior) as (bior, dct):
+        with bior:
+            emit(True)
+        with dct:
+            emit(False)
+
+
+@intrinsic
+def _fwd2_vec(typingctx, kind, src, y, x, dst):
+    _check(src, 2)
+    _check(dst, 1)
+
+    def codegen(context, builder, sig, args):
+        kind_v, src_v, y_v, x_v, dst_v = args
+        yi = _intp(context, builder, y_v, sig.args[2])
+        xi = _intp(context, builder, x_v, sig.args[3])
+        rows = []
+        for r in range(BLOCK):
+            p = _pointer(context, builder, sig.args[1], src_v,
+                         [builder.add(yi, ir.Constant(yi.type, r)), xi])
+            rows.append(builder.load(_vptr(builder, p), align=4))
+        kind_i = _intp(context, builder, kind_v, sig.args[0])
+
+        def emit(bior):
+            f8 = bior8 if bior else dct8
+            cols = _butterfly(f8, builder, rows)  # cols[k][j]: coefficient k of column j
+            coef = _butterfly(f8, builder, _transpose(builder, cols))  # coef[j][k]
+            for k, vec in enumerate(_transpose(builder, coef)):
+                p = _pointer(context, builder, sig.args[4], dst_v,
+                             [ir.Constant(cgutils.intp_t, BLOCK * k)])
+                builder.store(vec, _vptr(builder, p), align=4)
+
+        _by_kind(builder, kind_i, emit)
+        return context.get_dummy_value()
+
+    return types.none(kind, src, y, x, dst), codegen
+
+
+@intrinsic
+def _inv2_acc_vec(typingctx, kind, coef, kwin, num, py, px):
+    _check(coef, 1)
+    _check(kwin, 1)
+    _check(num, 2)
+
+    def codegen(context, builder, sig, args):
+        kind_v, coef_v, kwin_v, num_v, py_v, px_v = args
+        yi = _intp(context, builder, py_v, sig.args[4])
+        xi = _intp(context, builder, px_v, sig.args[5])
+        crow = []
+        for k in range(BLOCK):
+            p = _pointer(context, builder, sig.args[1], coef_v,
+                         [ir.Constant(cgutils.intp_t, BLOCK * k)])
+            crow.append(builder.load(_vptr(builder, p), align=4))
+        kind_i = _intp(context, builder, kind_v, sig.args[0])
+
+        def emit(bior):
+            f8 = ibior8 if bior else idct8
+            rowinv = _butterfly(f8, builder, _transpose(builder, crow))  # [v][k]
+            pix = _butterfly(f8, builder, _transpose(builder, rowinv))  # pix[i][v]
+            for i, vec in enumerate(pix):
+                pw = _pointer(context, builder, sig.args[2], kwin_v,
+                              [ir.Constant(cgutils.intp_t, BLOCK * i)])
+                w = builder.load(_vptr(builder, pw), align=4)
+                pn = _pointer(context, builder, sig.args[3], num_v,
+                              [builder.add(yi, ir.Constant(yi.type, i)), xi])
+                cur = builder.load(_vptr(builder, pn), align=4)
+                builder.store(builder.fadd(cur, builder.fmul(w, vec)), _vptr(builder, pn), align=4)
+
+        _by_kind(builder, kind_i, emit)
+        return context.get_dummy_value()
+
+    return types.none(kind, coef, kwin, num, py, px), codegen
+
+
+def fwd2_block(kind, src, y, x, dst):
+    """``dst[0:64]`` = the 2-D transform ``kind`` of the block ``src[y:y + 8, x:x + 8]``
+    (float32, C-contiguous), coefficient (k, j) at ``8 k + j``: bitwise ``fwd2_at``
+    (columns, then rows). Compiled: the vector code; called from Python (and so under
+    ``NUMBA_DISABLE_JIT``, as in the CUDA simulator's tests): ``fwd2_at`` itself."""
+    fwd2_at(kind, src, y, x, dst)
+
+
+def inv2_accumulate(kind, coef, kwin, num, py, px):
+    """``num[py:py + 8, px:px + 8] += kwin * inv2(kind, coef)`` (``coef`` and ``kwin``:
+    64 values, row-major; all float32, C-contiguous): bitwise ``inv2`` (rows, then
+    columns) followed by the scalar ``num += kwin * block``. Compiled: the vector code;
+    from Python: that scalar code."""
+    blk = np.empty(BLOCK * BLOCK, np.float32)
+    inv2(kind, coef, blk)
+    num[py:py + BLOCK, px:px + BLOCK] += (kwin * blk).reshape(BLOCK, BLOCK)
+
+
+@overload(fwd2_block, inline="always")
+def _fwd2_block_jit(kind, src, y, x, dst):
+    def impl(kind, src, y, x, dst):
+        _fwd2_vec(kind, src, y, x, dst)
+    return impl
+
+
+@overload(inv2_accumulate, inline="always")
+def _inv2_accumulate_jit(kind, coef, kwin, num, py, px):
+    def impl(kind, coef, kwin, num, py, px):
+        _inv2_acc_vec(kind, coef, kwin, num, py, px)
+    return impl
