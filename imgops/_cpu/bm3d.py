@@ -395,6 +395,21 @@ def spread_divide(num, wsum, k, out):
             o[x] = nr[x] / den[x]
 
 
+@njit(parallel=True, cache=True, error_model="numpy")
+def mix3(m, src, dst):
+    """dst[i] = sum_j m[i, j] src[j] for three planes (C = 3, H, W): the colour transform
+    (einsum took 2.5 ms for 512 x 512 here, this 0.1 ms; BLAS's threads would compete
+    with Numba's)."""
+    H = src.shape[1]
+    for y in prange(H):
+        a, b, c = src[0, y], src[1, y], src[2, y]
+        for i in range(3):
+            m0, m1, m2 = m[i, 0], m[i, 1], m[i, 2]
+            o = dst[i, y]
+            for x in range(a.size):
+                o[x] = m0 * a[x] + m1 * b[x] + m2 * c[x]
+
+
 # ----------------------------------------------------------------------------- driver
 CHUNK_ROWS = 12  # rows of reference blocks per aggregation chunk, at least
 
@@ -564,10 +579,12 @@ def bm3d_hwc_range(image: np.ndarray, sigma: float, profile: str,
     if (ph, pw) != (H, W):
         planes = np.pad(planes, ((0, 0), (0, ph - H), (0, pw - W)), mode="symmetric")
     if C == 3:
-        opp = np.einsum("ij,jhw->ihw", OPP.astype(_F), planes).astype(_F)
+        opp = np.empty(planes.shape, _F)
+        mix3(OPP.astype(_F), planes, opp)
         sig = (sigma * OPP_NORMS).astype(_F)
-        est = bm3d_planes(np.ascontiguousarray(opp), sig, p, scale, CHROMA_LAMBDA, origin)
-        out = np.einsum("ij,jhw->ihw", OPP_INV.astype(_F), est).astype(_F)
+        est = bm3d_planes(opp, sig, p, scale, CHROMA_LAMBDA, origin)
+        out = np.empty(est.shape, _F)
+        mix3(OPP_INV.astype(_F), est, out)
     else:
         out = np.empty(planes.shape, _F)
         for c in range(C):
