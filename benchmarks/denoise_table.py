@@ -5,11 +5,14 @@
 
 Noise: ``clean + N(0, sigma)`` with ``np.random.default_rng(0)``, not clipped, float32,
 for ``imgops.bm3d`` with the true sigma and the ``bm3d`` package (both on the data
-scaled to [0, 1]); the blind default and the NLM recipes get the noisy image clipped and
-rounded to uint8 (their input type):
+scaled to [0, 1]); the NLM recipes get the noisy image clipped and rounded to uint8
+(their input type). The blind default runs on both inputs, and so does the reference,
+so that each blind result has the reference on the same data beside it:
 
-* imgops default: ``imgops.denoise(noisy_uint8)``: BM3D ``profile="fast"`` at the
-  noise level ``imgops.estimate_noise`` finds (no sigma given);
+* imgops default: ``imgops.denoise(noisy)``: BM3D ``profile="fast"`` at the noise level
+  ``imgops.estimate_noise`` finds (no sigma given), on the float data scaled to [0, 1]
+  and on the uint8 data (``bm3d package, uint8``: the reference on that uint8 data,
+  given the true sigma);
 * imgops NLM: ``imgops.denoise(noisy_uint8, "nl_means")``;
 * scikit-image: ``estimate_sigma`` + ``denoise_nl_means(fast_mode=True, patch_size=5,
   patch_distance=6, h=0.8 sigma_hat, sigma=sigma_hat)`` on [0, 1] floats;
@@ -85,7 +88,8 @@ def methods(noisy: np.ndarray, noisy8: np.ndarray, sigma: float) -> dict:
     return {
         "imgops BM3D normal": lambda: 255.0 * imgops.bm3d(n01, sigma / 255.0),
         "imgops BM3D fast": lambda: 255.0 * imgops.bm3d(n01, sigma / 255.0, profile="fast"),
-        "imgops default (blind)": lambda: imgops.denoise(noisy8),
+        "imgops default (blind)": lambda: 255.0 * imgops.denoise(n01),
+        "imgops default (blind), uint8": lambda: imgops.denoise(noisy8),
         "imgops NLM": lambda: imgops.denoise(noisy8, "nl_means"),
         "scikit-image NLM": skimage_nlm,
         "OpenCV NLM": opencv_nlm,
@@ -132,9 +136,12 @@ def main() -> None:
     if not args.no_reference:
         label = "bm3d package"
         names.append(label)
-        for name, sigma, clean, noisy, _ in cases:  # phase 2: the reference
+        names.append(label + ", uint8")
+        for name, sigma, clean, noisy, noisy8 in cases:  # phase 2: the reference
             out, ms = timed(reference(noisy, sigma), ref_repeats)
             results[name, sigma, label] = (psnr(out, clean), ms)
+            out, ms = timed(reference(noisy8.astype(np.float32), sigma), ref_repeats)
+            results[name, sigma, label + ", uint8"] = (psnr(out, clean), ms)
 
     import numba
 

@@ -15,7 +15,7 @@ Implementation
 --------------
 * Block distances: for one row of reference blocks and one offset of the search window,
   the squared differences of the 8 rows are summed per column in one vectorised pass
-  along the image row, and three pairwise passes give every 8-wide window's sum (no
+  along the image row, and two pairwise passes give every 8-wide window's sum (no
   per-block loops); the references copy theirs out. Work is split over rows of
   reference blocks. The ``group - 1`` nearest candidates are selected below a threshold
   found by vectorised counts from the neighbouring reference's (exact), ties broken by
@@ -193,7 +193,7 @@ def match_pixels(img, ys, xs, hw, cap, max_ssd, my, mx, mn):
 
     Per row of references and window row: for each horizontal offset, the per-column
     sums of the 8 squared row differences (one vectorised pass over the image row), then
-    the 8-wide window sums (three pairwise passes) into ``P[offset, x]``; then each
+    the 8-wide window sums (two pairwise passes) into ``P[offset, x]``; then each
     reference copies its window row out of ``P``.
     """
     H, W = img.shape
@@ -206,7 +206,6 @@ def match_pixels(img, ys, xs, hw, cap, max_ssd, my, mx, mn):
         P = np.empty((side, W), _F)
         c = np.empty(W, _F)
         p2 = np.empty(W, _F)
-        p4 = np.empty(W, _F)
         a0, a1, a2, a3 = img[y], img[y + 1], img[y + 2], img[y + 3]
         a4, a5, a6, a7 = img[y + 4], img[y + 5], img[y + 6], img[y + 7]
         for r in range(side):
@@ -253,12 +252,11 @@ def match_pixels(img, ys, xs, hw, cap, max_ssd, my, mx, mn):
                     c[x] = t
                 for x in range(n - 1):
                     p2[x] = c[x] + c[x + 1]
-                for x in range(n - 3):
-                    p4[x] = p2[x] + p2[x + 2]
-                # window sums at x = lo .. hi - 8; +inf where the candidate leaves the image
+                # window sums at x = lo .. hi - 8, pairwise ((c0 + c1) + (c2 + c3)) + ...;
+                # +inf where the candidate leaves the image
                 pv = prow[lo:hi - BLOCK + 1]
                 for x in range(n - BLOCK + 1):
-                    pv[x] = p4[x] + p4[x + 4]
+                    pv[x] = (p2[x] + p2[x + 2]) + (p2[x + 4] + p2[x + 6])
                 prow[:lo] = inf
                 prow[hi - BLOCK + 1:] = inf
             for ix in range(nrx):
