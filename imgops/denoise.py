@@ -180,11 +180,12 @@ def bm3d(image: np.ndarray, sigma: float, *, profile: str = "normal",
     """Block-matching and 3-D filtering (BM3D), the strongest classical denoiser.
 
     Both stages of Dabov et al. [1]_: similar 8x8 blocks are grouped by block
-    matching, each group is filtered in a 3-D transform domain (2-D DCT of the
-    blocks, Haar transform along the group) by hard thresholding, and the blocks
-    are aggregated with Kaiser-windowed weights into a basic estimate; then the
-    blocks are matched again on the basic estimate and the noisy groups are
-    Wiener-filtered with the basic groups' spectra as the oracle. Three-channel
+    matching, each group is filtered in a 3-D transform domain (2-D biorthogonal
+    1.5 wavelet transform of the blocks, Haar transform along the group) by hard
+    thresholding, and the blocks are aggregated with Kaiser-windowed weights into a
+    basic estimate; then the blocks are matched again on the basic estimate and the
+    noisy groups are Wiener-filtered in the 2-D DCT domain with the basic groups'
+    spectra as the oracle. Three-channel
     images are denoised as CBM3D [2]_ (an opponent colour transform, blocks
     matched on luminance, the same groups filtering the chroma channels); other
     channel counts channel by channel. Written from the papers and the IPOL
