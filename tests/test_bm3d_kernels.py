@@ -270,6 +270,21 @@ def test_vector_block_transforms_are_bitwise_the_scalar_ones(kind):
         simd.inv2_accumulate(kind, c, kwin, py_num, ys[i], xs[i])
     np.testing.assert_array_equal(py_num, want_num)
 
+
+def test_trailing_zeros_compiled_and_python():
+    """The bit scan of the matching's candidate masks, compiled (LLVM's cttz) and from
+    Python (what NUMBA_DISABLE_JIT runs), on every bit position and mixed masks."""
+    from numba import njit
+
+    from imgops._cpu.simd import trailing_zeros
+
+    compiled = njit(lambda x: trailing_zeros(x))
+    values = [np.int64(1) << b for b in range(63)] + [np.int64(-(2 ** 63)), np.int64(96),
+                                                       np.int64(-1), np.int64(0x50000)]
+    for x in values:
+        want = next(b for b in range(64) if (int(x) >> b) & 1)
+        assert compiled(x) == want and trailing_zeros(x) == want, x
+
 PRIME_CHECK = r"""
 import numpy as np
 import imgops

@@ -1,4 +1,5 @@
-"""Eight-lane float32 vector code for BM3D's per-block 2-D transforms on the CPU.
+"""Eight-lane float32 vector code for BM3D's per-block 2-D transforms on the CPU (and
+a bit scan for its block matching).
 
 Numba leaves LLVM's SLP vectoriser off (it miscompiled in the past), and the loop
 vectoriser does not take loops of 8, so the separable 8 x 8 transforms of a block run as
@@ -223,4 +224,33 @@ def _fwd2_block_jit(kind, src, y, x, dst):
 def _inv2_accumulate_jit(kind, coef, kwin, num, py, px):
     def impl(kind, coef, kwin, num, py, px):
         _inv2_acc_vec(kind, coef, kwin, num, py, px)
+    return impl
+
+
+@intrinsic
+def _cttz(typingctx, x):
+    if x != types.int64:
+        raise TypeError(f"expected an int64; got {x}")
+
+    def codegen(context, builder, sig, args):
+        i64 = ir.IntType(64)
+        fn = builder.module.declare_intrinsic("llvm.cttz", [i64],
+                                              ir.FunctionType(i64, [i64, ir.IntType(1)]))
+        return builder.call(fn, [args[0], ir.Constant(ir.IntType(1), 1)])
+
+    return types.int64(x), codegen
+
+
+def trailing_zeros(x):
+    """The index of the lowest set bit of the int64 ``x`` (``x != 0``). Compiled: LLVM's
+    ``cttz``, one instruction on current CPUs (the block matching walks its candidate
+    masks with it); from Python: the same by integer arithmetic."""
+    x = int(x)
+    return (x & -x).bit_length() - 1
+
+
+@overload(trailing_zeros, inline="always")
+def _trailing_zeros_jit(x):
+    def impl(x):
+        return _cttz(x)
     return impl
