@@ -265,11 +265,10 @@ def match_pixels(img, ys, xs, hw, cap, max_ssd, my, mx, mn):
                     pv[x] = (p2[x] + p2[x + 2]) + (p2[x + 4] + p2[x + 6])
                 prow[:lo] = inf
                 prow[hi - BLOCK + 1:] = inf
-            for ix in range(nrx):
-                xr = xs[ix]
-                drow = dist[ix, base:base + side]
-                for j in range(side):
-                    drow[j] = P[j, xr]
+            for j in range(side):  # j outer: both P's row and dist's lines stay in L1
+                prow = P[j]
+                for ix in range(nrx):
+                    dist[ix, base + j] = prow[xs[ix]]
         best_d = np.empty(cap, _F)
         best_o = np.empty(cap, np.int64)
         cand = np.empty(side * side, np.int64)
