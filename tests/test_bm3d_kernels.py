@@ -285,6 +285,61 @@ def test_trailing_zeros_compiled_and_python():
         want = next(b for b in range(64) if (int(x) >> b) & 1)
         assert compiled(x) == want and trailing_zeros(x) == want, x
 
+
+SELECT_CHECK = r"""
+import numpy as np
+import imgops
+from imgops._cpu.bm3d import _select
+F = np.float32
+
+def plain(drow, side, cap, max_ssd):  # sort every candidate within max_ssd
+    c = side * side // 2
+    ok = sorted((float(drow[o]), o) for o in range(side * side)
+                if o != c and drow[o] <= min(max_ssd, np.finfo(F).max))
+    return [c] + [o for _, o in ok[:cap - 1]]
+
+rng = np.random.default_rng(0)
+for it in range(3000):
+    side, cap = int(rng.choice([3, 5, 9, 31, 39])), int(rng.choice([2, 4, 16, 32]))
+    n = side * side
+    kind = it % 3
+    drow = (rng.integers(0, 6, n) if kind == 0 else rng.random(n) * 1000 if kind == 1
+            else rng.choice([0.0, 1e-45, 1.0, 2.0, 3e38], n)).astype(F)  # ties, zeros
+    drow[rng.random(n) < rng.choice([0.0, 0.3, 0.95])] = np.inf  # outside the image
+    drow[n // 2] = np.inf
+    max_ssd = F(rng.choice([0.0, 3.0, 500.0, 3e38, np.inf]))
+    guess = F(rng.choice([0.0, 1e-30, 3.0, 250.0, 1e7, np.inf]))
+    best_d, best_o = np.empty(cap, F), np.empty(cap, np.int64)
+    m = _select(drow, side, cap, max_ssd, guess, best_d, best_o, np.empty(n, np.int64))
+    assert list(best_o[:m]) == plain(drow, side, cap, max_ssd), (it, side, cap, max_ssd, guess)
+
+# a flat area next to noise (its references have exact copies: a guess of 0), and a
+# sigma so large that the matching threshold overflows float32
+img = np.full((64, 64), 128, np.uint8)
+img[:, 32:] = rng.integers(0, 256, (64, 32))
+for profile in ("fast", "normal"):
+    out = imgops.bm3d(img, 20.0, profile=profile)
+    assert (out[:, :24] == 128).all()
+tiny = rng.random((9, 9)).astype(F)
+assert np.isfinite(imgops.bm3d(tiny, 1e19, profile="fast")).all()
+print("ok")
+"""
+
+
+def test_selection_against_a_plain_sort_flat_areas_and_huge_sigma():
+    """The matching's selection (vectorised counts, masks) against sorting every
+    candidate: ties, zeros, +inf (outside the image) and every kind of guess, including
+    0, which a flat area gives and which once made the threshold search loop forever; a
+    half-flat image and a sigma whose threshold overflows float32 (once, out-of-image
+    candidates got into groups). In a subprocess with a timeout: a regression hangs or
+    writes out of bounds."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", SELECT_CHECK], capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]
+
 PRIME_CHECK = r"""
 import numpy as np
 import imgops

@@ -106,6 +106,7 @@ from .._shared.bm3d import (
     pow2_floor,
     profile_params,
     ref_positions,
+    ssd_limit,
     stage1_tau,
     stage_plan,
     wiener_shrink,
@@ -113,6 +114,7 @@ from .._shared.bm3d import (
 from .simd import fwd2_block, inv2_accumulate, trailing_zeros
 
 _F = np.float32
+_FMAX = _F(np.finfo(np.float32).max)
 
 
 # ----------------------------------------------------------------------------- kernels
@@ -146,12 +148,16 @@ def _select(drow, side, cap, max_ssd, guess, best_d, best_o, cand):
     """
     center = (side * side) // 2
     need = cap - 1
+    # +inf marks the candidates outside the image: never within any threshold, even when
+    # max_ssd itself overflowed float32 (an enormous sigma)
+    max_ssd = min(max_ssd, _FMAX)
     hi = min(guess, max_ssd)
     c_hi = _count_within(drow, hi)
     lo = _F(0.0)
     while c_hi < need and hi < max_ssd:
         lo = hi
-        hi = min(hi * _F(1.5), max_ssd)
+        # a guess of 0 (the neighbour had cap - 1 exact copies: a flat area) cannot grow
+        hi = min(hi * _F(1.5), max_ssd) if hi > 0 else max_ssd
         c_hi = _count_within(drow, hi)
     for _ in range(8):
         if c_hi <= need + need // 2 + 1:
@@ -459,7 +465,7 @@ def _match(img, stage, tau, ys, xs):
     my = np.empty((ys.size, xs.size, cap), np.int32)
     mx = np.empty((ys.size, xs.size, cap), np.int32)
     mn = np.empty((ys.size, xs.size), np.int32)
-    match_pixels(img, ys, xs, stage.half_window, cap, _F(tau * BLOCK2), my, mx, mn)
+    match_pixels(img, ys, xs, stage.half_window, cap, ssd_limit(tau), my, mx, mn)
     return my, mx, mn
 
 

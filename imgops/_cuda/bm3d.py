@@ -47,6 +47,7 @@ from .._shared.bm3d import (
     pow2_floor,
     profile_params,
     ref_positions,
+    ssd_limit,
     stage1_tau,
     stage_plan,
     wiener_shrink,
@@ -289,7 +290,7 @@ def _match(img, stage, tau, ys, xs):
     mn = cuda.device_array((ys.size, xs.size), np.int32)
     grid = (math.ceil(xs.size / 8), math.ceil(ys.size / 8))
     _match_kernel[grid, (8, 8)](img, cuda.to_device(ys), cuda.to_device(xs),
-                                stage.half_window, cap, _F(tau * BLOCK2), my, mx, mn)
+                                stage.half_window, cap, ssd_limit(tau), my, mx, mn)
     return my, mx, mn
 
 

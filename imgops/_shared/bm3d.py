@@ -436,6 +436,13 @@ def stage1_tau(p: Profile, norm: float, sigma_match: float) -> float:
     return max(p.ht.tau * norm, 3.0 * float(sigma_match) ** 2)
 
 
+def ssd_limit(tau: float) -> np.float32:
+    """The matching threshold on a block's summed squared difference, ``tau * 64``, as a
+    float32, saturated at the largest finite one (an enormous sigma would overflow it to
+    +inf, the value that marks candidates outside the image)."""
+    return np.float32(min(float(tau) * BLOCK2, float(np.finfo(np.float32).max)))
+
+
 def ref_positions(n: int, step: int, offset: int = 0) -> np.ndarray:
     """Reference block origins along an axis of ``n >= 8`` pixels: every ``step``, plus
     the first and the last block, so that every pixel is covered.
