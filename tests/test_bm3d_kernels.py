@@ -313,6 +313,13 @@ for it in range(3000):
     m = _select(drow, side, cap, max_ssd, guess, best_d, best_o, np.empty(n, np.int64))
     assert list(best_o[:m]) == plain(drow, side, cap, max_ssd), (it, side, cap, max_ssd, guess)
 
+# near the top of float32 (the threshold search must not overflow to +inf)
+drow = np.full(39 * 39, np.inf, F)
+drow[:100] = F(2e38)
+best_d, best_o = np.empty(16, F), np.empty(16, np.int64)
+m = _select(drow, 39, 16, F(np.inf), F(1.5e38), best_d, best_o, np.empty(1521, np.int64))
+assert m == 16 and (best_o[1:] < 100).all(), best_o
+
 # a flat area next to noise (its references have exact copies: a guess of 0), and a
 # sigma so large that the matching threshold overflows float32
 img = np.full((64, 64), 128, np.uint8)

@@ -162,7 +162,7 @@ def _select(drow, side, cap, max_ssd, guess, best_d, best_o, cand):
     for _ in range(8):
         if c_hi <= need + need // 2 + 1:
             break
-        mid = _F(0.5) * (lo + hi)
+        mid = lo + _F(0.5) * (hi - lo)  # lo + hi could overflow float32
         c = _count_within(drow, mid)
         if c >= need:
             hi = mid
