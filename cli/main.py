@@ -339,14 +339,20 @@ def warmup(dtypes):
     import multiprocessing
     import os
     import time
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     t0 = time.perf_counter()
     # two groups compiled in parallel processes (Numba compiles on one core): the
-    # denoiser's kernels, and the other commands'
-    jobs = [("denoise", dtypes), ("others", dtypes)]
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(min(len(jobs), os.cpu_count() or 1)) as pool:
-        pool.starmap(_warm, jobs)
+    # denoiser's kernels, and the other commands'. An executor, not a Pool: a process
+    # that dies makes an error here instead of a wait that never ends.
+    groups = ["denoise", "others"]
+    try:
+        with ProcessPoolExecutor(min(len(groups), os.cpu_count() or 1),
+                                 mp_context=multiprocessing.get_context("spawn")) as ex:
+            list(ex.map(_warm, groups, [dtypes] * len(groups)))
+    except BrokenProcessPool as exc:
+        raise click.ClickException(f"a compiling process died: {exc}") from None
     click.echo(f"compiled and cached in {time.perf_counter() - t0:.1f} s")
 
 
