@@ -24,8 +24,10 @@ import numpy as np
 # which a small image always is: noise in a batch run, not advice the user can act on.
 os.environ.setdefault("NUMBA_CUDA_LOW_OCCUPANCY_WARNINGS", "0")
 
+from imgops import _warmup  # noqa: E402  (the children's targets: see that module)
+
 from . import batch, bigimage, cluster, files  # noqa: E402
-from .options import batch_options, positive
+from .options import batch_options, positive  # noqa: E402
 
 
 def _choices(kind: str) -> list[str]:
@@ -44,25 +46,6 @@ FIRST_COMPILE_S = 12
 # the strongest possible edge to full scale at the input's bit depth.
 EDGE_GAIN = {"sobel": 4 * np.sqrt(2), "prewitt": 3 * np.sqrt(2), "scharr": 16 * np.sqrt(2),
              "laplace": 4.0}
-
-
-def _prime(target: str) -> None:
-    """In a helper process: compile (into Numba's cache) the kernels ``target`` names that
-    a cold run reaches last, while the main process compiles those it needs first. It
-    is only a head start: it says nothing, ignores Ctrl-C (the main process ends it) and
-    keeps its failures to itself (the main process compiles what is missing)."""
-    import signal
-    import warnings
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    warnings.simplefilter("ignore")
-    try:
-        if target == "bm3d":
-            from imgops._cpu import bm3d
-
-            bm3d.prime()
-    except Exception:  # noqa: BLE001, S110 - a head start only
-        pass
 
 
 def _execute(inputs, output, process, *, recursive, glob, fmt, overwrite, skip_existing,
@@ -112,7 +95,7 @@ def _execute(inputs, output, process, *, recursive, glob, fmt, overwrite, skip_e
             import multiprocessing
 
             helper = multiprocessing.get_context("spawn").Process(
-                target=_prime, args=(prime,), daemon=True)
+                target=_warmup.prime, args=(prime,), daemon=True)
             helper.start()
         if client is not None:
             cluster.run(client, jobs, process, quiet=quiet, summary=summary)
@@ -350,26 +333,10 @@ def warmup(dtypes):
     try:
         with ProcessPoolExecutor(min(len(groups), os.cpu_count() or 1),
                                  mp_context=multiprocessing.get_context("spawn")) as ex:
-            list(ex.map(_warm, groups, [dtypes] * len(groups)))
+            list(ex.map(_warmup.warm, groups, [dtypes] * len(groups)))
     except BrokenProcessPool as exc:
         raise click.ClickException(f"a compiling process died: {exc}") from None
     click.echo(f"compiled and cached in {time.perf_counter() - t0:.1f} s")
-
-
-def _warm(group: str, dtypes) -> None:
-    """Run one group of the commands' default operations on tiny noisy images."""
-    import imgops
-
-    fns = [imgops.denoise] if group == "denoise" else [
-        lambda x: imgops.gaussian(x, 1.0), imgops.sobel, imgops.downsample, imgops.upsample]
-    rng = np.random.default_rng(0)
-    for name in dtypes:
-        top = np.iinfo(name).max if np.dtype(name).kind == "u" else 1.0
-        for shape in [(16, 16), (16, 16, 3)]:
-            # noise, so that estimate_noise > 0 and denoise runs its method
-            a = (rng.random(shape) * top).astype(name)
-            for fn in fns:
-                fn(a)
 
 
 @main.command()

@@ -456,9 +456,14 @@ def test_edges_raw_and_canny(folder, tmp_path):
     assert set(np.unique(out)) <= {0, 255}
 
 
-def test_warmup():
+def test_warmup(monkeypatch):
+    # The compiling children import their targets along this process's sys.path. Put the
+    # repository's root first, as pytest's rootdir handling sometimes does: its imgops is
+    # the source tree, without the command line (installed from cli/ as imgops.cli).
+    # With the targets in imgops.cli, the children died there and warmup waited forever.
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2]))
     r = invoke("warmup", "--dtype", "float32")
-    assert r.exit_code == 0 and "cached" in r.output
+    assert r.exit_code == 0 and "cached" in r.output, r.output
 
 
 def test_info():
