@@ -478,6 +478,20 @@ def _env():
     return dict(os.environ, PYTHONUNBUFFERED="1")
 
 
+def _batch_under_way(args, out, cwd, **popen):
+    """Start ``imgops <args>`` in a subprocess and return it once at least two finished
+    files are in ``out`` (or it ended, or 300 s passed)."""
+    p = subprocess.Popen([sys.executable, "-m", "imgops.cli.main", *map(str, args)],
+                         env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         cwd=cwd, **popen)
+    deadline = time.time() + 300
+    while time.time() < deadline and p.poll() is None:
+        if out.exists() and sum(1 for q in out.iterdir() if not q.name.startswith(".")) >= 2:
+            break
+        time.sleep(0.01)
+    return p
+
+
 def test_subprocess_and_quiet(folder, tmp_path):
     r = subprocess.run([sys.executable, "-m", "imgops.cli.main", "blur", "-q", str(folder),
                         str(tmp_path / "o")], capture_output=True, text=True, env=_env(),
@@ -494,15 +508,8 @@ def test_sigint_leaves_only_complete_files(tmp_path):
     out = tmp_path / "out"
     # a shell's background job (how CI may start us) ignores SIGINT, and so would the child:
     # give it the default disposition, as a terminal's Ctrl-C meets it
-    p = subprocess.Popen([sys.executable, "-m", "imgops.cli.main", "denoise", "--workers", "2",
-                          str(src), str(out)], env=_env(), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+    p = _batch_under_way(["denoise", "--workers", "2", src, out], out, tmp_path, text=True,
                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.time() + 300
-    while time.time() < deadline and p.poll() is None:  # wait until the batch is under way
-        if out.exists() and sum(1 for p_ in out.iterdir() if not p_.name.startswith(".")) >= 2:
-            break
-        time.sleep(0.01)
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=120)
     assert p.returncode == 130, err
@@ -521,14 +528,7 @@ def test_killed_run_leaves_temporaries_that_the_next_run_removes(tmp_path):
     for i in range(n):
         save_png(src / f"im{i:03d}.png", rgb(128, 128, i))
     out = tmp_path / "out"
-    p = subprocess.Popen([sys.executable, "-m", "imgops.cli.main", "blur", "--workers", "2",
-                          str(src), str(out)], env=_env(), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, cwd=tmp_path)
-    deadline = time.time() + 300
-    while time.time() < deadline and p.poll() is None:
-        if out.exists() and sum(1 for q in out.iterdir() if not q.name.startswith(".")) >= 2:
-            break
-        time.sleep(0.01)
+    p = _batch_under_way(["blur", "--workers", "2", src, out], out, tmp_path)
     p.kill()
     p.communicate(timeout=60)
     # what a kill in the middle of a write leaves (made here, so that it surely exists)
