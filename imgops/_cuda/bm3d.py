@@ -51,6 +51,7 @@ from .._shared.bm3d import (
     stage1_tau,
     stage_plan,
     wiener_shrink,
+    wiener_var,
 )
 
 MAX_GROUP = 32  # the largest group of any profile
@@ -335,7 +336,8 @@ def bm3d_planes_cuda(planes, sigmas: np.ndarray, p: Profile, scale: float,
     num = cuda.to_device(np.zeros((C, H, W), _F))
     wsum = cuda.to_device(np.zeros((C, H, W), _F))
     _wiener_kernel[(xs.size, ys.size), BLOCK2](planes, basic, my, mx, mn, p.wiener.group,
-                                               cuda.to_device(var), cuda.to_device(inv_var),
+                                               cuda.to_device(wiener_var(p, sig)),
+                                               cuda.to_device(inv_var),
                                                win, num, wsum)
     return _finish(num, wsum, k1, (C, H, W))
 
