@@ -188,6 +188,24 @@ def test_data_range_scales_thresholds():
     np.testing.assert_allclose(a, b, rtol=0, atol=0.05)
 
 
+def test_fast_profile_wiener_noise_level():
+    """The fast profile's Wiener stage shrinks at 0.95 sigma up to sigma 20 (0-255
+    scale), linearly up to sigma at 35; the normal profile at sigma. The shrinkage gets
+    that level and nothing else does: the hard threshold stays lambda3d sigma."""
+    for s, want in [(5.0, 0.95), (20.0, 0.95), (27.5, 0.975), (35.0, 1.0), (60.0, 1.0)]:
+        p = shared.profile_params(s, "fast")
+        assert p.wiener_sigma == pytest.approx(want)
+        assert shared.profile_params(s, "normal").wiener_sigma == 1.0
+        sig = np.array([s, 0.5 * s], np.float32)
+        var = shared.wiener_var(p, sig)
+        assert var.dtype == np.float32
+        np.testing.assert_allclose(var, (want * sig.astype(np.float64)) ** 2, rtol=1e-6)
+    # the normal profile's variance is bitwise the float32 square
+    sig = np.array([0.1, 17.3], np.float32)
+    assert np.array_equal(shared.wiener_var(shared.profile_params(17.3, "normal"), sig),
+                          sig * sig)
+
+
 @pytest.mark.parametrize("args", [(0.0, "normal"), (-1.0, "fast"), (np.nan, "normal"),
                                   (10.0, "slow")])
 def test_bad_arguments(args):
