@@ -289,6 +289,53 @@ def test_vector_block_transforms_are_bitwise_the_scalar_ones(kind):
     np.testing.assert_array_equal(py_num, want_num)
 
 
+@pytest.mark.parametrize("kind", [0, 1])  # DCT, BIOR
+def test_paired_vector_transforms_are_bitwise_the_single_ones(kind):
+    """Two blocks in one pass of 16-lane code (``fwd2_pair``, ``inv2_accumulate_pair``)
+    give exactly what the one-block versions give one after the other, for blocks of
+    two images and of one image, overlapping or not (the second block is added after
+    the first), compiled and from Python."""
+    from numba import njit
+
+    from imgops._cpu import simd
+
+    @njit
+    def paired(a, b, pos, kwin, ca, cb, num):
+        for i in range(pos.shape[0]):
+            ya, xa, yb, xb = pos[i]
+            simd.fwd2_pair(kind, a, ya, xa, ca[i], b, yb, xb, cb[i])
+            simd.inv2_accumulate_pair(kind, ca[i], cb[i], kwin, num, ya, xa, yb, xb)
+
+    def single(a, b, pos, kwin, ca, cb, num):
+        for i in range(pos.shape[0]):
+            ya, xa, yb, xb = pos[i]
+            simd.fwd2_block(kind, a, ya, xa, ca[i])
+            simd.fwd2_block(kind, b, yb, xb, cb[i])
+            simd.inv2_accumulate(kind, ca[i], kwin, num, ya, xa)
+            simd.inv2_accumulate(kind, cb[i], kwin, num, yb, xb)
+
+    single_jit = njit(single)
+    rng = np.random.default_rng(11)
+    a = (rng.standard_normal((19, 23)) * 60 + 100).astype(np.float32)
+    n = 300
+    pos = np.stack([rng.integers(0, 12, n), rng.integers(0, 16, n)] * 2, axis=1)
+    near = rng.random(n) < 0.5  # the second block overlapping the first
+    pos[near, 2] = np.clip(pos[near, 0] + rng.integers(-3, 4, near.sum()), 0, 11)
+    pos[near, 3] = np.clip(pos[near, 1] + rng.integers(-3, 4, near.sum()), 0, 15)
+    kwin = rng.random(64).astype(np.float32)
+    for b in (a, (a * 0.5 + 3).astype(np.float32)):
+        got = [np.zeros((n, 64), np.float32), np.zeros((n, 64), np.float32), np.zeros_like(a)]
+        want = [np.zeros((n, 64), np.float32), np.zeros((n, 64), np.float32), np.zeros_like(a)]
+        paired(a, b, pos, kwin, *got)
+        single_jit(a, b, pos, kwin, *want)
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(g, w)
+        py = [np.zeros((4, 64), np.float32), np.zeros((4, 64), np.float32), np.zeros_like(a)]
+        paired.py_func(a, b, pos[:4], kwin, *py)  # the Python versions
+        single(a, b, pos[:4], kwin, *want[:2], want_py := np.zeros_like(a))
+        np.testing.assert_array_equal(py[2], want_py)
+
+
 def test_trailing_zeros_compiled_and_python():
     """The bit scan of the matching's candidate masks, compiled (LLVM's cttz) and from
     Python (what NUMBA_DISABLE_JIT runs), on every bit position and mixed masks."""
