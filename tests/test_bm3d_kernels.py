@@ -251,89 +251,67 @@ def test_shared_transforms():
 @pytest.mark.parametrize("kind", [0, 1])  # DCT, BIOR
 def test_vector_block_transforms_are_bitwise_the_scalar_ones(kind):
     """The CPU's vector transforms (imgops._cpu.simd, traced from the shared scalar
-    butterflies) give the scalar code's float32 values exactly, on blocks at every
-    position of an odd-sized image, compiled and from Python."""
+    butterflies, two blocks per vector) give the scalar code's float32 values exactly:
+    blocks at every position of an odd-sized image, paired with blocks of another image
+    or of the same one, overlapping or not (block b is added after block a), a lone
+    block (``both=False``); the kind given at run time and as a constant (as the
+    kernels give it); compiled and from Python (``NUMBA_DISABLE_JIT`` runs those)."""
     from numba import njit
 
     from imgops._cpu import simd
 
+    def pairs(kind_, a, b, pos, kwin, ca, cb, num):
+        for i in range(pos.shape[0]):
+            ya, xa, yb, xb = pos[i, 0], pos[i, 1], pos[i, 2], pos[i, 3]
+            simd.fwd2_pair(kind_, a, ya, xa, ca[i], b, yb, xb, cb[i])
+            simd.inv2_accumulate_pair(kind_, ca[i], cb[i], kwin, num, ya, xa, yb, xb,
+                                      pos[i, 4] != 0)
+
+    runtime = njit(pairs)
+    k = kind  # a closure variable: a compile-time constant to Numba
+
     @njit
-    def vector(img, ys, xs, coef, kwin, num):
-        for i in range(ys.size):
-            simd.fwd2_block(kind, img, ys[i], xs[i], coef[i])
-            simd.inv2_accumulate(kind, coef[i], kwin, num, ys[i], xs[i])
+    def constant(a, b, pos, kwin, ca, cb, num):
+        for i in range(pos.shape[0]):
+            ya, xa, yb, xb = pos[i, 0], pos[i, 1], pos[i, 2], pos[i, 3]
+            simd.fwd2_pair(k, a, ya, xa, ca[i], b, yb, xb, cb[i])
+            simd.inv2_accumulate_pair(k, ca[i], cb[i], kwin, num, ya, xa, yb, xb,
+                                      pos[i, 4] != 0)
 
     rng = np.random.default_rng(7)
-    img = (rng.standard_normal((19, 23)) * 60 + 100).astype(np.float32)
-    ys, xs = [a.ravel() for a in np.mgrid[0:12, 0:16]]
-    kwin = rng.random(64).astype(np.float32)
-    coef = np.empty((ys.size, 64), np.float32)
-    num = np.zeros_like(img)
-    vector(img, ys, xs, coef, kwin, num)
-    want_num = np.zeros_like(img)
-    blk = np.empty(64, np.float32)
-    for i in range(ys.size):
-        want = np.empty(64, np.float32)
-        shared.fwd2_at(kind, img, ys[i], xs[i], want)
-        np.testing.assert_array_equal(coef[i], want)
-        shared.inv2(kind, want, blk)
-        for u in range(8):
-            for v in range(8):  # the scalar accumulation, value by value
-                want_num[ys[i] + u, xs[i] + v] += kwin[8 * u + v] * blk[8 * u + v]
-    np.testing.assert_array_equal(num, want_num)
-    py_num = np.zeros_like(img)  # the Python versions (NUMBA_DISABLE_JIT runs these)
-    for i in range(ys.size):
-        c = np.empty(64, np.float32)
-        simd.fwd2_block(kind, img, ys[i], xs[i], c)
-        simd.inv2_accumulate(kind, c, kwin, py_num, ys[i], xs[i])
-    np.testing.assert_array_equal(py_num, want_num)
-
-
-@pytest.mark.parametrize("kind", [0, 1])  # DCT, BIOR
-def test_paired_vector_transforms_are_bitwise_the_single_ones(kind):
-    """Two blocks in one pass of 16-lane code (``fwd2_pair``, ``inv2_accumulate_pair``)
-    give exactly what the one-block versions give one after the other, for blocks of
-    two images and of one image, overlapping or not (the second block is added after
-    the first), compiled and from Python."""
-    from numba import njit
-
-    from imgops._cpu import simd
-
-    @njit
-    def paired(a, b, pos, kwin, ca, cb, num):
-        for i in range(pos.shape[0]):
-            ya, xa, yb, xb = pos[i]
-            simd.fwd2_pair(kind, a, ya, xa, ca[i], b, yb, xb, cb[i])
-            simd.inv2_accumulate_pair(kind, ca[i], cb[i], kwin, num, ya, xa, yb, xb)
-
-    def single(a, b, pos, kwin, ca, cb, num):
-        for i in range(pos.shape[0]):
-            ya, xa, yb, xb = pos[i]
-            simd.fwd2_block(kind, a, ya, xa, ca[i])
-            simd.fwd2_block(kind, b, yb, xb, cb[i])
-            simd.inv2_accumulate(kind, ca[i], kwin, num, ya, xa)
-            simd.inv2_accumulate(kind, cb[i], kwin, num, yb, xb)
-
-    single_jit = njit(single)
-    rng = np.random.default_rng(11)
     a = (rng.standard_normal((19, 23)) * 60 + 100).astype(np.float32)
-    n = 300
-    pos = np.stack([rng.integers(0, 12, n), rng.integers(0, 16, n)] * 2, axis=1)
-    near = rng.random(n) < 0.5  # the second block overlapping the first
-    pos[near, 2] = np.clip(pos[near, 0] + rng.integers(-3, 4, near.sum()), 0, 11)
-    pos[near, 3] = np.clip(pos[near, 1] + rng.integers(-3, 4, near.sum()), 0, 15)
+    ys, xs = [v.ravel() for v in np.mgrid[0:12, 0:16]]
+    n = ys.size
+    yb, xb = rng.integers(0, 12, n), rng.integers(0, 16, n)
+    near = rng.random(n) < 0.5  # block b overlapping block a
+    yb[near] = np.clip(ys[near] + rng.integers(-3, 4, near.sum()), 0, 11)
+    xb[near] = np.clip(xs[near] + rng.integers(-3, 4, near.sum()), 0, 15)
+    both = (rng.random(n) < 0.9).astype(np.int64)
+    pos = np.stack([ys, xs, yb, xb, both], axis=1).astype(np.int64)
     kwin = rng.random(64).astype(np.float32)
+
+    def scalar(b):  # fwd2_at, inv2 and the scalar accumulation, value by value
+        ca, cb = np.empty((n, 64), np.float32), np.empty((n, 64), np.float32)
+        num = np.zeros_like(a)
+        blk = np.empty(64, np.float32)
+        for i in range(n):
+            shared.fwd2_at(kind, a, ys[i], xs[i], ca[i])
+            shared.fwd2_at(kind, b, yb[i], xb[i], cb[i])
+            for c, y0, x0 in ((ca[i], ys[i], xs[i]), (cb[i], yb[i], xb[i]))[:1 + both[i]]:
+                shared.inv2(kind, c, blk)
+                for u in range(8):
+                    for v in range(8):
+                        num[y0 + u, x0 + v] += kwin[8 * u + v] * blk[8 * u + v]
+        return ca, cb, num
+
     for b in (a, (a * 0.5 + 3).astype(np.float32)):
-        got = [np.zeros((n, 64), np.float32), np.zeros((n, 64), np.float32), np.zeros_like(a)]
-        want = [np.zeros((n, 64), np.float32), np.zeros((n, 64), np.float32), np.zeros_like(a)]
-        paired(a, b, pos, kwin, *got)
-        single_jit(a, b, pos, kwin, *want)
-        for g, w in zip(got, want, strict=True):
-            np.testing.assert_array_equal(g, w)
-        py = [np.zeros((4, 64), np.float32), np.zeros((4, 64), np.float32), np.zeros_like(a)]
-        paired.py_func(a, b, pos[:4], kwin, *py)  # the Python versions
-        single(a, b, pos[:4], kwin, *want[:2], want_py := np.zeros_like(a))
-        np.testing.assert_array_equal(py[2], want_py)
+        want = scalar(b)
+        for run in (lambda *r: runtime(kind, *r), constant, lambda *r: pairs(kind, *r)):
+            got = [np.empty((n, 64), np.float32), np.empty((n, 64), np.float32),
+                   np.zeros_like(a)]
+            run(a, b, pos, kwin, *got)  # the last: the Python versions
+            for g, w in zip(got, want, strict=True):
+                np.testing.assert_array_equal(g, w)
 
 
 def test_trailing_zeros_compiled_and_python():

@@ -21,13 +21,14 @@ Implementation
   found by vectorised counts from the neighbouring reference's (exact), ties broken by
   the offset, so the selection does not depend on the scan order.
 * 2-D transforms: each block of a group is transformed where the group uses it, from
-  the image's pixels, as eight-lane vector code (``imgops._cpu.simd``: the shared
-  scalar butterflies traced into vector instructions, bitwise the scalar results); the
-  inverse transform adds the block into the aggregation buffer in the same pass. On
-  512 x 512 images here this made the whole denoiser 1.4-1.7x faster than the scalar
-  code (fast profile: camera 47 -> 31 ms, astronaut 117 -> 69 ms). Blocks go two at a
-  time where they can (a group's blocks in pairs; the Wiener stage's noisy and basic
-  blocks at one position), one per half of 16-lane vectors: 6-11 % more. A table of every
+  the image's pixels, as vector code (``imgops._cpu.simd``: the shared scalar
+  butterflies traced into vector instructions, bitwise the scalar results), two blocks
+  per 16-lane vector (a group's blocks in pairs, a lone block with itself; the Wiener
+  stage's noisy and basic blocks at one position); the inverse transform adds the
+  blocks into the aggregation buffer in the same pass. On 512 x 512 images here one
+  block per eight-lane vector made the whole denoiser 1.4-1.7x faster than the scalar
+  code (fast profile: camera 47 -> 31 ms, astronaut 117 -> 69 ms), two per vector
+  another 6-11 %. A table of every
   block's vertical pass (8 values per pixel, computed once per stage and shared by the
   blocks that start on a row) was measured against per-block transforms: it was slower
   here (the fast profile 1.3-1.45x) and took 32 bytes per pixel and channel.
@@ -100,6 +101,7 @@ import numpy as np
 from numba import njit, prange
 
 from .._shared.bm3d import (
+    BIOR,
     BLOCK,
     BLOCK2,
     CHROMA_LAMBDA,
@@ -123,13 +125,7 @@ from .._shared.bm3d import (
     wiener_shrink,
     wiener_var,
 )
-from .simd import (
-    fwd2_block,
-    fwd2_pair,
-    inv2_accumulate,
-    inv2_accumulate_pair,
-    trailing_zeros,
-)
+from .simd import fwd2_pair, inv2_accumulate_pair, trailing_zeros
 
 _F = np.float32
 _FMAX = _F(np.finfo(np.float32).max)
@@ -311,12 +307,12 @@ def match_pixels(img, ys, xs, hw, cap, max_ssd, my, mx, mn):
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def ht_aggregate(planes, kind, my, mx, mn, limit, thr, inv_var, win, starts, ends, num,
+def ht_aggregate(planes, my, mx, mn, limit, thr, inv_var, win, starts, ends, num,
                  wsum):
     """Stage 1: hard-threshold every group and aggregate its blocks.
 
     Groups are the first ``min(mn, limit)`` blocks of the matches ``(my, mx, mn)`` in
-    the planes (C, H, W), each block transformed by ``kind``; thr[c], inv_var[c] =
+    the planes (C, H, W), each block in the biorthogonal transform; thr[c], inv_var[c] =
     lambda3d sigma_c and 1 / sigma_c^2.
     Chunk k takes reference rows ``starts[k]:ends[k]`` and adds into ``num`` and
     ``wsum`` (C, H, W): ``num`` gets the weighted, windowed blocks, ``wsum`` each block's
@@ -336,11 +332,12 @@ def ht_aggregate(planes, kind, my, mx, mn, limit, thr, inv_var, win, starts, end
                 gx = mx[iy, ix]
                 for c in range(C):
                     plane = planes[c]
-                    for i in range(0, n - 1, 2):  # two blocks at once
-                        fwd2_pair(kind, plane, gy[i], gx[i], g[i],
-                                  plane, gy[i + 1], gx[i + 1], g[i + 1])
-                    if n % 2:
-                        fwd2_block(kind, plane, gy[n - 1], gx[n - 1], g[n - 1])
+                    # two blocks at once (n is a power of two; a lone block is paired
+                    # with itself, g having room for two)
+                    for i in range(0, n, 2):
+                        j = min(i + 1, n - 1)
+                        fwd2_pair(BIOR, plane, gy[i], gx[i], g[i], plane, gy[j], gx[j],
+                                  g[i + 1])
                     haar_forward(g, n, 0, BLOCK2)
                     cnt = hard_threshold(g, n, 0, BLOCK2, thr[c])
                     haar_inverse(g, n, 0, BLOCK2)
@@ -349,11 +346,10 @@ def ht_aggregate(planes, kind, my, mx, mn, limit, thr, inv_var, win, starts, end
                         kwin[q] = w * win[q]
                     nc = num[c]
                     wc = wsum[c]
-                    for i in range(0, n - 1, 2):
-                        inv2_accumulate_pair(kind, g[i], g[i + 1], kwin, nc, gy[i], gx[i],
-                                             gy[i + 1], gx[i + 1])
-                    if n % 2:
-                        inv2_accumulate(kind, g[n - 1], kwin, nc, gy[n - 1], gx[n - 1])
+                    for i in range(0, n, 2):  # a lone block (n = 1) is added once
+                        j = min(i + 1, n - 1)
+                        inv2_accumulate_pair(BIOR, g[i], g[j], kwin, nc, gy[i], gx[i],
+                                             gy[j], gx[j], j > i)
                     for i in range(n):
                         wc[gy[i], gx[i]] += w
 
@@ -394,11 +390,10 @@ def wiener_aggregate(noisy, basic, my, mx, mn, limit, var, inv_var, win, starts,
                         kwin[q] = w * win[q]
                     nc = num[c]
                     wc = wsum[c]
-                    for i in range(0, n - 1, 2):
-                        inv2_accumulate_pair(DCT, gz[i], gz[i + 1], kwin, nc, gy[i], gx[i],
-                                             gy[i + 1], gx[i + 1])
-                    if n % 2:
-                        inv2_accumulate(DCT, gz[n - 1], kwin, nc, gy[n - 1], gx[n - 1])
+                    for i in range(0, n, 2):  # a lone block (n = 1) is added once
+                        j = min(i + 1, n - 1)
+                        inv2_accumulate_pair(DCT, gz[i], gz[j], kwin, nc, gy[i], gx[i],
+                                             gy[j], gx[j], j > i)
                     for i in range(n):
                         wc[gy[i], gx[i]] += w
 
@@ -521,7 +516,7 @@ def bm3d_planes(planes: np.ndarray, sigmas: np.ndarray, p: Profile, scale: float
     ys, xs = ref_positions(H, m1.step, oy), ref_positions(W, m1.step, ox)
     my, mx, mn = _match(planes[0], m1, stage1_tau(p, norm, sig[0]), ys, xs)
     wsum = np.empty(planes.shape, _F)  # both stages' weights
-    basic = _aggregate(ht_aggregate, (planes, p.kind1, my, mx, mn, p.ht.group, thr,
+    basic = _aggregate(ht_aggregate, (planes, my, mx, mn, p.ht.group, thr,
                                       inv_var, win), ys, m1.half_window, k1,
                        np.empty(planes.shape, _F), wsum)
     if p.rematch:
@@ -661,7 +656,7 @@ def prime() -> None:
             kernel, args = wiener_aggregate, (planes, planes, my, mx, mn, p.wiener.group, one,
                                               one, win)
         else:
-            kernel, args = ht_aggregate, (planes, p.kind1, my, mx, mn, p.ht.group, one, one,
+            kernel, args = ht_aggregate, (planes, my, mx, mn, p.ht.group, one, one,
                                           win)
         _aggregate(kernel, args, ys, stage.half_window, k1, np.empty((1, H, W), _F),
                    np.empty((1, H, W), _F))

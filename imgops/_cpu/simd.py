@@ -1,18 +1,19 @@
-"""Eight- and sixteen-lane float32 vector code for BM3D's per-block 2-D transforms on
-the CPU (and a bit scan for its block matching).
+"""Sixteen-lane float32 vector code for BM3D's per-block 2-D transforms on the CPU (and
+a bit scan for its block matching).
 
 Numba leaves LLVM's SLP vectoriser off (it miscompiled in the past), and the loop
 vectoriser does not take loops of 8, so the separable 8 x 8 transforms of a block run as
 scalar code: 16 eight-point butterflies one value at a time. The two intrinsics here
-emit them as vector code instead: a block's 8 rows are 8 vectors of 8 floats, one pass
-of 8 butterflies runs as a single butterfly on vectors, and an 8 x 8 transpose (shuffles)
-turns columns into rows between the passes.
-
-Where two blocks are transformed at once (a group's blocks two by two; in the Wiener
-stage the noisy and the basic block at one position), ``fwd2_pair`` and
-``inv2_accumulate_pair`` put one block in each half of 16-lane vectors: the same
-instructions, twice the work each (512-bit registers here). On 512 x 512 photographs
-this made BM3D 6-11 % faster (astronaut: normal 225 -> 209 ms, fast 50 -> 44 ms).
+emit them as vector code instead, two blocks at once (the kernels always have two: a
+group's blocks two by two; in the Wiener stage the noisy and the basic block at one
+position): row r of both blocks is one vector of 16 floats, block a in lanes 0-7 and
+block b in lanes 8-15; one pass of 8 butterflies runs as a single butterfly on vectors,
+and an 8 x 8 transpose of each half (shuffles) turns columns into rows between the
+passes. Per block, on this machine's 512-bit registers: with eight-lane vectors of one
+block the forward transform took 17 ns (55 ns scalar) and the inverse with its
+accumulation 32 ns (83 ns); two blocks per vector made BM3D another 6-11 % faster on
+512 x 512 photographs (astronaut: normal 225 -> 201 ms, fast 50 -> 43 ms). A transform
+kind given as a constant compiles alone, else both behind a branch.
 
 The butterflies are not written again here: the shared scalar functions
 (:func:`imgops._shared.bm3d.dct8` and the others, plain Python arithmetic under
@@ -139,45 +140,18 @@ def _check(ty, ndim):
         raise TypeError(f"expected a C-contiguous {ndim}-D float32 array; got {ty}")
 
 
-def _by_kind(builder, kind, emit):
-    """Emit ``emit(bior)`` for both transform kinds behind a branch on ``kind``."""
+def _by_kind(builder, kind, kind_type, emit):
+    """Emit ``emit(bior)``: for the kind only, when ``kind`` is a compile-time constant
+    (a literal: half the code to compile), else for both behind a branch on it."""
+    if isinstance(kind_type, types.IntegerLiteral):
+        emit(kind_type.literal_value == BIOR)
+        return
     is_bior = builder.icmp_signed("==", kind, ir.Constant(kind.type, BIOR))
     with builder.if_else(is_bior) as (bior, dct):
         with bior:
             emit(True)
         with dct:
             emit(False)
-
-
-@intrinsic
-def _fwd2_vec(typingctx, kind, src, y, x, dst):
-    _check(src, 2)
-    _check(dst, 1)
-
-    def codegen(context, builder, sig, args):
-        kind_v, src_v, y_v, x_v, dst_v = args
-        yi = _intp(context, builder, y_v, sig.args[2])
-        xi = _intp(context, builder, x_v, sig.args[3])
-        rows = []
-        for r in range(BLOCK):
-            p = _pointer(context, builder, sig.args[1], src_v,
-                         [builder.add(yi, ir.Constant(yi.type, r)), xi])
-            rows.append(builder.load(_vptr(builder, p), align=4))
-        kind_i = _intp(context, builder, kind_v, sig.args[0])
-
-        def emit(bior):
-            f8 = bior8 if bior else dct8
-            cols = _butterfly(f8, builder, rows)  # cols[k][j]: coefficient k of column j
-            coef = _butterfly(f8, builder, _transpose(builder, cols))  # coef[j][k]
-            for k, vec in enumerate(_transpose(builder, coef)):
-                p = _pointer(context, builder, sig.args[4], dst_v,
-                             [ir.Constant(cgutils.intp_t, BLOCK * k)])
-                builder.store(vec, _vptr(builder, p), align=4)
-
-        _by_kind(builder, kind_i, emit)
-        return context.get_dummy_value()
-
-    return types.none(kind, src, y, x, dst), codegen
 
 
 @intrinsic
@@ -212,53 +186,20 @@ def _fwd2_pair_vec(typingctx, kind, src_a, ya, xa, dst_a, src_b, yb, xb, dst_b):
                                  [ir.Constant(cgutils.intp_t, BLOCK * k)])
                     builder.store(_half(builder, vec, h), _vptr(builder, p), align=4)
 
-        _by_kind(builder, kind_i, emit)
+        _by_kind(builder, kind_i, sig.args[0], emit)
         return context.get_dummy_value()
 
     return types.none(kind, src_a, ya, xa, dst_a, src_b, yb, xb, dst_b), codegen
 
 
 @intrinsic
-def _inv2_acc_vec(typingctx, kind, coef, kwin, num, py, px):
-    _check(coef, 1)
-    _check(kwin, 1)
-    _check(num, 2)
-
-    def codegen(context, builder, sig, args):
-        kind_v, coef_v, kwin_v, num_v, py_v, px_v = args
-        yi = _intp(context, builder, py_v, sig.args[4])
-        xi = _intp(context, builder, px_v, sig.args[5])
-        crow = []
-        for k in range(BLOCK):
-            p = _pointer(context, builder, sig.args[1], coef_v,
-                         [ir.Constant(cgutils.intp_t, BLOCK * k)])
-            crow.append(builder.load(_vptr(builder, p), align=4))
-        kind_i = _intp(context, builder, kind_v, sig.args[0])
-
-        def emit(bior):
-            f8 = ibior8 if bior else idct8
-            rowinv = _butterfly(f8, builder, _transpose(builder, crow))  # [v][k]
-            pix = _butterfly(f8, builder, _transpose(builder, rowinv))  # pix[i][v]
-            for i, vec in enumerate(pix):
-                pw = _pointer(context, builder, sig.args[2], kwin_v,
-                              [ir.Constant(cgutils.intp_t, BLOCK * i)])
-                w = builder.load(_vptr(builder, pw), align=4)
-                pn = _pointer(context, builder, sig.args[3], num_v,
-                              [builder.add(yi, ir.Constant(yi.type, i)), xi])
-                cur = builder.load(_vptr(builder, pn), align=4)
-                builder.store(builder.fadd(cur, builder.fmul(w, vec)), _vptr(builder, pn), align=4)
-
-        _by_kind(builder, kind_i, emit)
-        return context.get_dummy_value()
-
-    return types.none(kind, coef, kwin, num, py, px), codegen
-
-
-@intrinsic
-def _inv2_acc_pair_vec(typingctx, kind, coef_a, coef_b, kwin, num, pya, pxa, pyb, pxb):
+def _inv2_acc_pair_vec(typingctx, kind, coef_a, coef_b, kwin, num, pya, pxa, pyb, pxb,
+                       both):
     for t in (coef_a, coef_b, kwin):
         _check(t, 1)
     _check(num, 2)
+    if not isinstance(both, types.Boolean):
+        raise TypeError(f"expected a bool; got {both}")
 
     def codegen(context, builder, sig, args):
         kind_v, ca_v, cb_v, kwin_v, num_v = args[:5]
@@ -276,8 +217,7 @@ def _inv2_acc_pair_vec(typingctx, kind, coef_a, coef_b, kwin, num, pya, pxa, pyb
             f8 = ibior8 if bior else idct8
             rowinv = _butterfly(f8, builder, _transpose(builder, crow))
             pix = _butterfly(f8, builder, _transpose(builder, rowinv))
-            # block a is added first, then block b: they may overlap
-            for h, (y_i, x_i) in enumerate(((5, 6), (7, 8))):
+            def add(h, y_i, x_i):
                 yi = _intp(context, builder, args[y_i], sig.args[y_i])
                 xi = _intp(context, builder, args[x_i], sig.args[x_i])
                 for i, vec in enumerate(pix):
@@ -287,74 +227,62 @@ def _inv2_acc_pair_vec(typingctx, kind, coef_a, coef_b, kwin, num, pya, pxa, pyb
                     pn = _pointer(context, builder, sig.args[4], num_v,
                                   [builder.add(yi, ir.Constant(yi.type, i)), xi])
                     cur = builder.load(_vptr(builder, pn), align=4)
-                    add = builder.fmul(w, _half(builder, vec, h))
-                    builder.store(builder.fadd(cur, add), _vptr(builder, pn), align=4)
+                    val = builder.fmul(w, _half(builder, vec, h))
+                    builder.store(builder.fadd(cur, val), _vptr(builder, pn), align=4)
 
-        _by_kind(builder, kind_i, emit)
+            # block a is added first, then block b (they may overlap), if ``both``
+            add(0, 5, 6)
+            with builder.if_then(args[9]):
+                add(1, 7, 8)
+
+        _by_kind(builder, kind_i, sig.args[0], emit)
         return context.get_dummy_value()
 
-    return types.none(kind, coef_a, coef_b, kwin, num, pya, pxa, pyb, pxb), codegen
-
-
-def fwd2_block(kind, src, y, x, dst):
-    """``dst[0:64]`` = the 2-D transform ``kind`` of the block ``src[y:y + 8, x:x + 8]``
-    (float32, C-contiguous), coefficient (k, j) at ``8 k + j``: bitwise ``fwd2_at``
-    (columns, then rows). Compiled: the vector code; called from Python (and so under
-    ``NUMBA_DISABLE_JIT``, as in the CUDA simulator's tests): ``fwd2_at`` itself."""
-    fwd2_at(kind, src, y, x, dst)
+    return types.none(kind, coef_a, coef_b, kwin, num, pya, pxa, pyb, pxb, both), codegen
 
 
 def fwd2_pair(kind, src_a, ya, xa, dst_a, src_b, yb, xb, dst_b):
-    """Two blocks' transforms at once: :func:`fwd2_block` of ``src_a`` at ``(ya, xa)``
-    into ``dst_a`` and of ``src_b`` at ``(yb, xb)`` into ``dst_b``, bitwise. Compiled:
-    one pass of 16-lane vector code, each block in one half of every vector."""
+    """Two blocks' 2-D transforms ``kind`` at once: ``dst_a[0:64]`` of the block
+    ``src_a[ya:ya + 8, xa:xa + 8]`` and ``dst_b`` of ``src_b`` at ``(yb, xb)`` (float32,
+    C-contiguous), coefficient (k, j) at ``8 k + j``: bitwise ``fwd2_at`` (columns, then
+    rows) of each. Compiled: one pass of 16-lane vector code, a block per half; called
+    from Python (and so under ``NUMBA_DISABLE_JIT``, as in the CUDA simulator's tests):
+    ``fwd2_at`` itself."""
     fwd2_at(kind, src_a, ya, xa, dst_a)
     fwd2_at(kind, src_b, yb, xb, dst_b)
 
 
-def inv2_accumulate(kind, coef, kwin, num, py, px):
-    """``num[py:py + 8, px:px + 8] += kwin * inv2(kind, coef)`` (``coef`` and ``kwin``:
-    64 values, row-major; all float32, C-contiguous): bitwise ``inv2`` (rows, then
-    columns) followed by the scalar ``num += kwin * block``. Compiled: the vector code;
-    from Python: that scalar code."""
+def _inv2_accumulate(kind, coef, kwin, num, py, px):
+    """The scalar code: ``num[py:py + 8, px:px + 8] += kwin * inv2(kind, coef)``."""
     blk = np.empty(BLOCK * BLOCK, np.float32)
     inv2(kind, coef, blk)
     num[py:py + BLOCK, px:px + BLOCK] += (kwin * blk).reshape(BLOCK, BLOCK)
 
 
-@overload(fwd2_block, inline="always")
-def _fwd2_block_jit(kind, src, y, x, dst):
-    def impl(kind, src, y, x, dst):
-        _fwd2_vec(kind, src, y, x, dst)
-    return impl
+def inv2_accumulate_pair(kind, coef_a, coef_b, kwin, num, pya, pxa, pyb, pxb, both=True):
+    """``num[pya:pya + 8, pxa:pxa + 8] += kwin * inv2(kind, coef_a)``, then, if ``both``,
+    the same for ``coef_b`` at ``(pyb, pxb)`` (the blocks may overlap); ``coef_*`` and
+    ``kwin``: 64 values, row-major; all float32, C-contiguous. Bitwise ``inv2`` (rows,
+    then columns) followed by the scalar ``num += kwin * block``. Compiled: both inverse
+    transforms in one pass of 16-lane vector code (``both=False`` serves a lone block:
+    ``coef_b`` is transformed, not added); from Python: that scalar code."""
+    _inv2_accumulate(kind, coef_a, kwin, num, pya, pxa)
+    if both:
+        _inv2_accumulate(kind, coef_b, kwin, num, pyb, pxb)
 
 
-def inv2_accumulate_pair(kind, coef_a, coef_b, kwin, num, pya, pxa, pyb, pxb):
-    """:func:`inv2_accumulate` of ``coef_a`` at ``(pya, pxa)``, then of ``coef_b`` at
-    ``(pyb, pxb)`` (the blocks may overlap), bitwise. Compiled: both inverse transforms
-    in one pass of 16-lane vector code."""
-    inv2_accumulate(kind, coef_a, kwin, num, pya, pxa)
-    inv2_accumulate(kind, coef_b, kwin, num, pyb, pxb)
-
-
-@overload(inv2_accumulate_pair, inline="always")
-def _inv2_accumulate_pair_jit(kind, coef_a, coef_b, kwin, num, pya, pxa, pyb, pxb):
-    def impl(kind, coef_a, coef_b, kwin, num, pya, pxa, pyb, pxb):
-        _inv2_acc_pair_vec(kind, coef_a, coef_b, kwin, num, pya, pxa, pyb, pxb)
-    return impl
-
-
-@overload(fwd2_pair, inline="always")
+@overload(fwd2_pair, inline="always", prefer_literal=True)
 def _fwd2_pair_jit(kind, src_a, ya, xa, dst_a, src_b, yb, xb, dst_b):
     def impl(kind, src_a, ya, xa, dst_a, src_b, yb, xb, dst_b):
         _fwd2_pair_vec(kind, src_a, ya, xa, dst_a, src_b, yb, xb, dst_b)
     return impl
 
 
-@overload(inv2_accumulate, inline="always")
-def _inv2_accumulate_jit(kind, coef, kwin, num, py, px):
-    def impl(kind, coef, kwin, num, py, px):
-        _inv2_acc_vec(kind, coef, kwin, num, py, px)
+@overload(inv2_accumulate_pair, inline="always", prefer_literal=True)
+def _inv2_accumulate_pair_jit(kind, coef_a, coef_b, kwin, num, pya, pxa, pyb, pxb,
+                              both=True):
+    def impl(kind, coef_a, coef_b, kwin, num, pya, pxa, pyb, pxb, both=True):
+        _inv2_acc_pair_vec(kind, coef_a, coef_b, kwin, num, pya, pxa, pyb, pxb, both)
     return impl
 
 
@@ -380,7 +308,7 @@ def trailing_zeros(x):
     return (x & -x).bit_length() - 1
 
 
-@overload(trailing_zeros, inline="always")
+@overload(trailing_zeros, inline="always", prefer_literal=True)
 def _trailing_zeros_jit(x):
     def impl(x):
         return _cttz(x)

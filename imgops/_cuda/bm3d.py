@@ -27,6 +27,7 @@ import numpy as np
 from numba import cuda
 
 from .._shared.bm3d import (
+    BIOR,
     BLOCK,
     BLOCK2,
     CHROMA_LAMBDA,
@@ -325,7 +326,7 @@ def bm3d_planes_cuda(planes, sigmas: np.ndarray, p: Profile, scale: float,
     my, mx, mn = _match(planes[0], m1, stage1_tau(p, norm, sig[0]), ys, xs)
     num = cuda.to_device(np.zeros((C, H, W), _F))
     wsum = cuda.to_device(np.zeros((C, H, W), _F))
-    _ht_kernel[(xs.size, ys.size), BLOCK2](planes, p.kind1, my, mx, mn, p.ht.group,
+    _ht_kernel[(xs.size, ys.size), BLOCK2](planes, BIOR, my, mx, mn, p.ht.group,
                                            cuda.to_device(thr), cuda.to_device(inv_var),
                                            win, num, wsum)
     basic = _finish(num, wsum, k1, (C, H, W))

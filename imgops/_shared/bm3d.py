@@ -402,7 +402,6 @@ class Profile:
     lambda3d: float  # hard threshold, in sigmas
     rematch: bool = True  # stage 2 matches on the basic estimate (else reuses stage 1's)
     beta: float = 2.0  # Kaiser window
-    kind1: int = BIOR  # stage 1's 2-D transform (stage 2: DCT)
     wiener_sigma: float = 1.0  # the Wiener shrinkage's noise level, in sigmas
 
 
