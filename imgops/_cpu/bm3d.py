@@ -28,7 +28,7 @@ Implementation
   blocks into the aggregation buffer in the same pass. On 512 x 512 images here one
   block per eight-lane vector made the whole denoiser 1.4-1.7x faster than the scalar
   code (fast profile: camera 47 -> 31 ms, astronaut 117 -> 69 ms), two per vector
-  another 6-11 %. A table of every
+  another 6-14 %. A table of every
   block's vertical pass (8 values per pixel, computed once per stage and shared by the
   blocks that start on a row) was measured against per-block transforms: it was slower
   here (the fast profile 1.3-1.45x) and took 32 bytes per pixel and channel.
@@ -333,11 +333,11 @@ def ht_aggregate(planes, my, mx, mn, limit, thr, inv_var, win, starts, ends, num
                 for c in range(C):
                     plane = planes[c]
                     # two blocks at once (n is a power of two; a lone block is paired
-                    # with itself, g having room for two)
+                    # with itself)
                     for i in range(0, n, 2):
                         j = min(i + 1, n - 1)
                         fwd2_pair(BIOR, plane, gy[i], gx[i], g[i], plane, gy[j], gx[j],
-                                  g[i + 1])
+                                  g[j])
                     haar_forward(g, n, 0, BLOCK2)
                     cnt = hard_threshold(g, n, 0, BLOCK2, thr[c])
                     haar_inverse(g, n, 0, BLOCK2)
@@ -359,7 +359,8 @@ def wiener_aggregate(noisy, basic, my, mx, mn, limit, var, inv_var, win, starts,
                      num, wsum):
     """Stage 2: collaborative Wiener filtering of the groups of ``noisy`` with the same
     groups of ``basic`` (the first stage's estimate) as the oracle, both in the 2-D DCT;
-    otherwise as :func:`ht_aggregate`, var[c] = sigma_c^2."""
+    otherwise as :func:`ht_aggregate`; var[c]: the shrinkage's noise variance
+    (:func:`~imgops._shared.bm3d.wiener_var`), inv_var[c] = 1 / sigma_c^2."""
     C = num.shape[0]
     cap = my.shape[2]
     nrx = my.shape[1]

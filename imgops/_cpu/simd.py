@@ -4,16 +4,17 @@ a bit scan for its block matching).
 Numba leaves LLVM's SLP vectoriser off (it miscompiled in the past), and the loop
 vectoriser does not take loops of 8, so the separable 8 x 8 transforms of a block run as
 scalar code: 16 eight-point butterflies one value at a time. The two intrinsics here
-emit them as vector code instead, two blocks at once (the kernels always have two: a
-group's blocks two by two; in the Wiener stage the noisy and the basic block at one
+emit them as vector code instead, two blocks at once (a group's blocks two by two, a
+lone block with itself; in the Wiener stage the noisy and the basic block at one
 position): row r of both blocks is one vector of 16 floats, block a in lanes 0-7 and
 block b in lanes 8-15; one pass of 8 butterflies runs as a single butterfly on vectors,
 and an 8 x 8 transpose of each half (shuffles) turns columns into rows between the
 passes. Per block, on this machine's 512-bit registers: with eight-lane vectors of one
 block the forward transform took 17 ns (55 ns scalar) and the inverse with its
-accumulation 32 ns (83 ns); two blocks per vector made BM3D another 6-11 % faster on
+accumulation 32 ns (83 ns); two blocks per vector made BM3D 6-14 % faster again on
 512 x 512 photographs (astronaut: normal 225 -> 201 ms, fast 50 -> 43 ms). A transform
-kind given as a constant compiles alone, else both behind a branch.
+kind given as a constant (as the kernels give it) compiles alone, else both behind a
+branch.
 
 The butterflies are not written again here: the shared scalar functions
 (:func:`imgops._shared.bm3d.dct8` and the others, plain Python arithmetic under
@@ -39,7 +40,7 @@ _MASK = ir.VectorType(ir.IntType(32), BLOCK)  # shuffle masks
 
 
 class _Traced:
-    """A vector of 8 float32 lanes in the LLVM IR being built; arithmetic with another
+    """A vector of float32 lanes (8 or 16) in the LLVM IR being built; arithmetic with another
     vector or a scalar constant (broadcast) emits the lane-wise instruction."""
 
     __array_ufunc__ = None  # numpy scalars defer to the reflected operators below
@@ -154,7 +155,7 @@ def _by_kind(builder, kind, kind_type, emit):
             emit(False)
 
 
-@intrinsic
+@intrinsic(prefer_literal=True)
 def _fwd2_pair_vec(typingctx, kind, src_a, ya, xa, dst_a, src_b, yb, xb, dst_b):
     for t in (src_a, src_b):
         _check(t, 2)
@@ -192,7 +193,7 @@ def _fwd2_pair_vec(typingctx, kind, src_a, ya, xa, dst_a, src_b, yb, xb, dst_b):
     return types.none(kind, src_a, ya, xa, dst_a, src_b, yb, xb, dst_b), codegen
 
 
-@intrinsic
+@intrinsic(prefer_literal=True)
 def _inv2_acc_pair_vec(typingctx, kind, coef_a, coef_b, kwin, num, pya, pxa, pyb, pxb,
                        both):
     for t in (coef_a, coef_b, kwin):
@@ -308,7 +309,7 @@ def trailing_zeros(x):
     return (x & -x).bit_length() - 1
 
 
-@overload(trailing_zeros, inline="always", prefer_literal=True)
+@overload(trailing_zeros, inline="always")
 def _trailing_zeros_jit(x):
     def impl(x):
         return _cttz(x)
