@@ -330,6 +330,120 @@ def test_trailing_zeros_compiled_and_python():
         assert compiled(x) == want and trailing_zeros(x) == want, x
 
 
+def test_matching_vector_code_compiled_and_python():
+    """The matching's vector helpers (a column's squared differences for a row of
+    offsets in lanes, the window sums, the compare masks and their bit counts), compiled
+    and from Python (what NUMBA_DISABLE_JIT runs): bitwise the same, for both lane
+    layouts; the masks against NaN, +-inf and ties."""
+    from numba import njit
+
+    from imgops._cpu.simd import column_ssd, le_mask16, popcount, window_sums
+
+    @njit(cache=False)
+    def compiled(img, pad, cb, p2, out, a, lim, wide):
+        for x in range(img.shape[1]):
+            co = (x & 1) * 40
+            if wide:
+                column_ssd(img, 1, x, pad, 2, cb, co, 40 - co, p2, (x & 7) * 40, x > 0, 2, 1)
+                window_sums(p2, 0, 80, 160, 240, out, x * 40, 2, 1)
+            else:
+                column_ssd(img, 1, x, pad, 2, cb, co, 40 - co, p2, (x & 7) * 40, x > 0, 2, 0)
+                window_sums(p2, 0, 80, 160, 240, out, x * 40, 2, 0)
+        masks = np.empty(a.size // 16, np.int64)
+        counts = np.empty(a.size // 16, np.int64)
+        for b in range(masks.size):
+            masks[b] = le_mask16(a, 16 * b, lim)
+            counts[b] = popcount(masks[b])
+        return masks, counts
+
+    def python(img, pad, cb, p2, out, a, lim, wide):
+        n16, n8 = (2, 1) if wide else (2, 0)
+        for x in range(img.shape[1]):
+            co = (x & 1) * 40
+            column_ssd(img, 1, x, pad, 2, cb, co, 40 - co, p2, (x & 7) * 40, x > 0, n16, n8)
+            window_sums(p2, 0, 80, 160, 240, out, x * 40, n16, n8)
+        masks = np.array([le_mask16(a, 16 * b, lim) for b in range(a.size // 16)], np.int64)
+        return masks, np.array([popcount(m) for m in masks], np.int64)
+
+    rng = np.random.default_rng(3)
+    img = (rng.random((12, 16)) * 255).astype(np.float32)
+    pad = (rng.random((12, 16 + 40)) * 255).astype(np.float32)
+    a = rng.choice(np.array([0.0, 1.0, 2.0, np.nan, np.inf, -np.inf], np.float32), 64)
+    for wide in (True, False):
+        res = []
+        for f in (compiled, python):
+            bufs = [np.zeros(80, np.float32), np.zeros(320, np.float32),
+                    np.zeros(16 * 40, np.float32)]
+            masks, counts = f(img, pad, *bufs, a, np.float32(1.0), wide)
+            res.append((*bufs, masks, counts))
+        for got, want in zip(*res, strict=True):
+            assert np.array_equal(got, want)
+    masks, counts = res[1][3:]
+    for b in range(4):
+        seg = a[16 * b:16 * b + 16]
+        assert masks[b] == sum(1 << i for i in range(16) if seg[i] <= 1.0)
+        assert counts[b] == np.count_nonzero(seg <= 1.0)
+
+
+def _brute_force_matches(img, ys, xs, hw, cap, max_ssd):
+    """Every reference's group by the definition: the shared ``block_ssd`` to every
+    candidate inside the image, ranked by (distance, raster offset), within max_ssd."""
+    from numba import njit
+
+    @njit(cache=False)
+    def distances(img, y, x, hw):
+        H, W = img.shape
+        side = 2 * hw + 1
+        d = np.full(side * side, np.inf, np.float32)
+        for r in range(side):
+            for j in range(side):
+                yc, xc = y + r - hw, x + j - hw
+                if 0 <= yc <= H - 8 and 0 <= xc <= W - 8 and (r, j) != (hw, hw):
+                    d[r * side + j] = shared.block_ssd(img, y, x, yc, xc)
+        return d
+
+    side = 2 * hw + 1
+    my = np.zeros((ys.size, xs.size, cap), np.int32)
+    mx = np.zeros_like(my)
+    mn = np.zeros((ys.size, xs.size), np.int32)
+    for i, y in enumerate(ys):
+        for j, x in enumerate(xs):
+            d = distances(img, y, x, hw)
+            ok = [(float(d[o]), o) for o in range(side * side) if d[o] <= max_ssd]
+            best = [hw * side + hw] + [o for _, o in sorted(ok)[:cap - 1]]
+            n = 1 << (len(best).bit_length() - 1)
+            mn[i, j] = n
+            my[i, j, :n] = [y + o // side - hw for o in best[:n]]
+            mx[i, j, :n] = [x + o % side - hw for o in best[:n]]
+    return my, mx, mn
+
+
+@pytest.mark.parametrize("shape, hw, cap, step", [
+    ((8, 8), 19, 16, 3),  # one block: no candidates
+    ((9, 47), 19, 32, 3),  # one row of blocks, wider than the window
+    ((30, 23), 15, 16, 5),  # the fast profile's window, narrower than the image's
+    ((41, 44), 19, 16, 3),  # the normal profile's window, the lane of 8
+    ((20, 26), 2, 4, 2),  # a small window in the spare lanes
+])
+def test_block_matching_against_brute_force(shape, hw, cap, step):
+    """The vector matching (one window row's offsets in lanes, windows summed at the
+    reference columns, the candidates leaving the image masked) against every block
+    distance computed one by one: the same groups, in the same order, with ties (integer
+    images) and a finite threshold."""
+    rng = np.random.default_rng(sum(shape) + hw)
+    for img, tau in ((rng.integers(0, 4, shape).astype(np.float32), 40.0),
+                     (rng.normal(0, 20, shape).astype(np.float32), 3e4)):
+        ys, xs = shared.ref_positions(shape[0], step), shared.ref_positions(shape[1], step)
+        got = [np.zeros((ys.size, xs.size, cap), np.int32) for _ in range(2)]
+        got.append(np.zeros((ys.size, xs.size), np.int32))
+        cpu.match_pixels(img, ys, xs, hw, cap, np.float32(tau), *got)
+        want = _brute_force_matches(img, ys, xs, hw, cap, np.float32(tau))
+        assert np.array_equal(got[2], want[2])
+        for g, w in zip(got[:2], want[:2], strict=True):  # the first mn entries only
+            keep = np.arange(cap)[None, None, :] < want[2][..., None]
+            assert np.array_equal(np.where(keep, g, 0), w)
+
+
 SELECT_CHECK = r"""
 import numpy as np
 import imgops

@@ -13,13 +13,19 @@ Two stages on each group of channels:
 
 Implementation
 --------------
-* Block distances: for one row of reference blocks and one offset of the search window,
-  the squared differences of the 8 rows are summed per column in one vectorised pass
-  along the image row, and two pairwise passes give every 8-wide window's sum (no
-  per-block loops); the references copy theirs out. Work is split over rows of
-  reference blocks. The ``group - 1`` nearest candidates are selected below a threshold
-  found by vectorised counts from the neighbouring reference's (exact), ties broken by
-  the offset, so the selection does not depend on the scan order.
+* Block distances: for one row of reference blocks and one row of the search window,
+  each image column's sums of the 8 squared row differences are computed for all the
+  window's horizontal offsets at once, one offset per vector lane (39 offsets: two
+  16-lane vectors and one of 8); pairs of adjacent columns are added into a ring of 8,
+  and at each reference column four of those pairs give its 8-wide window sums, stored
+  straight into the reference's row of distances. No per-block loops, no transposition:
+  on camera 512 x 512 (normal profile, 2 threads) a stage's matching took 47-52 ms with
+  the offsets in the outer loop (columns in lanes, every column's window sums, then each
+  reference copying its distances out of them) and 30-36 ms this way, the groups
+  bitwise the same. Work is split over rows of reference blocks. The ``group - 1``
+  nearest candidates are selected below a threshold found by vectorised counts from the
+  neighbouring reference's (exact), ties broken by the offset, so the selection does not
+  depend on the scan order.
 * 2-D transforms: each block of a group is transformed where the group uses it, from
   the image's pixels, as vector code (``imgops._cpu.simd``: the shared scalar
   butterflies traced into vector instructions, bitwise the scalar results), two blocks
@@ -125,18 +131,32 @@ from .._shared.bm3d import (
     wiener_shrink,
     wiener_var,
 )
-from .simd import fwd2_pair, inv2_accumulate_pair, trailing_zeros
+from .simd import (
+    column_ssd,
+    fwd2_pair,
+    inv2_accumulate_pair,
+    le_mask16,
+    popcount,
+    trailing_zeros,
+    window_sums,
+)
 
 _F = np.float32
 _FMAX = _F(np.finfo(np.float32).max)
+MAX_WINDOW = 40  # match_pixels's widest search window (lanes)
 
 
 # ----------------------------------------------------------------------------- kernels
 @njit(inline="always", cache=True, error_model="numpy")
 def _count_within(drow, lim):
-    """How many of the distances ``drow`` are at most ``lim`` (one vectorised pass)."""
+    """How many of the distances ``drow`` are at most ``lim`` (a vector compare and a bit
+    count per 16)."""
+    n = drow.size
+    n16 = n - n % 16
     total = 0
-    for j in range(drow.size):
+    for b in range(0, n16, 16):
+        total += popcount(le_mask16(drow, b, lim))
+    for j in range(n16, n):
         total += 1 if drow[j] <= lim else 0
     return total
 
@@ -153,12 +173,13 @@ def _select(drow, side, cap, max_ssd, guess, best_d, best_o, cand):
     reference's last distance (``guess``), widened until at least ``cap - 1`` candidates
     lie within it (or it reaches ``max_ssd``), then halved towards a lower bound while it
     holds more than about 1.5 times that many. Only the candidates within ``hi`` are then
-    gathered, from a bit mask per 64 distances (the set bits walked with
-    :func:`~imgops._cpu.simd.trailing_zeros`), and sorted in. Exact: every one of the
-    ``cap - 1`` nearest lies within ``hi``. Camera 512 x 512, one thread: the fast
+    gathered, from a bit mask per 16 distances (one vector compare; the set bits walked
+    with :func:`~imgops._cpu.simd.trailing_zeros`), and sorted in. Exact: every one of
+    the ``cap - 1`` nearest lies within ``hi``. Camera 512 x 512, one thread: the fast
     profile's 10,609 references took 16.5 ms with one sorted scan below the guess, 9.6 ms
-    gathering row by row, 7.9 ms with the masks; the normal profile's 29,241, 36 ms row
-    by row, 28 ms with the masks.
+    gathering row by row, 7.9 ms with masks per 64 distances built by scalar compares;
+    the normal profile's 28,561, 36 ms row by row, 28-34 ms with those masks (stage 1,
+    stage 2), 24-33 ms with the vector compares.
     """
     center = (side * side) // 2
     need = cap - 1
@@ -185,16 +206,17 @@ def _select(drow, side, cap, max_ssd, guess, best_d, best_o, cand):
             lo = mid
     k = 0
     n = drow.size
-    for base in range(0, n, 64):
-        nb = min(64, n - base)  # not a constant: the loop is vectorised, not unrolled
-        seg = drow[base:base + nb]
-        bits = 0
-        for b in range(nb):
-            bits |= (1 if seg[b] <= hi else 0) << b
+    n16 = n - n % 16
+    for base in range(0, n16, 16):
+        bits = le_mask16(drow, base, hi)
         while bits != 0:
             cand[k] = base + trailing_zeros(bits)
             k += 1
             bits &= bits - 1
+    for j in range(n16, n):
+        if drow[j] <= hi:
+            cand[k] = j
+            k += 1
     best_d[0] = _F(0.0)
     best_o[0] = center
     m = 1
@@ -209,6 +231,33 @@ def _select(drow, side, cap, max_ssd, guess, best_d, best_o, cand):
     return m
 
 
+@njit(inline="always", cache=True, error_model="numpy")
+def _window_row(img, y, pad, yc, hw, refat, dist, base, cb, p2, n16, n8):
+    """One row of the search window for one row of references: every column's sums of
+    the 8 squared row differences for all the row's horizontal offsets at once (lanes),
+    pairs of adjacent columns into the ring ``p2`` (8 columns), and at each reference
+    column its 8-wide window sums into ``dist[ix, base:base + side]``; +inf where the
+    candidate leaves the image. ``n16``, ``n8``: the lanes, as constants."""
+    W = img.shape[1]
+    side = 2 * hw + 1
+    L = 16 * n16 + 8 * n8
+    inf = _F(np.inf)
+    for x in range(W):
+        co = (x & 1) * L
+        column_ssd(img, y, x, pad, yc, cb, co, L - co, p2, ((x - 1) & 7) * L, x >= 1,
+                   n16, n8)
+        x0 = x - (BLOCK - 1)  # the window starting at x0 is complete
+        if x0 >= 0 and refat[x0] >= 0:
+            drow = dist[refat[x0]]
+            window_sums(p2, (x0 & 7) * L, ((x0 + 2) & 7) * L, ((x0 + 4) & 7) * L,
+                        ((x0 + 6) & 7) * L, drow, base, n16, n8)
+            # candidate column x0 + l - hw must lie in 0 .. W - 8
+            for lane in range(min(hw - x0, side)):
+                drow[base + lane] = inf
+            for lane in range(max(W - BLOCK - x0 + hw + 1, 0), side):
+                drow[base + lane] = inf
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def match_pixels(img, ys, xs, hw, cap, max_ssd, my, mx, mn):
     """Block matching by pixel distances for every reference ``(ys[i], xs[j])``.
@@ -217,86 +266,51 @@ def match_pixels(img, ys, xs, hw, cap, max_ssd, my, mx, mn):
     reference first) and ``mn[i, j] = n``, the largest power of two not above the number
     of candidates within ``max_ssd`` (at most ``cap``).
 
-    Per row of references and window row: for each horizontal offset, the per-column
-    sums of the 8 squared row differences (one vectorised pass over the image row), then
-    the 8-wide window sums (two pairwise passes) into ``P[offset, x]``; then each
-    reference copies its window row out of ``P``.
+    Per row of references and window row, along the image row: each column's sums of
+    the 8 squared row differences for all the window's horizontal offsets at once (one
+    offset per vector lane, :func:`~imgops._cpu.simd.column_ssd`), then at each
+    reference column its 8-wide window sums, stored straight into the reference's row of
+    distances. The sums are the scalar order (rows in order, then the columns pairwise)
+    that the CUDA twin's ``block_ssd`` uses.
     """
     H, W = img.shape
     nrx = xs.size
     side = 2 * hw + 1
+    nn = side * side
+    if side > MAX_WINDOW:
+        raise ValueError("the search window is at most 40 wide")
+    L = 32 if side <= 32 else 40  # lanes: two 16-lane vectors, and one of 8 for 40
     inf = _F(np.inf)
+    pad = np.zeros((H, W + L), _F)  # room for every lane of every column
+    pad[:, hw:hw + W] = img
+    refat = np.full(W, -1, np.int64)  # reference column -> its index
+    for ix in range(nrx):
+        refat[xs[ix]] = ix
     for iy in prange(ys.size):
         y = ys[iy]
-        dist = np.empty((nrx, side * side), _F)
-        P = np.empty((side, W), _F)
-        c = np.empty(W, _F)
-        p2 = np.empty(W, _F)
-        a0, a1, a2, a3 = img[y], img[y + 1], img[y + 2], img[y + 3]
-        a4, a5, a6, a7 = img[y + 4], img[y + 5], img[y + 6], img[y + 7]
+        # a window row's spare lanes spill into the next row (written after it) or past
+        # the last one
+        dist = np.empty((nrx, nn + L), _F)
+        cb = np.empty(2 * L, _F)
+        p2 = np.empty(BLOCK * L, _F)
         for r in range(side):
             yc = y + r - hw
             base = r * side
             if yc < 0 or yc > H - BLOCK:
                 for ix in range(nrx):
                     dist[ix, base:base + side] = inf
-                continue
-            b0, b1, b2, b3 = img[yc], img[yc + 1], img[yc + 2], img[yc + 3]
-            b4, b5, b6, b7 = img[yc + 4], img[yc + 5], img[yc + 6], img[yc + 7]
-            for j in range(side):
-                dx = j - hw
-                lo = max(0, -dx)
-                hi = min(W, W - dx)
-                n = hi - lo
-                prow = P[j]
-                if n < BLOCK:
-                    prow[:] = inf
-                    continue
-                A0, A1, A2, A3 = a0[lo:hi], a1[lo:hi], a2[lo:hi], a3[lo:hi]
-                A4, A5, A6, A7 = a4[lo:hi], a5[lo:hi], a6[lo:hi], a7[lo:hi]
-                B0, B1 = b0[lo + dx:hi + dx], b1[lo + dx:hi + dx]
-                B2, B3 = b2[lo + dx:hi + dx], b3[lo + dx:hi + dx]
-                B4, B5 = b4[lo + dx:hi + dx], b5[lo + dx:hi + dx]
-                B6, B7 = b6[lo + dx:hi + dx], b7[lo + dx:hi + dx]
-                for x in range(n):
-                    d = A0[x] - B0[x]
-                    t = d * d
-                    d = A1[x] - B1[x]
-                    t += d * d
-                    d = A2[x] - B2[x]
-                    t += d * d
-                    d = A3[x] - B3[x]
-                    t += d * d
-                    d = A4[x] - B4[x]
-                    t += d * d
-                    d = A5[x] - B5[x]
-                    t += d * d
-                    d = A6[x] - B6[x]
-                    t += d * d
-                    d = A7[x] - B7[x]
-                    t += d * d
-                    c[x] = t
-                for x in range(n - 1):
-                    p2[x] = c[x] + c[x + 1]
-                # window sums at x = lo .. hi - 8, pairwise ((c0 + c1) + (c2 + c3)) + ...;
-                # +inf where the candidate leaves the image
-                pv = prow[lo:hi - BLOCK + 1]
-                for x in range(n - BLOCK + 1):
-                    pv[x] = (p2[x] + p2[x + 2]) + (p2[x + 4] + p2[x + 6])
-                prow[:lo] = inf
-                prow[hi - BLOCK + 1:] = inf
-            for j in range(side):  # j outer: both P's row and dist's lines stay in L1
-                prow = P[j]
-                for ix in range(nrx):
-                    dist[ix, base + j] = prow[xs[ix]]
+            elif L == 40:  # the normal profile's 39-wide window
+                _window_row(img, y, pad, yc, hw, refat, dist, base, cb, p2, 2, 1)
+            else:  # the fast profile's 31
+                _window_row(img, y, pad, yc, hw, refat, dist, base, cb, p2, 2, 0)
         best_d = np.empty(cap, _F)
         best_o = np.empty(cap, np.int64)
-        cand = np.empty(side * side, np.int64)
+        cand = np.empty(nn, np.int64)
         guess = max_ssd
         for ix in range(nrx):
             xr = xs[ix]
-            drow = dist[ix]
-            drow[(side * side) // 2] = inf
+            drow = dist[ix, :nn]
+            drow[nn // 2] = inf
             m = _select(drow, side, cap, max_ssd, guess, best_d, best_o, cand)
             guess = best_d[cap - 1] * _F(1.1) if m == cap else max_ssd
             n = pow2_floor(m)

@@ -1,5 +1,6 @@
-"""Sixteen-lane float32 vector code for BM3D's per-block 2-D transforms on the CPU (and
-a bit scan for its block matching).
+"""Sixteen-lane float32 vector code for BM3D on the CPU: its per-block 2-D transforms and
+its block matching (a column's squared differences for a whole row of window offsets,
+the window sums, compare masks, bit scans and counts).
 
 Numba leaves LLVM's SLP vectoriser off (it miscompiled in the past), and the loop
 vectoriser does not take loops of 8, so the separable 8 x 8 transforms of a block run as
@@ -23,6 +24,12 @@ The butterflies are not written again here: the shared scalar functions
 their float32 rounding are the scalar code's, lane by lane (no fused multiply-add: LLVM
 does not contract without fast-math flags), so the results are bitwise those of
 ``fwd2_at`` and ``inv2`` followed by the scalar accumulation; the tests check it.
+
+The matching's helpers emit the lane-wise arithmetic of the scalar distance (rows in
+order, then the columns pairwise: the shared ``block_ssd``) on one vector lane per
+window offset; the loop vectoriser cannot be given those lanes (the offsets are the
+inner dimension of a loop over columns). Every helper runs from Python as well, as the
+same float32 arithmetic in NumPy, for ``NUMBA_DISABLE_JIT``.
 """
 
 from __future__ import annotations
@@ -313,4 +320,202 @@ def trailing_zeros(x):
 def _trailing_zeros_jit(x):
     def impl(x):
         return _cttz(x)
+    return impl
+
+
+# ----------------------------------------------------------------------------- matching
+# Block matching keeps one row of search-window offsets in the lanes: for a column x of
+# a row of reference blocks and a window row, lane l holds the candidate at horizontal
+# offset l - hw. A 39-wide window is two 16-lane vectors and one of 8 (lane 39 is spare).
+def _lane_widths(n16: int, n8: int) -> list[int]:
+    return [2 * BLOCK] * n16 + [BLOCK] * n8
+
+
+def _vload(context, builder, aryty, ary, inds, width):
+    p = _pointer(context, builder, aryty, ary, inds)
+    return builder.load(builder.bitcast(p, ir.VectorType(_FLT, width).as_pointer()), align=4)
+
+
+def _vstore(context, builder, aryty, ary, inds, vec):
+    p = _pointer(context, builder, aryty, ary, inds)
+    builder.store(vec, builder.bitcast(p, vec.type.as_pointer()), align=4)
+
+
+def _splat(builder, scalar, width):
+    """The float ``scalar`` in every one of ``width`` lanes."""
+    i32 = ir.IntType(32)
+    v = builder.insert_element(ir.Constant(ir.VectorType(_FLT, width), ir.Undefined), scalar,
+                               ir.Constant(i32, 0))
+    return builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(i32, width), [0] * width))
+
+
+def _literal_counts(n16, n8):
+    if not (isinstance(n16, types.IntegerLiteral) and isinstance(n8, types.IntegerLiteral)):
+        raise TypeError("the lane counts must be compile-time constants")
+    return _lane_widths(n16.literal_value, n8.literal_value)
+
+
+@intrinsic(prefer_literal=True)
+def _column_ssd_vec(typingctx, img, y, x, pad, yc, cb, co, po, p2, ro, pair, n16, n8):
+    for t in (img, pad):
+        _check(t, 2)
+    for t in (cb, p2):
+        _check(t, 1)
+    widths = _literal_counts(n16, n8)
+
+    def codegen(context, builder, sig, args):
+        st = sig.args
+
+        def iv(k):
+            return _intp(context, builder, args[k], st[k])
+
+        yi, xi, yci, coi, poi, roi = iv(1), iv(2), iv(4), iv(6), iv(7), iv(9)
+
+        def const(v):
+            return ir.Constant(yi.type, v)
+
+        avals = [builder.load(_pointer(context, builder, st[0], args[0],
+                                       [builder.add(yi, const(u)), xi]))
+                 for u in range(BLOCK)]
+        sums = []
+        off = 0
+        for w in widths:
+            t = None
+            for u in range(BLOCK):  # rows in order, as the scalar code sums them
+                row = _vload(context, builder, st[3], args[3],
+                             [builder.add(yci, const(u)), builder.add(xi, const(off))], w)
+                d = builder.fsub(_splat(builder, avals[u], w), row)
+                sq = builder.fmul(d, d)
+                t = sq if t is None else builder.fadd(t, sq)
+            _vstore(context, builder, st[5], args[5], [builder.add(coi, const(off))], t)
+            sums.append((off, w, t))
+            off += w
+        with builder.if_then(args[10]):
+            for off, w, t in sums:
+                prev = _vload(context, builder, st[5], args[5],
+                              [builder.add(poi, const(off))], w)
+                _vstore(context, builder, st[8], args[8], [builder.add(roi, const(off))],
+                        builder.fadd(prev, t))
+        return context.get_dummy_value()
+
+    return types.none(img, y, x, pad, yc, cb, co, po, p2, ro, pair, n16, n8), codegen
+
+
+@intrinsic(prefer_literal=True)
+def _window_sums_vec(typingctx, p2, r0, r2, r4, r6, out, oo, n16, n8):
+    for t in (p2, out):
+        _check(t, 1)
+    widths = _literal_counts(n16, n8)
+
+    def codegen(context, builder, sig, args):
+        st = sig.args
+        rs = [_intp(context, builder, args[k], st[k]) for k in (1, 2, 3, 4)]
+        ooi = _intp(context, builder, args[6], st[6])
+        off = 0
+        for w in widths:
+            c = ir.Constant(ooi.type, off)
+            v = [_vload(context, builder, st[0], args[0], [builder.add(r, c)], w) for r in rs]
+            s = builder.fadd(builder.fadd(v[0], v[1]), builder.fadd(v[2], v[3]))
+            _vstore(context, builder, st[5], args[5], [builder.add(ooi, c)], s)
+            off += w
+        return context.get_dummy_value()
+
+    return types.none(p2, r0, r2, r4, r6, out, oo, n16, n8), codegen
+
+
+def column_ssd(img, y, x, pad, yc, cb, co, po, p2, ro, pair, n16, n8):
+    """One column of a row of reference blocks against a row of the search window, the
+    window's offsets in lanes ``l < L = 16 n16 + 8 n8``::
+
+        cb[co + l] = sum_{u < 8} (img[y + u, x] - pad[yc + u, x + l])^2   (u in order)
+        if pair: p2[ro + l] = cb[po + l] + cb[co + l]
+
+    (``pad``: the image shifted right by the window's half-width; ``cb[po:]`` holds the
+    previous column's sums, so ``p2`` gets the sums of two adjacent columns). float32,
+    C-contiguous; ``n16`` and ``n8`` compile-time constants. Compiled: 16- and 8-lane
+    vector code; from Python: the same float32 arithmetic with NumPy."""
+    n = 2 * BLOCK * n16 + BLOCK * n8
+    d = img[y:y + BLOCK, x:x + 1] - pad[yc:yc + BLOCK, x:x + n]
+    sq = d * d
+    t = sq[0].copy()
+    for u in range(1, BLOCK):
+        t += sq[u]
+    cb[co:co + n] = t
+    if pair:
+        p2[ro:ro + n] = cb[po:po + n] + t
+
+
+def window_sums(p2, r0, r2, r4, r6, out, oo, n16, n8):
+    """``out[oo + l] = (p2[r0 + l] + p2[r2 + l]) + (p2[r4 + l] + p2[r6 + l])`` for ``l <
+    16 n16 + 8 n8``: four pair sums of columns make the 8-wide window's sum (the shared
+    ``pair_sum8`` order). Compiled: vector code; from Python: NumPy."""
+    n = 2 * BLOCK * n16 + BLOCK * n8
+    out[oo:oo + n] = (p2[r0:r0 + n] + p2[r2:r2 + n]) + (p2[r4:r4 + n] + p2[r6:r6 + n])
+
+
+@overload(column_ssd, inline="always", prefer_literal=True)
+def _column_ssd_jit(img, y, x, pad, yc, cb, co, po, p2, ro, pair, n16, n8):
+    def impl(img, y, x, pad, yc, cb, co, po, p2, ro, pair, n16, n8):
+        _column_ssd_vec(img, y, x, pad, yc, cb, co, po, p2, ro, pair, n16, n8)
+    return impl
+
+
+@overload(window_sums, inline="always", prefer_literal=True)
+def _window_sums_jit(p2, r0, r2, r4, r6, out, oo, n16, n8):
+    def impl(p2, r0, r2, r4, r6, out, oo, n16, n8):
+        _window_sums_vec(p2, r0, r2, r4, r6, out, oo, n16, n8)
+    return impl
+
+
+@intrinsic
+def _le_mask16_vec(typingctx, a, base, lim):
+    _check(a, 1)
+    if lim != types.float32:
+        raise TypeError(f"expected a float32 limit; got {lim}")
+
+    def codegen(context, builder, sig, args):
+        v = _vload(context, builder, sig.args[0], args[0],
+                   [_intp(context, builder, args[1], sig.args[1])], 2 * BLOCK)
+        m = builder.fcmp_ordered("<=", v, _splat(builder, args[2], 2 * BLOCK))
+        return builder.zext(builder.bitcast(m, ir.IntType(2 * BLOCK)), ir.IntType(64))
+
+    return types.int64(a, base, lim), codegen
+
+
+def le_mask16(a, base, lim):
+    """The 16-bit mask of ``a[base + i] <= lim`` for ``i < 16`` (bit i; false for NaN),
+    as an int64. Compiled: one vector compare; from Python: NumPy."""
+    bits = np.flatnonzero(a[base:base + 2 * BLOCK] <= lim)
+    return int(sum(1 << int(i) for i in bits))
+
+
+@overload(le_mask16, inline="always")
+def _le_mask16_jit(a, base, lim):
+    def impl(a, base, lim):
+        return _le_mask16_vec(a, base, lim)
+    return impl
+
+
+@intrinsic
+def _ctpop(typingctx, x):
+    if x != types.int64:
+        raise TypeError(f"expected an int64; got {x}")
+
+    def codegen(context, builder, sig, args):
+        i64 = ir.IntType(64)
+        fn = builder.module.declare_intrinsic("llvm.ctpop", [i64], ir.FunctionType(i64, [i64]))
+        return builder.call(fn, [args[0]])
+
+    return types.int64(x), codegen
+
+
+def popcount(x):
+    """The number of set bits of the int64 ``x >= 0``. Compiled: LLVM's ``ctpop``."""
+    return bin(int(x)).count("1")
+
+
+@overload(popcount, inline="always")
+def _popcount_jit(x):
+    def impl(x):
+        return _ctpop(x)
     return impl
