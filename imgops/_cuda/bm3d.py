@@ -16,7 +16,11 @@ Kernels:
   of images smaller than a block, the division and the way back.
 
 Results agree with the CPU's to float32 rounding (atomic adds sum in another order; a
-near-tie in the second matching can then pick another block).
+near-tie in the second matching can then pick another block). On a GPU the rounding
+differs in the arithmetic too: numba-cuda 0.30 passes no ``-fma`` option to NVVM, whose
+default contracts a multiply and an add into one fused operation (NVIDIA/numba-cuda
+issue 118), so ``block_ssd`` and the butterflies may round differently from the CPU's
+separate operations; the simulator, running Python, cannot show it.
 """
 
 from __future__ import annotations

@@ -360,7 +360,8 @@ def kaiser_window(beta, out):
 def block_ssd(img, y, x, yc, xc):
     """Squared distance between the blocks at (y, x) and (yc, xc) of ``img``, summed as
     the CPU's matching does: down each column first (rows in order), then the eight
-    column sums pairwise (:func:`pair_sum8`), so both targets get the same float32."""
+    column sums pairwise (:func:`pair_sum8`), so both targets get the same float32 (on a
+    GPU, up to NVVM's fusing of multiply-adds: see :mod:`imgops._cuda.bm3d`)."""
     c0 = _column_ssd(img, y, x, yc, xc)
     c1 = _column_ssd(img, y, x + 1, yc, xc + 1)
     c2 = _column_ssd(img, y, x + 2, yc, xc + 2)
