@@ -315,29 +315,15 @@ def test_vector_block_transforms_are_bitwise_the_scalar_ones(kind):
                 np.testing.assert_array_equal(g, w)
 
 
-def test_trailing_zeros_compiled_and_python():
-    """The bit scan of the matching's candidate masks, compiled (LLVM's cttz) and from
-    Python (what NUMBA_DISABLE_JIT runs), on every bit position and mixed masks."""
-    from numba import njit
-
-    from imgops._cpu.simd import trailing_zeros
-
-    compiled = njit(lambda x: trailing_zeros(x))
-    values = [np.int64(1) << b for b in range(63)] + [np.int64(-(2 ** 63)), np.int64(96),
-                                                       np.int64(-1), np.int64(0x50000)]
-    for x in values:
-        want = next(b for b in range(64) if (int(x) >> b) & 1)
-        assert compiled(x) == want and trailing_zeros(x) == want, x
-
-
 def test_matching_vector_code_compiled_and_python():
     """The matching's vector helpers (a column's squared differences for a row of
-    offsets in lanes, the window sums, the compare masks and their bit counts), compiled
+    offsets in lanes, the window sums, the compare masks, their bit counts and the
+    gathered indices), compiled
     and from Python (what NUMBA_DISABLE_JIT runs): bitwise the same, for both lane
     layouts; the masks against NaN, +-inf and ties."""
     from numba import njit
 
-    from imgops._cpu.simd import column_ssd, le_mask16, popcount, window_sums
+    from imgops._cpu.simd import column_ssd, gather_le16, le_mask16, popcount, window_sums
 
     @njit(cache=False)
     def compiled(img, pad, cb, p2, out, a, lim, wide):
@@ -351,10 +337,13 @@ def test_matching_vector_code_compiled_and_python():
                 window_sums(p2, 0, 80, 160, 240, out, x * 40, 2, 0)
         masks = np.empty(a.size // 16, np.int64)
         counts = np.empty(a.size // 16, np.int64)
+        picked = np.full(a.size, -1, np.int32)
+        k = 0
         for b in range(masks.size):
             masks[b] = le_mask16(a, 16 * b, lim)
             counts[b] = popcount(masks[b])
-        return masks, counts
+            k += gather_le16(a, 16 * b, lim, picked, k)
+        return masks, counts, picked[:k]
 
     def python(img, pad, cb, p2, out, a, lim, wide):
         n16, n8 = (2, 1) if wide else (2, 0)
@@ -363,7 +352,11 @@ def test_matching_vector_code_compiled_and_python():
             column_ssd(img, 1, x, pad, 2, cb, co, 40 - co, p2, (x & 7) * 40, x > 0, n16, n8)
             window_sums(p2, 0, 80, 160, 240, out, x * 40, n16, n8)
         masks = np.array([le_mask16(a, 16 * b, lim) for b in range(a.size // 16)], np.int64)
-        return masks, np.array([popcount(m) for m in masks], np.int64)
+        picked = np.full(a.size, -1, np.int32)
+        k = 0
+        for b in range(a.size // 16):
+            k += gather_le16(a, 16 * b, lim, picked, k)
+        return masks, np.array([popcount(m) for m in masks], np.int64), picked[:k]
 
     rng = np.random.default_rng(3)
     img = (rng.random((12, 16)) * 255).astype(np.float32)
@@ -374,15 +367,16 @@ def test_matching_vector_code_compiled_and_python():
         for f in (compiled, python):
             bufs = [np.zeros(80, np.float32), np.zeros(320, np.float32),
                     np.zeros(16 * 40, np.float32)]
-            masks, counts = f(img, pad, *bufs, a, np.float32(1.0), wide)
-            res.append((*bufs, masks, counts))
+            masks, counts, picked = f(img, pad, *bufs, a, np.float32(1.0), wide)
+            res.append((*bufs, masks, counts, picked))
         for got, want in zip(*res, strict=True):
             assert np.array_equal(got, want)
-    masks, counts = res[1][3:]
+    masks, counts, picked = res[1][3:]
     for b in range(4):
         seg = a[16 * b:16 * b + 16]
         assert masks[b] == sum(1 << i for i in range(16) if seg[i] <= 1.0)
         assert counts[b] == np.count_nonzero(seg <= 1.0)
+    assert np.array_equal(picked, np.flatnonzero(a <= 1.0))
 
 
 def _brute_force_matches(img, ys, xs, hw, cap, max_ssd):
@@ -468,14 +462,14 @@ for it in range(3000):
     max_ssd = F(rng.choice([0.0, 3.0, 500.0, 3e38, np.inf]))
     guess = F(rng.choice([0.0, 1e-30, 3.0, 250.0, 1e7, np.inf]))
     best_d, best_o = np.empty(cap, F), np.empty(cap, np.int64)
-    m = _select(drow, side, cap, max_ssd, guess, best_d, best_o, np.empty(n, np.int64))
+    m = _select(drow, side, cap, max_ssd, guess, best_d, best_o, np.empty(n, np.int32))
     assert list(best_o[:m]) == plain(drow, side, cap, max_ssd), (it, side, cap, max_ssd, guess)
 
 # near the top of float32 (the threshold search must not overflow to +inf)
 drow = np.full(39 * 39, np.inf, F)
 drow[:100] = F(2e38)
 best_d, best_o = np.empty(16, F), np.empty(16, np.int64)
-m = _select(drow, 39, 16, F(np.inf), F(1.5e38), best_d, best_o, np.empty(1521, np.int64))
+m = _select(drow, 39, 16, F(np.inf), F(1.5e38), best_d, best_o, np.empty(1521, np.int32))
 assert m == 16 and (best_o[1:] < 100).all(), best_o
 
 # a flat area next to noise (its references have exact copies: a guess of 0), and a

@@ -1,6 +1,6 @@
 """Sixteen-lane float32 vector code for BM3D on the CPU: its per-block 2-D transforms and
 its block matching (a column's squared differences for a whole row of window offsets,
-the window sums, compare masks, bit scans and counts).
+the window sums, compare masks, their bit counts, and the gathering of candidates).
 
 Numba leaves LLVM's SLP vectoriser off (it miscompiled in the past), and the loop
 vectoriser does not take loops of 8, so the separable 8 x 8 transforms of a block run as
@@ -294,35 +294,6 @@ def _inv2_accumulate_pair_jit(kind, coef_a, coef_b, kwin, num, pya, pxa, pyb, px
     return impl
 
 
-@intrinsic
-def _cttz(typingctx, x):
-    if x != types.int64:
-        raise TypeError(f"expected an int64; got {x}")
-
-    def codegen(context, builder, sig, args):
-        i64 = ir.IntType(64)
-        fn = builder.module.declare_intrinsic("llvm.cttz", [i64],
-                                              ir.FunctionType(i64, [i64, ir.IntType(1)]))
-        return builder.call(fn, [args[0], ir.Constant(ir.IntType(1), 1)])
-
-    return types.int64(x), codegen
-
-
-def trailing_zeros(x):
-    """The index of the lowest set bit of the int64 ``x`` (``x != 0``). Compiled: LLVM's
-    ``cttz``, one instruction on current CPUs (the block matching walks its candidate
-    masks with it); from Python: the same by integer arithmetic."""
-    x = int(x)
-    return (x & -x).bit_length() - 1
-
-
-@overload(trailing_zeros, inline="always")
-def _trailing_zeros_jit(x):
-    def impl(x):
-        return _cttz(x)
-    return impl
-
-
 # ----------------------------------------------------------------------------- matching
 # Block matching keeps one row of search-window offsets in the lanes: for a column x of
 # a row of reference blocks and a window row, lane l holds the candidate at horizontal
@@ -493,6 +464,58 @@ def le_mask16(a, base, lim):
 def _le_mask16_jit(a, base, lim):
     def impl(a, base, lim):
         return _le_mask16_vec(a, base, lim)
+    return impl
+
+
+@intrinsic
+def _gather_le16_vec(typingctx, a, base, lim, out, k):
+    _check(a, 1)
+    if lim != types.float32:
+        raise TypeError(f"expected a float32 limit; got {lim}")
+    if not (isinstance(out, types.Array) and out.dtype == types.int32 and out.ndim == 1
+            and out.layout == "C"):
+        raise TypeError(f"expected a C-contiguous 1-D int32 array; got {out}")
+
+    def codegen(context, builder, sig, args):
+        st = sig.args
+        i32, i64 = ir.IntType(32), ir.IntType(64)
+        vt = ir.VectorType(i32, 2 * BLOCK)
+        bi = _intp(context, builder, args[1], st[1])
+        v = _vload(context, builder, st[0], args[0], [bi], 2 * BLOCK)
+        m = builder.fcmp_ordered("<=", v, _splat(builder, args[2], 2 * BLOCK))
+        first = builder.insert_element(ir.Constant(vt, ir.Undefined), builder.trunc(bi, i32),
+                                       ir.Constant(i32, 0))
+        idx = builder.add(builder.shuffle_vector(first, first, ir.Constant(vt, [0] * 16)),
+                          ir.Constant(vt, list(range(2 * BLOCK))))
+        dst = _pointer(context, builder, st[3], args[3], [_intp(context, builder, args[4],
+                                                                st[4])])
+        store = cgutils.get_or_insert_function(
+            builder.module,
+            ir.FunctionType(ir.VoidType(), [vt, i32.as_pointer(),
+                                            ir.VectorType(ir.IntType(1), 2 * BLOCK)]),
+            "llvm.masked.compressstore.v16i32")
+        builder.call(store, [idx, dst, m])
+        bits = builder.zext(builder.bitcast(m, ir.IntType(2 * BLOCK)), i64)
+        ctpop = builder.module.declare_intrinsic("llvm.ctpop", [i64],
+                                                 ir.FunctionType(i64, [i64]))
+        return builder.call(ctpop, [bits])
+
+    return types.int64(a, base, lim, out, k), codegen
+
+
+def gather_le16(a, base, lim, out, k):
+    """Write the indices ``base + i`` (``i < 16``, in order) with ``a[base + i] <= lim``
+    to ``out[k:]`` (int32) and return how many. Compiled: one vector compare and a
+    compressing store (no branch per candidate); from Python: NumPy."""
+    idx = base + np.flatnonzero(a[base:base + 2 * BLOCK] <= lim)
+    out[k:k + idx.size] = idx
+    return int(idx.size)
+
+
+@overload(gather_le16, inline="always")
+def _gather_le16_jit(a, base, lim, out, k):
+    def impl(a, base, lim, out, k):
+        return _gather_le16_vec(a, base, lim, out, k)
     return impl
 
 
