@@ -438,17 +438,36 @@ def _window_sums_jit(p2, r0, r2, r4, r6, out, oo, n16, n8):
     return impl
 
 
-@intrinsic
-def _le_mask16_vec(typingctx, a, base, lim):
+def _check_le16(a, lim):
     _check(a, 1)
     if lim != types.float32:
         raise TypeError(f"expected a float32 limit; got {lim}")
 
+
+def _le16(context, builder, sig, args):
+    """The <16 x i1> mask of ``a[base + i] <= lim`` (args: a, base, lim, ...)."""
+    v = _vload(context, builder, sig.args[0], args[0],
+               [_intp(context, builder, args[1], sig.args[1])], 2 * BLOCK)
+    return builder.fcmp_ordered("<=", v, _splat(builder, args[2], 2 * BLOCK))
+
+
+def _mask_bits(builder, mask):
+    """A <16 x i1> mask as the low bits of an int64."""
+    return builder.zext(builder.bitcast(mask, ir.IntType(2 * BLOCK)), ir.IntType(64))
+
+
+def _ctpop_ir(builder, x):
+    i64 = ir.IntType(64)
+    fn = builder.module.declare_intrinsic("llvm.ctpop", [i64], ir.FunctionType(i64, [i64]))
+    return builder.call(fn, [x])
+
+
+@intrinsic
+def _le_mask16_vec(typingctx, a, base, lim):
+    _check_le16(a, lim)
+
     def codegen(context, builder, sig, args):
-        v = _vload(context, builder, sig.args[0], args[0],
-                   [_intp(context, builder, args[1], sig.args[1])], 2 * BLOCK)
-        m = builder.fcmp_ordered("<=", v, _splat(builder, args[2], 2 * BLOCK))
-        return builder.zext(builder.bitcast(m, ir.IntType(2 * BLOCK)), ir.IntType(64))
+        return _mask_bits(builder, _le16(context, builder, sig, args))
 
     return types.int64(a, base, lim), codegen
 
@@ -469,23 +488,20 @@ def _le_mask16_jit(a, base, lim):
 
 @intrinsic
 def _gather_le16_vec(typingctx, a, base, lim, out, k):
-    _check(a, 1)
-    if lim != types.float32:
-        raise TypeError(f"expected a float32 limit; got {lim}")
+    _check_le16(a, lim)
     if not (isinstance(out, types.Array) and out.dtype == types.int32 and out.ndim == 1
             and out.layout == "C"):
         raise TypeError(f"expected a C-contiguous 1-D int32 array; got {out}")
 
     def codegen(context, builder, sig, args):
         st = sig.args
-        i32, i64 = ir.IntType(32), ir.IntType(64)
+        i32 = ir.IntType(32)
         vt = ir.VectorType(i32, 2 * BLOCK)
         bi = _intp(context, builder, args[1], st[1])
-        v = _vload(context, builder, st[0], args[0], [bi], 2 * BLOCK)
-        m = builder.fcmp_ordered("<=", v, _splat(builder, args[2], 2 * BLOCK))
+        m = _le16(context, builder, sig, args)
         first = builder.insert_element(ir.Constant(vt, ir.Undefined), builder.trunc(bi, i32),
                                        ir.Constant(i32, 0))
-        idx = builder.add(builder.shuffle_vector(first, first, ir.Constant(vt, [0] * 16)),
+        idx = builder.add(builder.shuffle_vector(first, first, ir.Constant(vt, [0] * 2 * BLOCK)),
                           ir.Constant(vt, list(range(2 * BLOCK))))
         dst = _pointer(context, builder, st[3], args[3], [_intp(context, builder, args[4],
                                                                 st[4])])
@@ -495,10 +511,7 @@ def _gather_le16_vec(typingctx, a, base, lim, out, k):
                                             ir.VectorType(ir.IntType(1), 2 * BLOCK)]),
             "llvm.masked.compressstore.v16i32")
         builder.call(store, [idx, dst, m])
-        bits = builder.zext(builder.bitcast(m, ir.IntType(2 * BLOCK)), i64)
-        ctpop = builder.module.declare_intrinsic("llvm.ctpop", [i64],
-                                                 ir.FunctionType(i64, [i64]))
-        return builder.call(ctpop, [bits])
+        return _ctpop_ir(builder, _mask_bits(builder, m))
 
     return types.int64(a, base, lim, out, k), codegen
 
@@ -525,9 +538,7 @@ def _ctpop(typingctx, x):
         raise TypeError(f"expected an int64; got {x}")
 
     def codegen(context, builder, sig, args):
-        i64 = ir.IntType(64)
-        fn = builder.module.declare_intrinsic("llvm.ctpop", [i64], ir.FunctionType(i64, [i64]))
-        return builder.call(fn, [args[0]])
+        return _ctpop_ir(builder, args[0])
 
     return types.int64(x), codegen
 
