@@ -124,8 +124,7 @@ def _tiff_meta(path: Path) -> dict:
     import tifffile
 
     with tifffile.TiffFile(path) as tf:
-        if tf.series and len(tf.series[0].pages) > 1:
-            raise files.ImageFileError("multi-page TIFF: only single images are supported")
+        files.check_single_tiff(tf)
         page = tf.pages[0]
         photometric = int(page.photometric)
         if photometric not in (1, 2) or page.planarconfig == 2:
@@ -247,8 +246,11 @@ def write_tiled_tiff(pic: files.Picture, tmp: Path) -> None:
     def tiles():
         for block in range(pix.numblocks[0]):
             rows = np.asarray(pix.blocks[block].compute())
-            for x0 in range(0, w, TILE):
-                yield rows[:, x0:x0 + TILE]
+            # tifffile takes the tiles in row-major order, each TILE x TILE (the last
+            # ones cropped): a band is several rows of tiles
+            for y0 in range(0, rows.shape[0], TILE):
+                for x0 in range(0, w, TILE):
+                    yield rows[y0:y0 + TILE, x0:x0 + TILE]
 
     channels = 1 if pix.ndim == 2 else pix.shape[2]
     color = channels - (1 if pic.has_alpha else 0)
@@ -294,10 +296,18 @@ def process_one(job: BigJob, process) -> None:
 
 def run(jobs: list[BigJob], process, *, summary, client=None) -> None:
     """Every large image in turn, each chunk-parallel on the local threads or on the
-    ``client``'s cluster; a failure is reported and the batch goes on."""
-    import dask
-
+    ``client``'s cluster; a failure is reported and the batch goes on. Dask is
+    imported only when there is such an image: a plain install (no ``imgops[dask]``)
+    never reaches it for ordinary files."""
     if not jobs:
+        return
+    try:
+        import dask
+    except ImportError:
+        for job in jobs:
+            summary.failed += 1
+            click.echo(f"{job.src}: cannot process: large images (Zarr, TIFFs above "
+                       "--tile-above pixels) need Dask: pip install 'imgops[dask]'", err=True)
         return
     t0 = time.perf_counter()
     scheduler = client if client is not None else "threads"

@@ -5,8 +5,10 @@ RGB/RGBA, JPEG EXIF orientation is applied so outputs look upright); imagecodecs
 reads and writes 16-bit PNG (Pillow cannot hold 16-bit color); tifffile reads
 and writes TIFF (8/16-bit, float32/64; palette TIFF becomes RGB, the alpha's
 associated/unassociated kind is kept). Multi-frame files (animated PNG/WebP,
-multi-page TIFF) are refused: writing their first frame alone would lose the rest;
-so is CMYK (JPEG, TIFF), whose colours need its print profile to convert.
+multi-page TIFF) are refused: writing their first frame alone would lose the rest,
+and so is any other TIFF that is not one plain image (stacks, hyperstacks, OME-TIFF,
+pyramids: :func:`check_single_tiff`); so is CMYK (JPEG, TIFF), whose colours need
+its print profile to convert.
 ICC profiles are carried over where the output format can hold one (PNG, JPEG,
 WebP, TIFF), and so are the resolution (dpi: PNG, JPEG, BMP, TIFF) and the EXIF of
 JPEG, PNG and WebP inputs (into JPEG, PNG and WebP outputs; JPEG's with the
@@ -17,6 +19,7 @@ Writes are atomic: a temporary file in the output folder, then ``os.replace``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -156,15 +159,54 @@ def _read_pillow(path: Path, kind: str) -> Picture:
                            meta=meta)
 
 
+def check_single_tiff(tf) -> None:
+    """Refuse (:class:`ImageFileError`, with the reason) a TIFF that is not one plain
+    image: one page, one series, no reduced-resolution levels, axes ``YX``, ``YXS`` or
+    ``SYX``, and separate sample planes only for gray or RGB without extra samples.
+
+    Anything else would be cut down to its first page or have its planes taken for
+    colour channels: a page sequence (``TiffWriter.write`` per page), a z-stack, an
+    ImageJ hyperstack, an OME-TIFF, a pyramid, a (4, H, W) array that tifffile stores
+    as "RGB plus an extra sample" in separate planes. ``tf`` is an open
+    ``tifffile.TiffFile``.
+    """
+    pages = len(tf.pages)
+    if pages == 0:
+        raise ImageFileError("no image in this TIFF (empty or unreadable)")
+    if pages > 1:  # writing page 1 alone would silently drop the others
+        kind = "an ImageJ hyperstack" if tf.is_imagej else "an OME-TIFF" if tf.is_ome \
+            else f"{len(tf.series)} series" if len(tf.series) > 1 else "a stack"
+        raise ImageFileError(f"multi-page TIFF ({pages} pages, {kind}): only single "
+                             "images are supported")
+    if len(tf.series) != 1:
+        raise ImageFileError(f"TIFF with {len(tf.series)} series: only single images are "
+                             "supported")
+    series = tf.series[0]
+    if len(series.levels) > 1:
+        raise ImageFileError(f"pyramidal TIFF ({len(series.levels)} levels): only single "
+                             "images are supported")
+    page = tf.pages[0]
+    if getattr(page, "subifds", None):
+        raise ImageFileError("TIFF with sub-images (SubIFDs): only single images are "
+                             "supported")
+    if series.axes not in ("YX", "YXS", "SYX"):
+        raise ImageFileError(f"TIFF image with axes {series.axes} {tuple(series.shape)}: "
+                             "only single (Y, X) or (Y, X, samples) images are supported")
+    if page.planarconfig == 2 and len(page.shape) == 3:
+        samples, extras = int(page.samplesperpixel), tuple(page.extrasamples or ())
+        if extras or samples not in (1, 3):
+            raise ImageFileError(f"TIFF with {samples} separate sample planes "
+                                 f"{tuple(page.shape)}: a stack of planes or an image "
+                                 "with extra samples, which only interleaved samples "
+                                 "tell apart; save it interleaved (samples last)")
+
+
 def _read_tiff(path: Path) -> Picture:
     import tifffile
 
     with tifffile.TiffFile(path) as tf:
+        check_single_tiff(tf)
         page = tf.pages[0]
-        pages = len(tf.series[0].pages) if tf.series else 1
-        if pages > 1:  # writing page 1 alone would silently drop the others
-            raise ImageFileError(f"multi-page TIFF ({pages} pages): only single images "
-                                 "are supported")
         photometric = int(page.photometric)
         if photometric not in _TIFF_PHOTOMETRIC:  # YCbCr would decode as raw Y, Cb, Cr
             name = getattr(page.photometric, "name", photometric)
@@ -359,6 +401,27 @@ def is_stale(path: Path, now: float | None = None) -> bool:
     except FileNotFoundError:
         return False
     return age > STALE_ELSEWHERE_S
+
+
+def folder_clock_ns(folders) -> int | None:
+    """The time now by the clock that stamps files in ``folders`` (a file server's, on
+    a shared folder): the modification time of a file made and removed in the first
+    folder that can be written; None if none can. Outputs modified after it were
+    written by this run (with coarse timestamps, some written in the same tick do not
+    count: the safe side)."""
+    for folder in sorted(set(folders)):
+        try:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=tmp_prefix(), dir=folder)
+        except OSError:
+            continue
+        try:
+            os.close(fd)
+            return os.stat(tmp).st_mtime_ns
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    return None
 
 
 def remove_stale(folders) -> list[Path]:

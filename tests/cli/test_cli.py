@@ -199,7 +199,7 @@ def test_multi_frame_files_refused_not_truncated(tmp_path):
     r = invoke("blur", src, out)
     assert r.exit_code == 1
     assert "processed 1, skipped 0, failed 3" in r.output
-    assert "2 frames" in r.output and "multi-page TIFF (2 pages)" in r.output
+    assert "2 frames" in r.output and "multi-page TIFF (2 pages" in r.output
     assert sorted(p.name for p in out.iterdir()) == ["ok.png"]
 
 
@@ -554,3 +554,182 @@ def test_killed_run_leaves_temporaries_that_the_next_run_removes(tmp_path):
     assert len([q for q in names if q.endswith(".png") and not q.startswith(".")]) == n
     for i in range(n):
         assert load(out / f"im{i:03d}.png").shape == (128, 128, 3)
+
+
+# --------------------------------------------------------------------------- TIFF layouts
+def _pages(path, planes):
+    with tifffile.TiffWriter(path) as w:  # one write per page: one series per page
+        for plane in planes:
+            w.write(plane)
+
+
+def _pyramid(path, plane):
+    with tifffile.TiffWriter(path) as w:
+        w.write(plane, subifds=1)
+        w.write(plane[::2, ::2], subfiletype=1)
+
+
+_G = np.random.default_rng(7).integers(0, 256, (4, 40, 50), dtype=np.uint8)
+_C = np.random.default_rng(8).integers(0, 65536, (3, 40, 50, 3), dtype=np.uint16)
+# every layout tifffile writes that is not one plain image, and the reason's words
+REFUSED_TIFFS = {
+    "pages": (lambda p: _pages(p, _G), "4 pages"),
+    # tifffile's default for (4, H, W): RGB plus an extra sample in separate planes (its
+    # later versions: pages), with a DeprecationWarning
+    "zstack": (lambda p: _quiet(tifffile.imwrite, p, _G), ("separate sample planes",
+                                                         "4 pages")),
+    "zstack_minisblack": (lambda p: tifffile.imwrite(p, _G, photometric="minisblack"),
+                          "4 pages"),
+    "zstack_5": (lambda p: tifffile.imwrite(p, np.concatenate([_G, _G[:1]])), "5 pages"),
+    "volumetric": (lambda p: _quiet(tifffile.imwrite, p, _G, volumetric=True,
+                                    tile=(16, 16)), ("separate sample planes", "axes ZYX")),
+    "rgb_stack": (lambda p: tifffile.imwrite(p, _C, photometric="rgb"), "3 pages"),
+    "rgba_planar": (lambda p: tifffile.imwrite(p, _C[0].transpose(2, 0, 1)[[0, 1, 2, 0]],
+                                               photometric="rgb", planarconfig="separate",
+                                               extrasamples=["unassalpha"]),
+                    "separate sample planes"),
+    "imagej_zyx": (lambda p: tifffile.imwrite(p, _G, imagej=True, metadata={"axes": "ZYX"}),
+                   "ImageJ hyperstack"),
+    "imagej_tzcyx": (lambda p: tifffile.imwrite(p, np.zeros((2, 2, 2, 20, 30), np.uint16),
+                                                imagej=True, metadata={"axes": "TZCYX"}),
+                     "ImageJ hyperstack"),
+    "ome_zcyx": (lambda p: tifffile.imwrite(p, np.zeros((2, 3, 20, 30), np.float32),
+                                            ome=True, metadata={"axes": "ZCYX"}), "OME-TIFF"),
+    "ome_one_plane_two_series": (lambda p: _two_series_ome(p), "OME-TIFF"),
+    "gray_two_samples_no_alpha": (
+        lambda p: tifffile.imwrite(p, _G[:2].transpose(1, 2, 0), photometric="minisblack"),
+        "pages"),
+    "leading_singleton": (lambda p: tifffile.imwrite(p, _G[:1]), "axes QYX"),
+    "pyramid": (lambda p: _pyramid(p, _G[0]), "levels"),
+}
+
+
+def _quiet(write, *args, **kw):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        write(*args, **kw)
+
+
+def _two_series_ome(path):
+    with tifffile.TiffWriter(path, ome=True) as w:
+        w.write(_G[0], metadata={"axes": "YX"})
+        w.write(_G[1], metadata={"axes": "YX"})
+
+
+@pytest.mark.parametrize("layout", sorted(REFUSED_TIFFS))
+def test_tiffs_that_are_not_one_image_are_refused(tmp_path, layout):
+    """A stack, a page sequence, a hyperstack, an OME-TIFF or a pyramid is a per-file
+    failure with its reason: nothing cut down to its first page, no planes taken for
+    colour channels; the in-memory and the tiled (``--tile-above``) paths alike."""
+    write, reason = REFUSED_TIFFS[layout]
+    src = tmp_path / "in"
+    src.mkdir()
+    write(src / "s.tif")
+    save_png(src / "ok.png", rgb(seed=5))
+    for extra in ([], ["--tile-above", "100"]):
+        out = tmp_path / f"out{len(extra)}"
+        r = invoke("blur", *extra, src, out)
+        assert r.exit_code == 1, r.output
+        assert "processed 1, skipped 0, failed 1" in r.output, r.output
+        line = next(q for q in r.output.splitlines() if "s.tif" in q)
+        assert any(words in line for words in (
+            (reason,) if isinstance(reason, str) else reason)), line
+        assert sorted(p.name for p in out.iterdir()) == ["ok.png"]
+
+
+ACCEPTED_TIFFS = {
+    "gray_u8": (lambda p: tifffile.imwrite(p, _G[0]), _G[0]),
+    "gray_u16": (lambda p: tifffile.imwrite(p, _C[0, ..., 0]), _C[0, ..., 0]),
+    "rgb": (lambda p: tifffile.imwrite(p, _C[0], photometric="rgb"), _C[0]),
+    "rgb_planar": (lambda p: tifffile.imwrite(p, _C[0].transpose(2, 0, 1), photometric="rgb",
+                                              planarconfig="separate"), _C[0]),
+    "rgb_tiled": (lambda p: tifffile.imwrite(p, _C[0], photometric="rgb", tile=(16, 16)),
+                  _C[0]),
+    "imagej_one_plane": (lambda p: tifffile.imwrite(p, _G[0], imagej=True), _G[0]),
+    "ome_one_plane": (lambda p: tifffile.imwrite(p, _G[0], ome=True), _G[0]),
+}
+
+
+@pytest.mark.parametrize("layout", sorted(ACCEPTED_TIFFS))
+def test_single_image_tiffs_are_processed(tmp_path, layout):
+    write, img = ACCEPTED_TIFFS[layout]
+    src = tmp_path / "in"
+    src.mkdir()
+    write(src / "s.tif")
+    r = invoke("blur", src, tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "out" / "s.tif"),
+                                  imgops.gaussian(img, 1.0))
+
+
+# --------------------------------------------------------------- a plain install: no extras
+# Importing the optional extras fails in the child, as on a plain `pip install .`
+NO_EXTRAS = """\
+import importlib.abc, sys
+class _NoExtras(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("dask", "distributed", "zarr"):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+sys.meta_path.insert(0, _NoExtras())
+"""
+
+# every command of the command line, with arguments, on ordinary files
+PLAIN_RUNS = {
+    "denoise": [["denoise", "{in}", "{out}/d"],
+                ["denoise", "--method", "nl-means", "{in}", "{out}/n"]],
+    "blur": [["blur", "--sigma", "1.5", "{in}", "{out}/b"],
+             ["blur", "--tile-above", "100", "{in}", "{out}/t", "EXPECT_FAIL"]],
+    "edges": [["edges", "{in}", "{out}/e"]],
+    "downsample": [["downsample", "{in}", "{out}/s"]],
+    "upsample": [["upsample", "{in}", "{out}/u"]],
+    "convolve": [["convolve", "--kernel", "{k}", "{in}", "{out}/c"]],
+    "info": [["info"], ["info", "--json"]],
+    "warmup": [["warmup", "--dtype", "uint8"]],
+}
+
+
+def test_plain_runs_cover_every_command():
+    assert set(PLAIN_RUNS) == set(main.commands)
+
+
+@pytest.mark.parametrize("command", [
+    pytest.param(c, marks=pytest.mark.slow) if c == "warmup" else c for c in sorted(PLAIN_RUNS)])
+def test_every_command_runs_without_the_optional_extras(tmp_path, command):
+    """The README's first command on a plain install printed a ModuleNotFoundError for
+    dask after writing its outputs (exit 1). Each command in a child process in which
+    dask, distributed and zarr cannot be imported: exit 0 and no traceback; only a large
+    TIFF (above --tile-above), which needs Dask, fails, as a per-file failure that
+    says so."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(NO_EXTRAS)
+    src = tmp_path / "in"
+    save_png(src / "a.png", rgb(40, 50, seed=1))
+    Image.fromarray(rgb(40, 50, seed=2)).save(src / "b.jpg", quality=95)
+    tifffile.imwrite(src / "c.tif", _C[0, ..., 0])
+    kernel = tmp_path / "k.txt"
+    kernel.write_text("0 1 0\n1 4 1\n0 1 0\n")
+    env = dict(_env(), PYTHONPATH=os.pathsep.join(
+        [str(hook)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    check = subprocess.run([sys.executable, "-c", "import dask"], env=env, cwd=tmp_path,
+                           capture_output=True, text=True, timeout=60)
+    assert check.returncode != 0 and "No module named" in check.stderr  # the hook works
+    for args in PLAIN_RUNS[command]:
+        fail = args[-1] == "EXPECT_FAIL"
+        args = [a.format(**{"in": src, "out": tmp_path / "out", "k": kernel})
+                for a in args if a != "EXPECT_FAIL"]
+        r = subprocess.run([sys.executable, "-m", "imgops.cli.main", *args], env=env,
+                           cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        assert "Traceback" not in r.stderr + r.stdout, r.stderr
+        if fail:  # c.tif is above --tile-above: it would need Dask
+            assert r.returncode == 1, r.stderr
+            assert "c.tif" in r.stderr and "imgops[dask]" in r.stderr, r.stderr
+            assert "processed 2, skipped 0, failed 1" in r.stdout
+        else:
+            assert r.returncode == 0, r.stderr
+        if len(args) > 2:
+            out = Path(args[-1])
+            assert sorted(p.name for p in out.iterdir()) == (
+                ["a.png", "b.jpg"] if fail else ["a.png", "b.jpg", "c.tif"])
