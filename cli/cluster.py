@@ -72,16 +72,36 @@ def _done(src: str) -> None:
     worker.log_event(PROGRESS_TOPIC, src)
 
 
-def process_group(jobs: list, process) -> list[tuple[str, str | None]]:
+def _written_since(path: Path, since_ns: int | None) -> bool:
+    """Whether ``path`` is a file modified after ``since_ns`` (the output folder's own
+    clock, :func:`files.folder_clock_ns`)."""
+    if since_ns is None:
+        return False
+    try:
+        return path.stat().st_mtime_ns > since_ns
+    except OSError:
+        return False
+
+
+def process_group(jobs: list, process, since_ns: int | None = None
+                  ) -> list[tuple[str, str | None]]:
     """One task, on a worker: read, process and write each file; ``(source, reason)``
     for each, reason None when it succeeded, and a progress event as each is done.
-    Kernels run on the worker thread's share of Numba's threads."""
+    Kernels run on the worker thread's share of Numba's threads.
+
+    A task whose worker died is run again by the scheduler on another worker: the
+    files its first attempt finished (renamed into place after ``since_ns``, when the
+    batch started; outputs that existed before were refused or skipped by the plan,
+    or are older with ``--overwrite``) are not written a second time."""
     from imgops import _dask
 
     results = []
     for job in jobs:
         if results:  # every path below appends one result: the previous file is done
             _done(results[-1][0])
+        if _written_since(Path(job.dst), since_ns):
+            results.append((str(job.src), None))
+            continue
         try:
             pic = files.read(job.src)
         except Exception as exc:
@@ -138,10 +158,14 @@ def run(client, jobs: list, process, *, quiet: bool, summary) -> None:
 
     if show:
         client.subscribe_topic(PROGRESS_TOPIC, lambda event: advance([event[1]]))
-    futures = client.map(process_group, groups, process=process, pure=False)
+    since_ns = files.folder_clock_ns({job.dst.parent for job in jobs})
+    futures = client.map(process_group, groups, process=process, since_ns=since_ns,
+                         pure=False)
     group_of = {f.key: g for f, g in zip(futures, groups, strict=True)}
     try:
-        for fut in distributed.as_completed(futures):
+        # this client's loop: the client is not the process's default one (as_completed
+        # would look for a default client and find none)
+        for fut in distributed.as_completed(futures, loop=client.loop):
             try:
                 results = fut.result()
             except Exception as exc:  # the task itself failed (a worker died, say)
@@ -165,5 +189,7 @@ def run(client, jobs: list, process, *, quiet: bool, summary) -> None:
         raise SystemExit(130) from None
     if show:
         client.unsubscribe_topic(PROGRESS_TOPIC)
+    # a worker killed while writing leaves its temporary behind (its process is gone)
+    files.remove_stale({job.dst.parent for job in jobs})
     bar.close()
     summary.seconds = time.perf_counter() - t0

@@ -8,10 +8,13 @@ large-image and cluster paths (once its hooks are in). Small images keep it quic
 filters, dtypes and the denoisers (more kernels to compile) run under ``-m slow``.
 """
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -554,6 +557,32 @@ def test_cli_large_tiff_tiled(tmp_path):
     assert not [p for p in out.iterdir() if p.name.startswith(".imgops-tmp-")]
 
 
+@pytest.mark.parametrize("shape,dtype,tile", [
+    ((1200, 1000, 3), np.uint8, (256, 256)),   # chunks taller than an output tile
+    ((700, 530), np.uint16, (256, 256)),       # sizes no multiple of either tile
+    ((517, 1100, 3), np.uint16, None),         # strips
+    ((1030, 300), np.uint8, (128, 64)),
+])
+def test_cli_large_tiff_any_size_and_tiling(tmp_path, shape, dtype, tile):
+    """A tiled or striped TIFF above --tile-above, of a size that is no multiple of its
+    tiles nor of the output's: the tiled result equals the in-memory one. (A 256x256-tiled
+    RGB TIFF of 1200x1000 failed: the writer was handed a whole band as one tile.)"""
+    tifffile = pytest.importorskip("tifffile")
+    invoke = _cli()
+    img = random_image(shape, dtype, seed=31)
+    (tmp_path / "in").mkdir()
+    kw = {"tile": tile} if tile else {"rowsperstrip": 64}
+    tifffile.imwrite(tmp_path / "in" / "scene.tif", img,
+                     photometric="rgb" if img.ndim == 3 else "minisblack", **kw)
+    out = tmp_path / "out"
+    res = invoke("blur", "--sigma", 1.5, "--tile-above", 100_000, tmp_path / "in", out)
+    assert res.exit_code == 0, res.output
+    with tifffile.TiffFile(out / "scene.tif") as tf:
+        assert tf.pages[0].is_tiled and len(tf.pages) == 1
+        got = tf.pages[0].asarray()
+    np.testing.assert_array_equal(got, imgops.gaussian(img, 1.5))
+
+
 def test_cli_unreachable_scheduler(tmp_path, monkeypatch):
     invoke = _cli()
     from imgops.cli import cluster
@@ -624,3 +653,88 @@ def test_cli_one_gib_zarr_in_bounded_memory(tmp_path):
         window = rows[y0:y + chunk + 16, None] * rows[None, x0:x + chunk + 16]
         want = imgops.gaussian(window, 2.0)[y - y0:y - y0 + chunk, x - x0:x - x0 + chunk]
         np.testing.assert_allclose(got[y:y + chunk, x:x + chunk], want, rtol=0, atol=1e-6)
+
+
+# The command line as users start it, in its own process against a scheduler's address:
+# there, its client is not the process's default one (in this process the fixture's is).
+def _cli_process(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "imgops.cli.main", *map(str, args)],
+                          capture_output=True, text=True, timeout=600, cwd=cwd)
+
+
+@pytest.mark.parametrize("args", [["denoise", "--method", "nl-means"], ["blur"]])
+def test_cli_process_on_a_cluster_equals_the_local_run(tmp_path, cluster_client, args):
+    """`imgops denoise --method nl-means --scheduler ADDRESS` ended in 'No clients found'
+    (distributed.as_completed looked for a default client): nothing written."""
+    tifffile = pytest.importorskip("tifffile")
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(5):
+        tifffile.imwrite(src / f"f{i}.tif", random_image((30, 40, 3), np.uint8, seed=40 + i),
+                         photometric="rgb")
+    (src / "broken.tif").write_bytes(b"II*\x00 not a tiff")
+    r = _cli_process(*args, "--scheduler", cluster_client.scheduler.address, src,
+                     tmp_path / "remote", cwd=tmp_path)
+    assert r.returncode == 1, r.stderr
+    assert "Traceback" not in r.stderr and f"{src / 'broken.tif'}:" in r.stderr
+    assert "processed 5, skipped 0, failed 1" in r.stdout
+    local = _cli_process(*args, src, tmp_path / "local", cwd=tmp_path)
+    assert local.returncode == 1, local.stderr
+    names = sorted(p.name for p in (tmp_path / "local").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "remote").iterdir()) and len(names) == 5
+    for name in names:
+        np.testing.assert_array_equal(tifffile.imread(tmp_path / "remote" / name),
+                                      tifffile.imread(tmp_path / "local" / name))
+
+
+@pytest.mark.slow
+def test_cli_worker_killed_mid_batch_loses_no_file(tmp_path):
+    """300 files on 2 worker processes, one killed while the batch runs: the scheduler
+    runs its tasks again elsewhere; every output is written once and complete (files
+    the first attempt finished are not rewritten), or reported; no temporary is left."""
+    distributed = pytest.importorskip("distributed")
+    tifffile = pytest.importorskip("tifffile")
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    n = 300
+    imgs = {f"f{i:03d}.tif": random_image((96, 128), np.uint8, seed=i) for i in range(n)}
+    for name, img in imgs.items():
+        tifffile.imwrite(src / name, img)
+    # a port of its own for the dashboard (None means the default 8787, which the
+    # module's cluster may hold)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address="127.0.0.1:0") as cluster, \
+            distributed.Client(cluster) as client:
+        client.run(lambda: imgops.median(np.zeros((8, 8), np.uint8), 5))  # compiled
+        pids = list(client.run(os.getpid).values())
+        p = subprocess.Popen([sys.executable, "-m", "imgops.cli.main", "blur", "--method",
+                              "median", "--size", "5", "--scheduler",
+                              cluster.scheduler_address, str(src), str(out)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             cwd=tmp_path)
+        first_inode: dict[str, int] = {}  # each output's first inode: a rewrite changes it
+        killed = False
+        deadline = time.time() + 600
+        while p.poll() is None and time.time() < deadline:
+            done = [q for q in out.iterdir() if not q.name.startswith(".")] \
+                if out.exists() else []
+            for q in done:
+                with contextlib.suppress(FileNotFoundError):
+                    first_inode.setdefault(q.name, q.stat().st_ino)
+            if not killed and len(done) >= 40:
+                os.kill(pids[0], signal.SIGKILL)
+                killed = True
+            time.sleep(0.002)
+        stdout, stderr = p.communicate(timeout=60)
+    assert killed, "the batch ended before a worker could be killed"
+    assert p.returncode in (0, 1), stderr
+    reported = {line.split(": ")[0] for line in stderr.splitlines() if ": " in line}
+    assert not [q.name for q in out.iterdir() if q.name.startswith(".")]  # no temporary
+    for name, img in imgs.items():
+        if str(src / name) in reported:
+            assert not (out / name).exists() or \
+                tifffile.imread(out / name).shape == img.shape
+            continue
+        np.testing.assert_array_equal(tifffile.imread(out / name), imgops.median(img, 5))
+        if name in first_inode:
+            assert (out / name).stat().st_ino == first_inode[name], f"{name} rewritten"
