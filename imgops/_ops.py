@@ -33,6 +33,8 @@ A record's fields:
 from __future__ import annotations
 
 import math
+import numbers
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -153,14 +155,47 @@ def _check_nl_means(image, h, patch_size=7, patch_distance=11, sigma=0.0):
 BM3D_PROFILES = ("fast", "normal")
 
 
-def _check_bm3d(image, sigma, profile="normal", origin=(0, 0)):
+def _check_bm3d(image, sigma, profile="normal", origin=(0, 0), data_range=None):
     dt = v.native(image.dtype)
+    if data_range is not None:  # not public: a Dask chunk gets the whole image's
+        data_range = v.check_float(data_range, "data_range", low=0.0, low_open=True)
+    elif dt.kind == "u":
+        data_range = float(np.iinfo(dt).max)
     return {"sigma": v.check_float(sigma, "sigma", low=0.0),
             "profile": v.check_choice(profile, "profile", BM3D_PROFILES),
-            # the nominal range the block-matching thresholds scale with: floats in [0, 1]
-            "data_range": float(np.iinfo(dt).max) if dt.kind == "u" else 1.0,
+            # the nominal range the block-matching thresholds scale with: the integer
+            # dtype's maximum; for floats (None) the targets measure it on the data
+            # (imgops._shared.bm3d.data_range_of), so that bm3d(k x, k sigma) = k bm3d(x,
+            # sigma)
+            "data_range": data_range,
             # not public: a Dask chunk's place in the image, whose reference grid it uses
             "origin": v.pair(origin, "origin", low=None)}
+
+
+def bm3d_chunk_arguments(image, sigma) -> dict:
+    """The hidden arguments a float Dask image's chunks need for BM3D: ``{"data_range":
+    R}``, R measured now on the whole image as the in-memory targets measure it (the same
+    strided sample, in float32), so that every chunk scales its thresholds alike; ``{}``
+    for other images or sigma 0."""
+    da = sys.modules.get("dask.array")
+    if da is None or not isinstance(image, da.Array) or np.dtype(image.dtype).kind != "f" \
+            or isinstance(sigma, bool) or not isinstance(sigma, numbers.Real) \
+            or not sigma > 0:
+        return {}
+    from ._shared.bm3d import data_range_of, range_stride  # loads Numba: only here
+
+    x = image if image.ndim == 4 else image[None] if image.ndim == 3 else image[None, ..., None]
+    if x.ndim != 4:
+        return {}  # the checks will refuse it
+    n, h, w, c = (int(d) for d in x.shape)
+    s = range_stride(n, h, w, c)
+    sample = np.asarray(x[:, ::s, ::s, :].astype(np.float32).compute())
+
+    def whole_max_abs():
+        f = x.astype(np.float32)
+        return float(da.where(da.isfinite(f), abs(f), 0).max().compute())
+
+    return {"data_range": data_range_of(sample, whole_max_abs)}
 
 
 def _check_estimate_noise(image, finite_only=False):

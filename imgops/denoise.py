@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from . import _dispatch, _layout
-from ._ops import COMPOSITES
+from ._ops import COMPOSITES, bm3d_chunk_arguments
 from .filters import gaussian, median
 
 __all__ = ["bilateral", "nl_means", "bm3d", "estimate_noise", "denoise", "DENOISE_METHODS"]
@@ -202,9 +202,20 @@ def bm3d(image: np.ndarray, sigma: float, *, profile: str = "normal",
         non-finite exactly where the input is.
     sigma : float
         Standard deviation of the (white Gaussian) noise, in the image's own units
-        (0-255 for uint8, 0-65535 for uint16); >= 0. ``0`` returns a copy. The
-        block-matching thresholds scale with the dtype's nominal range: 255, 65535,
-        and 1 for float images (taken to span [0, 1]).
+        (0-255 for uint8, 0-65535 for uint16, the data's own scale for floats); >= 0.
+        ``0`` returns a copy. The papers' parameters (the block-matching thresholds,
+        and the switch to the large-noise ones above sigma = 40 on the 0-255 scale)
+        are set relative to a nominal range ``R``: 255 for uint8, 65535 for uint16;
+        for float images ``R`` is measured on the data: ``max(hi, 0) - min(lo, 0)``,
+        ``lo`` and ``hi`` the values 0.1 % in from each end of a strided sample of
+        about 16,000 values (all images of a batch and all channels together; a
+        Dask array is sampled as a whole, before its chunks run), or the largest
+        finite ``|value|`` where that span is 0. So a float image may come in any
+        range (0-1, 0-255, 12-bit counts, HDR, microscopy), and ``bm3d(k * x, k *
+        sigma) == k * bm3d(x, sigma)`` for every ``k > 0`` up to float32 rounding;
+        a float image in 0-255 whose bright end reaches 255 is denoised as the uint8
+        image is. ``R`` within 0.85-2x the true range changed the PSNR by 0.03 dB or
+        less (measured), except where sigma / R crosses the large-noise switch.
     profile : {"normal", "fast"}, optional
         ``"normal"`` (default): the papers' parameters (reference step 3, 39x39
         search window, groups of up to 16 and 32 blocks). ``"fast"``: fewer
@@ -259,7 +270,9 @@ def bm3d(image: np.ndarray, sigma: float, *, profile: str = "normal",
     >>> out.dtype, bool(np.abs(out - clean).mean() < np.abs(noisy - clean).mean())
     (dtype('uint8'), True)
     """
-    return _dispatch.run("bm3d", image, backend, sigma=sigma, profile=profile)
+    # a float Dask image's chunks share the whole image's nominal range, measured here
+    return _dispatch.run("bm3d", image, backend, sigma=sigma, profile=profile,
+                         **bm3d_chunk_arguments(image, sigma))
 
 
 def estimate_noise(image: np.ndarray, *, backend: str = "auto") -> float:
@@ -356,7 +369,12 @@ def denoise(image: np.ndarray, method: str = "bm3d", **params) -> np.ndarray:
     **params
         Keyword arguments of the chosen function, overriding the defaults above
         (for example ``h=10.0`` or ``patch_distance=8`` for ``"nl_means"``), and
-        ``backend`` (``"auto"``, ``"cpu"`` or ``"cuda"``, default ``"auto"``).
+        ``backend`` (``"auto"``, ``"cpu"`` or ``"cuda"``, default ``"auto"``). A
+        ``sigma`` given here is the noise level in the image's own units, as for the
+        chosen function; for float images whatever their range, ``denoise(k * x) ==
+        k * denoise(x)`` for every ``k > 0`` up to float32 rounding (the estimate
+        ``s`` scales with the data, and so does :func:`bm3d`'s nominal range: see
+        its `sigma`).
 
     Returns
     -------

@@ -188,6 +188,31 @@ def test_data_range_scales_thresholds():
     np.testing.assert_allclose(a, b, rtol=0, atol=0.05)
 
 
+def test_measured_range():
+    """The nominal range of float images: the span of 0 and the sample's values 0.1 % in
+    from each end, homogeneous of degree 1 (exactly, for order statistics), deaf to a
+    few hot pixels and NaN; the largest |value| where the sample is all 0; 1.0 for an
+    image of zeros; the sample strided to about 16,000 values."""
+    rng = np.random.default_rng(4)
+    x = rng.uniform(0.2, 0.9, (1, 64, 64, 3)).astype(np.float32)
+    x[0, 3, 4] = [50.0, np.nan, -np.inf]  # outliers and missing samples
+    r = cpu.measured_range(x)
+    assert 0.89 < r <= 0.9
+    for k in (np.float32(1 / 255), np.float32(255), np.float32(4095), np.float32(1e4)):
+        assert cpu.measured_range(x * k) == pytest.approx(k * r, rel=1e-7)
+    assert cpu.measured_range(x - np.float32(1.0)) == pytest.approx(1.0 - 0.2, abs=1e-3)
+    sparse = np.zeros((1, 40, 40, 1), np.float32)
+    sparse[0, 7, 9] = -3.0  # one value, inside the tail left out
+    assert cpu.measured_range(sparse) == 3.0
+    assert cpu.measured_range(np.zeros((1, 9, 9, 1), np.float32)) == 1.0
+    assert cpu.measured_range(np.full((1, 9, 9, 1), np.nan, np.float32)) == 1.0
+    for shape in ((1, 512, 512, 1), (1, 512, 512, 3), (1, 3000, 4000, 3), (7, 64, 64, 3)):
+        s = shared.range_stride(*shape)
+        n, h, w, c = shape
+        assert n * c * -(-h // s) * -(-w // s) <= shared.RANGE_SAMPLES
+        assert s == 1 or n * c * -(-h // (s - 1)) * -(-w // (s - 1)) > shared.RANGE_SAMPLES
+
+
 def test_fast_profile_wiener_noise_level():
     """The fast profile's Wiener stage shrinks at 0.95 sigma up to sigma 20 (0-255
     scale), linearly up to sigma at 35; the normal profile at sigma (its variance

@@ -172,6 +172,65 @@ def test_denoise_default_is_fast_bm3d_at_the_estimated_noise():
                                   imgops.bm3d(noisy, 10.0, profile="fast"))
 
 
+SCALES = (1 / 255, 1.0, 255.0, 4095.0, 1e4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bm3d_and_denoise_scale_with_float_data(dtype):
+    """For float images, whatever their range: bm3d(k x, k sigma) = k bm3d(x, sigma) and
+    denoise(k x) = k denoise(x), to float32 rounding (16 float32 ulps of k times the
+    data's span; about 7 are used), both profiles, gray and colour. The thresholds scale
+    with a nominal range measured on the data (once a fixed 1.0 for every float image:
+    data in 0-255 got the thresholds of a [0, 1] image)."""
+    rng = np.random.default_rng(11)
+    eps = np.finfo(np.float32).eps
+    for clean in (skdata.camera()[200:232, 180:216] / 255,
+                  skdata.astronaut()[120:144, 200:226] / 255):
+        x = (clean + rng.normal(0, 0.08, clean.shape)).astype(dtype)
+        span = float(np.ptp(x))
+        runs = {p: (lambda a, s, p=p: imgops.bm3d(a, 0.08 * s, profile=p))
+                for p in ("normal", "fast")}
+        runs["denoise"] = lambda a, s: imgops.denoise(a)
+        for name, run in runs.items():
+            base = run(x, 1.0).astype(np.float64)
+            for k in SCALES:
+                got = run((x * k).astype(dtype), k)
+                assert got.dtype == dtype
+                np.testing.assert_allclose(got, k * base, rtol=0, atol=16 * eps * k * span,
+                                           err_msg=f"{name}, k = {k}")
+
+
+def test_bm3d_float_0_255_is_the_uint8_result():
+    """A uint8 image and the same values as float32 in 0-255 (with saturated pixels, so
+    the measured nominal range is 255, as the uint8 dtype's) denoise alike; the float
+    output is the uint8 one before rounding."""
+    noisy = _noisy(skdata.camera()[60:100, 220:268], 40)  # sky and the coat
+    assert (noisy == 255).mean() > 0.001
+    for profile in ("normal", "fast"):
+        u8 = imgops.bm3d(noisy, 40.0, profile=profile)
+        f = imgops.bm3d(noisy.astype(np.float32), 40.0, profile=profile)
+        np.testing.assert_array_equal(np.clip(np.rint(f), 0, 255).astype(np.uint8), u8)
+
+
+def test_bm3d_dask_chunks_share_the_measured_range():
+    """A float Dask image in 0-4095 (12-bit counts): its chunks get the whole image's
+    nominal range, measured on the same sample as in memory, so the chunked result is
+    the whole image's."""
+    da = pytest.importorskip("dask.array")
+    from imgops._cpu.bm3d import measured_range
+    from imgops._ops import bm3d_chunk_arguments
+
+    rng = np.random.default_rng(5)
+    clean = skdata.camera()[100:180, 200:260].astype(np.float32) * np.float32(4095 / 255)
+    x = (clean + rng.normal(0, 200, clean.shape)).astype(np.float32)
+    d = da.from_array(x, chunks=(40, 33))
+    assert bm3d_chunk_arguments(d, 200.0) == {"data_range": measured_range(x[None, ..., None])}
+    assert bm3d_chunk_arguments(d, 0.0) == {} and bm3d_chunk_arguments(x, 200.0) == {}
+    whole = imgops.bm3d(x, 200.0, profile="fast")
+    got = imgops.bm3d(d, 200.0, profile="fast").compute()
+    np.testing.assert_allclose(got, whole, rtol=0, atol=1e-3)
+
+
 def test_denoise_nl_means_is_the_documented_recipe():
     noisy = _noisy(skdata.astronaut()[:64, :64], 25)
     s = imgops.estimate_noise(noisy)

@@ -89,6 +89,14 @@ being sigma times its row's norm; blocks are matched on Y alone and the same gro
 filter all three, each channel aggregated with its own weights. Any other channel count
 is denoised channel by channel.
 
+Units: "the 0-255 scale" above means a nominal range R of 255; data of range R has its
+thresholds tau scaled by (R / 255)^2 and sigma compared with 40 R / 255. R is the integer
+dtype's maximum, or for float images measured on the data (:func:`measured_range`: a
+statistic homogeneous of degree 1), so that the result scales with float data: every
+other quantity is already relative (thresholds in sigmas, Wiener weights b^2 / (b^2 +
+sigma^2), aggregation weights 1 / sigma^2 on both sides of a division), and the whole
+chain is equivariant to a few float32 ulps (bitwise for powers of two).
+
 Edge cases: an image smaller than a block is extended by symmetric reflection to 8 x 8
 and the result cropped; the search window is clipped to the image (mirrored padding was
 measured: it lost 0.02-0.15 dB, mirrored noise matching itself); the last row and column
@@ -116,6 +124,8 @@ from .._shared.bm3d import (
     OPP_INV,
     OPP_NORMS,
     Profile,
+    data_range_of,
+    finite_max_abs,
     haar_forward,
     haar_inverse,
     hard_threshold,
@@ -124,6 +134,7 @@ from .._shared.bm3d import (
     kaiser_window,
     pow2_floor,
     profile_params,
+    range_stride,
     ref_positions,
     ssd_limit,
     stage1_tau,
@@ -571,6 +582,15 @@ def fill_nonfinite(planes: np.ndarray, bad: np.ndarray, passes: int = 8) -> None
             p[miss] = p[ok].mean() if ok.any() else 0.0
 
 
+def measured_range(images: np.ndarray) -> float:
+    """The nominal range of the float images ``(N, H, W, C)`` (float32, as the driver
+    sees them): :func:`~imgops._shared.bm3d.data_range_of` of every image and channel
+    at the rows and columns :func:`~imgops._shared.bm3d.range_stride` picks."""
+    n, h, w, c = images.shape
+    s = range_stride(n, h, w, c)
+    return data_range_of(images[:, ::s, ::s, :], lambda: finite_max_abs(images))
+
+
 def bm3d_hwc(image: np.ndarray, sigma: float, profile: str) -> np.ndarray:
     """BM3D (CBM3D for three channels) of a float32 ``(H, W, C)`` image.
 
@@ -599,8 +619,9 @@ def bm3d_hwc(image: np.ndarray, sigma: float, profile: str) -> np.ndarray:
 
 def bm3d_hwc_range(image: np.ndarray, sigma: float, profile: str,
                    data_range: float, origin=(0, 0)) -> np.ndarray:
-    """:func:`bm3d_hwc` for data whose nominal range is ``data_range`` (1.0 for float
-    images in [0, 1]): tau_match scales with its square, the large-noise switch with it.
+    """:func:`bm3d_hwc` for data whose nominal range is ``data_range`` (the public
+    function's: the integer dtype's maximum, or :func:`measured_range` for float
+    images): tau_match scales with its square, the large-noise switch with it.
     ``origin``: the image's first row and column in a larger one (a chunk's), whose
     reference grid is used."""
     image = np.ascontiguousarray(image, dtype=_F)

@@ -216,13 +216,16 @@ def nl_means(image, *, h, patch_size, patch_distance, sigma):
 
 def bm3d(image, *, sigma, profile, data_range, origin=(0, 0)):
     """Each image of a batch through the BM3D driver in float32 (H, W, C); sigma 0 gives
-    the image back unchanged (a copy); ``origin``: the reference grid's (a chunk's place
-    in a larger image)."""
+    the image back unchanged (a copy); ``data_range`` None (float images): measured on
+    the whole batch (``kernels.measured_range``); ``origin``: the reference grid's (a
+    chunk's place in a larger image)."""
     if sigma == 0.0:
         return copy(image)
     from . import bm3d as kernels  # the largest kernels: compiled only when used
 
     v = _layout.as4d(np.ascontiguousarray(image, dtype=np.float32))
+    if data_range is None:
+        data_range = kernels.measured_range(v)
     out = np.empty(v.shape, np.float32)
     for n in range(v.shape[0]):
         out[n] = kernels.bm3d_hwc_range(np.ascontiguousarray(v[n]), sigma, profile,

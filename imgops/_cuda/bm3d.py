@@ -41,6 +41,8 @@ from .._shared.bm3d import (
     OPP_NORMS,
     Profile,
     block_ssd,
+    data_range_of,
+    finite_max_abs,
     fwd2_at,
     haar_forward,
     haar_inverse,
@@ -51,6 +53,7 @@ from .._shared.bm3d import (
     kaiser_window,
     pow2_floor,
     profile_params,
+    range_stride,
     ref_positions,
     ssd_limit,
     stage1_tau,
@@ -284,7 +287,28 @@ def _restore_nonfinite(src, out):
                 out[y, x, c] = v
 
 
+@cuda.jit
+def _strided_sample(planes, s, out):
+    """out[p, i, j] = planes[p, s i, s j]: the nominal range's sample."""
+    j, i, p = cuda.grid(3)
+    if p < out.shape[0] and i < out.shape[1] and j < out.shape[2]:
+        out[p, i, j] = planes[p, s * i, s * j]
+
+
 # ----------------------------------------------------------------------------- driver
+def measured_range_cuda(planes, n: int, c: int) -> float:
+    """The nominal range of the device planes ``(n * c, H, W)`` (float32): the CPU's
+    ``measured_range`` (the same strided sample, gathered here and brought to the host;
+    the whole image only when the sample says nothing)."""
+    P, H, W = planes.shape
+    s = range_stride(n, H, W, c)
+    out = cuda.device_array((P, -(-H // s), -(-W // s)), _F)
+    threads = (16, 8, 1)
+    grid = tuple(math.ceil(d / t) for d, t in zip(out.shape[::-1], threads, strict=True))
+    _strided_sample[grid, threads](planes, s, out)
+    return data_range_of(out.copy_to_host(), lambda: finite_max_abs(planes.copy_to_host()))
+
+
 def _grid2(w: int, h: int) -> tuple[tuple[int, int], tuple[int, int]]:
     return (math.ceil(w / _T2[0]), math.ceil(h / _T2[1])), _T2
 

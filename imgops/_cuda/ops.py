@@ -144,7 +144,8 @@ def nl_means(image, *, h, patch_size, patch_distance, sigma):
 
 def bm3d(image, *, sigma, profile, data_range, origin=(0, 0)):
     """Each image of a batch through the CUDA BM3D driver on float32 (H, W, C) device
-    arrays (the layout kernels move planes to channels-last and back); ``origin``: the
+    arrays (the layout kernels move planes to channels-last and back); ``data_range``
+    None (float images): measured on the whole batch as the CPU does; ``origin``: the
     reference grid's (a chunk's place in a larger image)."""
     if sigma == 0.0:
         return copy(image)
@@ -156,11 +157,13 @@ def bm3d(image, *, sigma, profile, data_range, origin=(0, 0)):
     def body(planes):
         P, H, W = planes.shape
         n = P // c
+        rng = data_range if data_range is not None else \
+            kernels.measured_range_cuda(planes, n, c)
         hwc = runtime.empty((n, H, W, c), np.float32)
         runtime.launch(k.scatter, (W, H, P), planes, hwc, 0.0, 0.0, False)
         for i in range(n):
             hwc[i].copy_to_device(kernels.bm3d_hwc_cuda_range(hwc[i], sigma, profile,
-                                                              data_range, origin))
+                                                              rng, origin))
         out = runtime.empty(planes.shape, np.float32)
         runtime.launch(k.gather, (W, H, P), hwc, out)
         return out

@@ -28,3 +28,29 @@ def test_bm3d_cuda_uint8_device_in_device_out():
     got = imgops.bm3d(cuda.to_device(img), 20.0, profile="fast")
     assert not isinstance(got, np.ndarray)
     assert np.abs(got.copy_to_host().astype(int) - want.astype(int)).max() <= 1
+
+
+def test_bm3d_cuda_measures_the_float_range_as_the_cpu():
+    """Float images in any range: the GPU measures the nominal range on the same strided
+    sample as the CPU (here one sample in two rows and columns, NaN left out), so data
+    in 0-4095 gives the CPU's result, and 4095 times the result on [0, 1]."""
+    from numba import cuda
+
+    from imgops._cpu.bm3d import measured_range
+    from imgops._cuda.bm3d import measured_range_cuda
+    from imgops._shared import bm3d as shared
+
+    rng = np.random.default_rng(6)
+    img = np.clip(0.5 + 0.2 * rng.standard_normal((80, 80, 3)), 0, 1).astype(np.float32)
+    img[3, 5, 1] = np.nan
+    k = np.float32(4095.0)
+    assert shared.range_stride(1, 80, 80, 3) == 2
+    planes = cuda.to_device(np.ascontiguousarray((img * k).transpose(2, 0, 1)))
+    assert measured_range_cuda(planes, 1, 3) == measured_range((img * k)[None])
+    small = np.ascontiguousarray(img[:9, :14])
+    want = imgops.bm3d(small * k, 0.1 * k, profile="fast", backend="cpu")
+    got = np.asarray(imgops.bm3d(small * k, 0.1 * k, profile="fast", backend="cuda"))
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * k, equal_nan=True)
+    base = imgops.bm3d(small, 0.1, profile="fast", backend="cuda")
+    np.testing.assert_allclose(got, k * np.asarray(base), rtol=0, atol=1e-5 * k,
+                               equal_nan=True)
