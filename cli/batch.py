@@ -10,6 +10,7 @@ output is left behind, and the exit status is 130.
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import sys
 import time
@@ -17,7 +18,9 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import IO
 
 import click
 
@@ -122,10 +125,38 @@ def plan(inputs: list[Path], output: Path, *, recursive: bool, glob: str | None,
 
 @dataclass
 class Summary:
+    """The batch's counts, and its ``--log``: one JSON object per input, a line each."""
+
     processed: int = 0
     skipped: int = 0
     failed: int = 0
     seconds: float = 0.0
+    log: IO[str] | None = None
+    command: str = ""
+
+    def ok(self, src, dst, seconds: float | None = None) -> None:
+        self.processed += 1
+        self._record(src, dst, "ok", seconds, None)
+
+    def fail(self, src, dst, reason: str, seconds: float | None = None) -> None:
+        self.failed += 1
+        self._record(src, dst, "failed", seconds, reason)
+
+    def skip(self, src, dst) -> None:
+        """An input whose output exists (``--skip-existing``); counted up front."""
+        self._record(src, dst, "skipped", None, None)
+
+    def _record(self, src, dst, status: str, seconds: float | None, error: str | None
+                ) -> None:
+        if self.log is None:
+            return
+        entry = {"time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                 "command": self.command, "source": str(src),
+                 "output": None if dst is None else str(dst), "status": status,
+                 "seconds": None if seconds is None else round(seconds, 4),
+                 "error": error}
+        self.log.write(json.dumps(entry) + "\n")
+        self.log.flush()  # a killed run keeps what it logged
 
     def line(self) -> str:
         rate = self.processed / self.seconds if self.seconds > 0 else 0.0
@@ -143,8 +174,17 @@ def run(jobs: list[Job], process: Callable[[files.Picture], files.Picture], *, w
     show = not quiet and sys.stderr.isatty()
     bar = tqdm(total=len(jobs), unit="img", disable=not show, file=sys.stderr)
 
+    spent: dict[Path, float] = {}  # each file's own read, process and write seconds
+
+    def timed(fn, job, *args):
+        t = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            spent[job.src] = spent.get(job.src, 0.0) + time.perf_counter() - t
+
     def fail(job: Job, reason: str) -> None:
-        summary.failed += 1
+        summary.fail(job.src, job.dst, reason, spent.pop(job.src, None))
         msg = f"{job.src}: {reason}"
         if show:
             bar.write(msg, file=sys.stderr)
@@ -161,14 +201,14 @@ def run(jobs: list[Job], process: Callable[[files.Picture], files.Picture], *, w
             job = next(todo, None)
             if job is None:
                 return
-            reads.append((job, pool.submit(files.read, job.src)))
+            reads.append((job, pool.submit(timed, files.read, job, job.src)))
 
     def drain_writes(limit: int) -> None:
         while len(writes) > limit:
             job, fut = writes.popleft()
             try:
                 fut.result()
-                summary.processed += 1
+                summary.ok(job.src, job.dst, spent.pop(job.src, None))
             except Exception as exc:
                 fail(job, f"cannot write {job.dst}: {exc}")
             bar.update(1)
@@ -185,13 +225,13 @@ def run(jobs: list[Job], process: Callable[[files.Picture], files.Picture], *, w
                 bar.update(1)
                 continue
             try:
-                out = process(pic)
+                out = timed(process, job, pic)
             except (ValueError, TypeError, files.ImageFileError) as exc:
                 fail(job, f"cannot process: {exc}")
                 bar.update(1)
                 continue
-            writes.append((job, pool.submit(files.write_atomic, out, job.dst, job.kind,
-                                             tmp_files)))
+            writes.append((job, pool.submit(timed, files.write_atomic, job, out, job.dst,
+                                             job.kind, tmp_files)))
             drain_writes(max(1, workers))
         drain_writes(0)
     except KeyboardInterrupt:

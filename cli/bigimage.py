@@ -305,22 +305,25 @@ def run(jobs: list[BigJob], process, *, summary, client=None) -> None:
         import dask
     except ImportError:
         for job in jobs:
-            summary.failed += 1
-            click.echo(f"{job.src}: cannot process: large images (Zarr, TIFFs above "
-                       "--tile-above pixels) need Dask: pip install 'imgops[dask]'", err=True)
+            reason = ("cannot process: large images (Zarr, TIFFs above --tile-above "
+                      "pixels) need Dask: pip install 'imgops[dask]'")
+            summary.fail(job.src, job.dst, reason)
+            click.echo(f"{job.src}: {reason}", err=True)
         return
     t0 = time.perf_counter()
     scheduler = client if client is not None else "threads"
     try:
         for job in jobs:
+            t1 = time.perf_counter()
             try:
                 with dask.config.set(scheduler=scheduler):
                     process_one(job, process)
-                summary.processed += 1
+                summary.ok(job.src, job.dst, time.perf_counter() - t1)
             except (KeyboardInterrupt, SystemExit):
                 raise
             except Exception as exc:
-                summary.failed += 1
+                summary.fail(job.src, job.dst, f"cannot process: {exc}",
+                             time.perf_counter() - t1)
                 click.echo(f"{job.src}: cannot process: {exc}", err=True)
     except KeyboardInterrupt:
         summary.seconds += time.perf_counter() - t0

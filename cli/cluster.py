@@ -83,10 +83,15 @@ def _written_since(path: Path, since_ns: int | None) -> bool:
         return False
 
 
+class _Stage(Exception):
+    """A file's failure, its message saying at which step."""
+
+
 def process_group(jobs: list, process, since_ns: int | None = None
-                  ) -> list[tuple[str, str | None]]:
-    """One task, on a worker: read, process and write each file; ``(source, reason)``
-    for each, reason None when it succeeded, and a progress event as each is done.
+                  ) -> list[tuple[str, str | None, float]]:
+    """One task, on a worker: read, process and write each file; ``(source, reason,
+    seconds)`` for each, reason None when it succeeded, and a progress event as each is
+    done.
     Kernels run on the worker thread's share of Numba's threads.
 
     A task whose worker died is run again by the scheduler on another worker: the
@@ -99,26 +104,25 @@ def process_group(jobs: list, process, since_ns: int | None = None
     for job in jobs:
         if results:  # every path below appends one result: the previous file is done
             _done(results[-1][0])
+        t0 = time.perf_counter()
         if _written_since(Path(job.dst), since_ns):
-            results.append((str(job.src), None))
+            results.append((str(job.src), None, 0.0))
             continue
         try:
             pic = files.read(job.src)
+            try:
+                with _dask.numba_threads():
+                    out = process(pic)
+            except Exception as exc:
+                raise _Stage(f"cannot process: {exc}") from None
+            try:
+                files.write_atomic(out, Path(job.dst), job.kind)
+            except Exception as exc:
+                raise _Stage(f"cannot write {job.dst}: {exc}") from None
         except Exception as exc:
-            results.append((str(job.src), str(exc)))
+            results.append((str(job.src), str(exc), time.perf_counter() - t0))
             continue
-        try:
-            with _dask.numba_threads():
-                out = process(pic)
-        except Exception as exc:
-            results.append((str(job.src), f"cannot process: {exc}"))
-            continue
-        try:
-            files.write_atomic(out, Path(job.dst), job.kind)
-        except Exception as exc:
-            results.append((str(job.src), f"cannot write {job.dst}: {exc}"))
-            continue
-        results.append((str(job.src), None))
+        results.append((str(job.src), None, time.perf_counter() - t0))
     if results:
         _done(results[-1][0])
     return results
@@ -136,8 +140,10 @@ def run(client, jobs: list, process, *, quiet: bool, summary) -> None:
     show = not quiet and sys.stderr.isatty()
     bar = tqdm(total=len(jobs), unit="img", disable=not show, file=sys.stderr)
 
-    def fail(src, reason: str) -> None:
-        summary.failed += 1
+    dst_of = {str(job.src): job.dst for job in jobs}
+
+    def fail(src, reason: str, seconds: float | None = None) -> None:
+        summary.fail(src, dst_of.get(str(src)), reason, seconds)
         msg = f"{src}: {reason}"
         if show:
             bar.write(msg, file=sys.stderr)
@@ -173,12 +179,12 @@ def run(client, jobs: list, process, *, quiet: bool, summary) -> None:
                     fail(job.src, f"task failed on the cluster: {exc}")
                 advance([str(job.src) for job in group_of[fut.key]])
                 continue
-            for src, reason in results:
+            for src, reason, seconds in results:
                 if reason is None:
-                    summary.processed += 1
+                    summary.ok(src, dst_of.get(src), seconds)
                 else:
-                    fail(src, reason)
-            advance([src for src, _ in results])
+                    fail(src, reason, seconds)
+            advance([src for src, _, _ in results])
     except KeyboardInterrupt:
         # tasks not started are cancelled; a running task finishes the file it writes
         # (each is renamed into place only when complete)

@@ -50,7 +50,7 @@ EDGE_GAIN = {"sobel": 4 * np.sqrt(2), "prewitt": 3 * np.sqrt(2), "scharr": 16 * 
 
 def _execute(inputs, output, process, *, recursive, glob, fmt, overwrite, skip_existing,
              backend, workers, quiet, raw_tiff=False, scheduler=None,
-             tile_above=bigimage.TILE_ABOVE, prime=None):
+             tile_above=bigimage.TILE_ABOVE, prime=None, log=None):
     import imgops
 
     if backend == "cuda":
@@ -67,10 +67,18 @@ def _execute(inputs, output, process, *, recursive, glob, fmt, overwrite, skip_e
     large, jobs = bigimage.take_large(jobs, tile_above)
     client = cluster.connect(scheduler) if scheduler else None  # before anything is written
     summary = batch.Summary(skipped=len(skipped) + len(big_skipped),
-                            failed=len(refused) + len(big_refused))
-    for src, reason in refused + big_refused:
-        click.echo(f"{src}: {reason}", err=True)
+                            command=click.get_current_context().info_name or "")
     try:
+        if log is not None:
+            try:
+                summary.log = open(log, "a", encoding="utf-8")  # closed below
+            except OSError as exc:
+                raise click.UsageError(f"cannot open --log {log}: {exc}") from None
+        for job in skipped + big_skipped:
+            summary.skip(job.src, job.dst)
+        for src, reason in refused + big_refused:
+            summary.fail(src, None, reason)
+            click.echo(f"{src}: {reason}", err=True)
         if jobs or large or big:
             try:
                 output.mkdir(parents=True, exist_ok=True)
@@ -105,6 +113,8 @@ def _execute(inputs, output, process, *, recursive, glob, fmt, overwrite, skip_e
     finally:
         if client is not None:
             client.close()
+        if summary.log is not None:
+            summary.log.close()
     if not quiet:
         click.echo(summary.line())
     sys.exit(1 if summary.failed else 0)

@@ -37,6 +37,11 @@ def batch_options(f):
                      show_default=True, metavar="PIXELS",
                      help="TIFFs with more pixels are processed tile by tile and written "
                           "as tiled BigTIFF (a .zarr INPUT always is chunk by chunk)."),
+        click.option("--log", type=click.Path(dir_okay=False, path_type=Path),
+                     metavar="FILE",
+                     help="Append one JSON object per input to FILE (a line each: time, "
+                          "command, source, output, status ok|failed|skipped, seconds, "
+                          "error), for auditing and resuming batches."),
         click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary."),
     ]
     for d in reversed(decorators):

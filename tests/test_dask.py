@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -673,9 +674,15 @@ def test_cli_process_on_a_cluster_equals_the_local_run(tmp_path, cluster_client,
         tifffile.imwrite(src / f"f{i}.tif", random_image((30, 40, 3), np.uint8, seed=40 + i),
                          photometric="rgb")
     (src / "broken.tif").write_bytes(b"II*\x00 not a tiff")
-    r = _cli_process(*args, "--scheduler", cluster_client.scheduler.address, src,
-                     tmp_path / "remote", cwd=tmp_path)
+    log = tmp_path / "remote.jsonl"
+    r = _cli_process(*args, "--scheduler", cluster_client.scheduler.address, "--log", log,
+                     src, tmp_path / "remote", cwd=tmp_path)
     assert r.returncode == 1, r.stderr
+    import json
+
+    status = {Path(e["source"]).name: e["status"]
+              for e in map(json.loads, log.read_text().splitlines())}
+    assert status == {**{f"f{i}.tif": "ok" for i in range(5)}, "broken.tif": "failed"}
     assert "Traceback" not in r.stderr and f"{src / 'broken.tif'}:" in r.stderr
     assert "processed 5, skipped 0, failed 1" in r.stdout
     local = _cli_process(*args, src, tmp_path / "local", cwd=tmp_path)

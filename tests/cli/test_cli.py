@@ -733,3 +733,44 @@ def test_every_command_runs_without_the_optional_extras(tmp_path, command):
             out = Path(args[-1])
             assert sorted(p.name for p in out.iterdir()) == (
                 ["a.png", "b.jpg"] if fail else ["a.png", "b.jpg", "c.tif"])
+
+
+# --------------------------------------------------------------------------- --log
+def test_log_has_one_json_object_per_input(tmp_path):
+    """Every input gets one line: processed, failed (unreadable, refused up front) or
+    skipped (its output exists), with the output path, its seconds and the reason."""
+    import json
+
+    src, out, log = tmp_path / "in", tmp_path / "out", tmp_path / "batch.jsonl"
+    save_png(src / "a.png", rgb(seed=1))
+    save_png(src / "b.png", rgb(seed=2))
+    (src / "bad.png").write_bytes(b"not a png")
+    save_png(src / "c.tif.png", rgb(seed=3))
+    tifffile.imwrite(src / "pages.tif", np.stack([rgb(seed=4), rgb(seed=5)]),
+                     photometric="rgb")
+    save_png(out / "b.png", rgb(seed=9))  # exists: skipped
+    r = invoke("blur", "--skip-existing", "--log", log, src, out)
+    assert r.exit_code == 1, r.output
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    by_src = {Path(e["source"]).name: e for e in entries}
+    assert len(entries) == len(by_src) == 5
+    assert {e["command"] for e in entries} == {"blur"}
+    assert by_src["a.png"]["status"] == "ok" and by_src["a.png"]["error"] is None
+    assert by_src["a.png"]["output"] == str(out / "a.png")
+    assert by_src["a.png"]["seconds"] > 0
+    assert by_src["b.png"]["status"] == "skipped"
+    assert by_src["bad.png"]["status"] == "failed" and by_src["bad.png"]["error"]
+    assert by_src["pages.tif"]["status"] == "failed"
+    assert "multi-page" in by_src["pages.tif"]["error"]
+    assert by_src["c.tif.png"]["status"] == "ok"
+    r = invoke("blur", "--skip-existing", "--log", log, src, out)  # a resumed run appends
+    lines = log.read_text().splitlines()
+    assert len(lines) == 10
+    assert sum(json.loads(q)["status"] == "skipped" for q in lines[5:]) == 3
+
+
+def test_log_unwritable_is_a_usage_error(folder, tmp_path):
+    r = invoke("blur", "--log", tmp_path / "no" / "such" / "dir" / "log.jsonl", folder,
+               tmp_path / "out")
+    assert r.exit_code == 2 and "--log" in r.output
+    assert not (tmp_path / "out").exists()
