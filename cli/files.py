@@ -4,11 +4,11 @@ Pillow reads and writes 8-bit PNG, JPEG, BMP and WebP (palette images become
 RGB/RGBA, JPEG EXIF orientation is applied so outputs look upright); imagecodecs
 reads and writes 16-bit PNG (Pillow cannot hold 16-bit color); tifffile reads
 and writes TIFF (8/16-bit, float32/64; palette TIFF becomes RGB, the alpha's
-associated/unassociated kind is kept). Multi-frame files (animated PNG/WebP,
-multi-page TIFF) are refused: writing their first frame alone would lose the rest,
-and so is any other TIFF that is not one plain image (stacks, hyperstacks, OME-TIFF,
-pyramids: :func:`check_single_tiff`); so is CMYK (JPEG, TIFF), whose colours need
-its print profile to convert.
+associated/unassociated kind is kept). Multi-frame files (animated PNG/WebP) are
+refused: writing their first frame alone would lose the rest; multi-page TIFFs go
+through ``stacks`` instead, and :func:`check_single_tiff` refuses any other TIFF that
+is not one plain image; so is CMYK (JPEG, TIFF), whose colours need its print
+profile to convert.
 ICC profiles are carried over where the output format can hold one (PNG, JPEG,
 WebP, TIFF), and so are the resolution (dpi: PNG, JPEG, BMP, TIFF) and the EXIF of
 JPEG, PNG and WebP inputs (into JPEG, PNG and WebP outputs; JPEG's with the
@@ -166,9 +166,9 @@ def check_single_tiff(tf) -> None:
 
     Anything else would be cut down to its first page or have its planes taken for
     colour channels: a page sequence (``TiffWriter.write`` per page), a z-stack, an
-    ImageJ hyperstack, an OME-TIFF, a pyramid, a (4, H, W) array that tifffile stores
-    as "RGB plus an extra sample" in separate planes. ``tf`` is an open
-    ``tifffile.TiffFile``.
+    ImageJ hyperstack, an OME-TIFF (the batch hands those to ``stacks``), a pyramid, a
+    (4, H, W) array that tifffile stores as "RGB plus an extra sample" in separate
+    planes. ``tf`` is an open ``tifffile.TiffFile``.
     """
     pages = len(tf.pages)
     if pages == 0:
@@ -206,22 +206,28 @@ def _read_tiff(path: Path) -> Picture:
 
     with tifffile.TiffFile(path) as tf:
         check_single_tiff(tf)
-        page = tf.pages[0]
-        photometric = int(page.photometric)
-        if photometric not in _TIFF_PHOTOMETRIC:  # YCbCr would decode as raw Y, Cb, Cr
-            name = getattr(page.photometric, "name", photometric)
-            raise ImageFileError(f"unsupported TIFF color space {name} (gray, RGB and "
-                                 "palette are read)")
-        shape = page.shape
-        h, w = (shape[0], shape[1]) if page.planarconfig != 2 or len(shape) < 3 \
-            else (shape[1], shape[2])
-        _check_size(h, w, path)
-        pix = page.asarray()
-        icc = page.tags.get("InterColorProfile")
-        icc = bytes(icc.value) if icc is not None else None
-        extras = tuple(int(e) for e in (page.extrasamples or ()))
-        dpi = _tiff_dpi(page)
-        colormap = page.colormap if photometric == 3 else None
+        return page_picture(tf.pages[0], path)
+
+
+def page_picture(page, path: Path) -> Picture:
+    """One TIFF page (an open ``tifffile.TiffPage``) as a Picture: gray, RGB or palette
+    (made RGB), samples last, min-is-white made min-is-black, the alpha's kind, ICC
+    profile and resolution kept; :class:`ImageFileError` for what is not supported."""
+    photometric = int(page.photometric)
+    if photometric not in _TIFF_PHOTOMETRIC:  # YCbCr would decode as raw Y, Cb, Cr
+        name = getattr(page.photometric, "name", photometric)
+        raise ImageFileError(f"unsupported TIFF color space {name} (gray, RGB and "
+                             "palette are read)")
+    shape = page.shape
+    h, w = (shape[0], shape[1]) if page.planarconfig != 2 or len(shape) < 3 \
+        else (shape[1], shape[2])
+    _check_size(h, w, path)
+    pix = page.asarray()
+    icc = page.tags.get("InterColorProfile")
+    icc = bytes(icc.value) if icc is not None else None
+    extras = tuple(int(e) for e in (page.extrasamples or ()))
+    dpi = _tiff_dpi(page)
+    colormap = page.colormap if photometric == 3 else None
     if pix.ndim == 3 and page.planarconfig == 2:  # separate planes -> channels last
         pix = np.moveaxis(pix, 0, -1)
     if colormap is not None:  # palette -> RGB through the 16-bit color map (as Pillow's P)

@@ -26,7 +26,7 @@ os.environ.setdefault("NUMBA_CUDA_LOW_OCCUPANCY_WARNINGS", "0")
 
 from imgops import _warmup  # noqa: E402  (the children's targets: see that module)
 
-from . import batch, bigimage, cluster, files  # noqa: E402
+from . import batch, bigimage, cluster, files, stacks  # noqa: E402
 from .options import batch_options, positive  # noqa: E402
 
 
@@ -64,6 +64,7 @@ def _execute(inputs, output, process, *, recursive, glob, fmt, overwrite, skip_e
     jobs, skipped, refused = batch.plan(inputs, output, recursive=recursive, glob=glob,
                                         fmt=fmt, overwrite=overwrite,
                                         skip_existing=skip_existing, raw_tiff=raw_tiff)
+    stack_jobs, jobs = stacks.take_stacks(jobs)  # multi-page TIFFs: page by page
     large, jobs = bigimage.take_large(jobs, tile_above)
     client = cluster.connect(scheduler) if scheduler else None  # before anything is written
     summary = batch.Summary(skipped=len(skipped) + len(big_skipped),
@@ -79,7 +80,7 @@ def _execute(inputs, output, process, *, recursive, glob, fmt, overwrite, skip_e
         for src, reason in refused + big_refused:
             summary.fail(src, None, reason)
             click.echo(f"{src}: {reason}", err=True)
-        if jobs or large or big:
+        if jobs or large or big or stack_jobs:
             try:
                 output.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -87,12 +88,12 @@ def _execute(inputs, output, process, *, recursive, glob, fmt, overwrite, skip_e
                     from None
         # temporaries that a killed run left where this one writes (only imgops's own)
         folders = {output} | {j.dst.parent for j in jobs + large} | \
-            {j.dst.parent for j in big}
+            {j.dst.parent for j in big + stack_jobs}
         stale = files.remove_stale(folders)
         if stale and not quiet:
             click.echo(f"removed {len(stale)} temporary file(s) left by an interrupted run",
                        err=True)
-        cold = bool(jobs or large or big) and client is None and \
+        cold = bool(jobs or large or big or stack_jobs) and client is None and \
             imgops.backends()["cpu"]["cache"]["kernels"] == 0
         if cold and not quiet and sys.stderr.isatty():
             click.echo(f"compiling kernels for first use (once, about {FIRST_COMPILE_S} s; "
@@ -109,6 +110,7 @@ def _execute(inputs, output, process, *, recursive, glob, fmt, overwrite, skip_e
             cluster.run(client, jobs, process, quiet=quiet, summary=summary)
         else:
             batch.run(jobs, process, workers=workers, quiet=quiet, summary=summary)
+        stacks.run(stack_jobs, process, summary=summary)  # in this process, cluster or not
         bigimage.run(large + big, process, summary=summary, client=client)
     finally:
         if client is not None:
@@ -168,8 +170,12 @@ def main():
               help="bilateral spatial sigma (default 1.5).")
 @click.option("--size", type=click.IntRange(1, 101), help="median window (default 3).")
 @click.option("--sigma", type=float, help="gaussian sigma (default 1.0).")
+@click.option("--noise-per", type=click.Choice(["plane", "stack"]), default="plane",
+              show_default=True,
+              help="Multi-page TIFFs (bm3d, nl-means): estimate the noise for each plane, "
+                   "or once for the whole stack (the median of the planes' estimates).")
 def denoise(inputs, output, method, profile, h, noise, patch_size, patch_distance,
-            sigma_color, sigma_spatial, size, sigma, backend, **kw):
+            sigma_color, sigma_spatial, size, sigma, noise_per, backend, **kw):
     """Remove noise: the same result as imgops.denoise(image, method, ...)."""
     import imgops
 
@@ -187,9 +193,21 @@ def denoise(inputs, output, method, profile, h, noise, patch_size, patch_distanc
         raise click.UsageError(f"option(s) {names} do not apply to --method {method}")
     # --noise is the denoisers' sigma (the noise level); --sigma is gaussian's width
     params = {("sigma" if k == "noise" else k): v for k, v in given.items()}
-    _execute(inputs, output, _filter(lambda a: imgops.denoise(a, method, backend=backend,
-                                                              **params)),
-             backend=backend, prime="bm3d" if method == "bm3d" else None, **kw)
+    lib_method = method.replace("-", "_")
+    process = _filter(lambda a: imgops.denoise(a, lib_method, backend=backend, **params))
+    if noise_per == "stack" and method in ("bm3d", "nl-means") and "sigma" not in params:
+        def for_stack(pictures):
+            """One noise level for every plane of a stack: the median of theirs."""
+            s = float(np.median([imgops.estimate_noise(p.color) for p in pictures]))
+            fixed = {"sigma": s, **({"h": 0.8 * s} if method == "nl-means" else {}),
+                     **params}
+            if s == 0.0:  # no noise found: the planes come back unchanged
+                return _filter(lambda a: a.copy())
+            return _filter(lambda a: imgops.denoise(a, lib_method, backend=backend,
+                                                    **fixed))
+        process.for_stack = for_stack
+    _execute(inputs, output, process, backend=backend,
+             prime="bm3d" if method == "bm3d" else None, **kw)
 
 
 @main.command()

@@ -186,8 +186,9 @@ def test_palette_png_becomes_rgb(tmp_path):
 
 
 def test_multi_frame_files_refused_not_truncated(tmp_path):
-    """Writing the first frame or page alone would silently lose the rest: a per-file
-    failure instead, and the other files go on."""
+    """Writing the first frame alone would silently lose the rest: a per-file failure
+    instead, and the other files go on (a multi-page TIFF is a stack, processed page
+    by page)."""
     src, out = tmp_path / "in", tmp_path / "out"
     a, b = rgb(seed=3), rgb(seed=4)
     src.mkdir()
@@ -198,9 +199,12 @@ def test_multi_frame_files_refused_not_truncated(tmp_path):
     save_png(src / "ok.png", a)
     r = invoke("blur", src, out)
     assert r.exit_code == 1
-    assert "processed 1, skipped 0, failed 3" in r.output
-    assert "2 frames" in r.output and "multi-page TIFF (2 pages" in r.output
-    assert sorted(p.name for p in out.iterdir()) == ["ok.png"]
+    assert "processed 2, skipped 0, failed 2" in r.output
+    assert r.output.count("2 frames") == 2
+    assert sorted(p.name for p in out.iterdir()) == ["ok.png", "pages.tif"]
+    got = tifffile.imread(out / "pages.tif")
+    np.testing.assert_array_equal(got, np.stack([imgops.gaussian(a, 1.0),
+                                                 imgops.gaussian(b, 1.0)]))
 
 
 def test_tiff_palette_cmyk_and_associated_alpha(tmp_path):
@@ -573,43 +577,20 @@ _G = np.random.default_rng(7).integers(0, 256, (4, 40, 50), dtype=np.uint8)
 _C = np.random.default_rng(8).integers(0, 65536, (3, 40, 50, 3), dtype=np.uint16)
 # every layout tifffile writes that is not one plain image, and the reason's words
 REFUSED_TIFFS = {
-    "pages": (lambda p: _pages(p, _G), "4 pages"),
-    # tifffile's default for (4, H, W): RGB plus an extra sample in separate planes (its
-    # later versions: pages), with a DeprecationWarning
-    "zstack": (lambda p: _quiet(tifffile.imwrite, p, _G), ("separate sample planes",
-                                                         "4 pages")),
-    "zstack_minisblack": (lambda p: tifffile.imwrite(p, _G, photometric="minisblack"),
-                          "4 pages"),
-    "zstack_5": (lambda p: tifffile.imwrite(p, np.concatenate([_G, _G[:1]])), "5 pages"),
-    "volumetric": (lambda p: _quiet(tifffile.imwrite, p, _G, volumetric=True,
-                                    tile=(16, 16)), ("separate sample planes", "axes ZYX")),
-    "rgb_stack": (lambda p: tifffile.imwrite(p, _C, photometric="rgb"), "3 pages"),
+    # what tifffile.imwrite(path, (4, H, W) array) writes today (it warns that later
+    # versions will write pages): RGB plus an extra sample, in separate planes
+    "zstack_planar_samples": (lambda p: tifffile.imwrite(p, _G, photometric="rgb",
+                                                         planarconfig="separate",
+                                                         extrasamples=["unassalpha"]),
+                              "separate sample planes"),
+    "volumetric": (lambda p: tifffile.imwrite(p, _G, volumetric=True, tile=(16, 16),
+                                              photometric="minisblack"), "volumetric"),
     "rgba_planar": (lambda p: tifffile.imwrite(p, _C[0].transpose(2, 0, 1)[[0, 1, 2, 0]],
                                                photometric="rgb", planarconfig="separate",
                                                extrasamples=["unassalpha"]),
                     "separate sample planes"),
-    "imagej_zyx": (lambda p: tifffile.imwrite(p, _G, imagej=True, metadata={"axes": "ZYX"}),
-                   "ImageJ hyperstack"),
-    "imagej_tzcyx": (lambda p: tifffile.imwrite(p, np.zeros((2, 2, 2, 20, 30), np.uint16),
-                                                imagej=True, metadata={"axes": "TZCYX"}),
-                     "ImageJ hyperstack"),
-    "ome_zcyx": (lambda p: tifffile.imwrite(p, np.zeros((2, 3, 20, 30), np.float32),
-                                            ome=True, metadata={"axes": "ZCYX"}), "OME-TIFF"),
-    "ome_one_plane_two_series": (lambda p: _two_series_ome(p), "OME-TIFF"),
-    "gray_two_samples_no_alpha": (
-        lambda p: tifffile.imwrite(p, _G[:2].transpose(1, 2, 0), photometric="minisblack"),
-        "pages"),
-    "leading_singleton": (lambda p: tifffile.imwrite(p, _G[:1]), "axes QYX"),
     "pyramid": (lambda p: _pyramid(p, _G[0]), "levels"),
 }
-
-
-def _quiet(write, *args, **kw):
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        write(*args, **kw)
 
 
 def _two_series_ome(path):
@@ -619,10 +600,11 @@ def _two_series_ome(path):
 
 
 @pytest.mark.parametrize("layout", sorted(REFUSED_TIFFS))
-def test_tiffs_that_are_not_one_image_are_refused(tmp_path, layout):
-    """A stack, a page sequence, a hyperstack, an OME-TIFF or a pyramid is a per-file
-    failure with its reason: nothing cut down to its first page, no planes taken for
-    colour channels; the in-memory and the tiled (``--tile-above``) paths alike."""
+def test_tiffs_not_understood_are_refused(tmp_path, layout):
+    """A TIFF whose planes cannot be told apart (separate sample planes with extra
+    samples), volumetric tiles or a pyramid is a per-file failure with its reason:
+    nothing cut down to its first page, no planes taken for colour channels; the
+    in-memory and the tiled (``--tile-above``) paths alike."""
     write, reason = REFUSED_TIFFS[layout]
     src = tmp_path / "in"
     src.mkdir()
@@ -746,8 +728,8 @@ def test_log_has_one_json_object_per_input(tmp_path):
     save_png(src / "b.png", rgb(seed=2))
     (src / "bad.png").write_bytes(b"not a png")
     save_png(src / "c.tif.png", rgb(seed=3))
-    tifffile.imwrite(src / "pages.tif", np.stack([rgb(seed=4), rgb(seed=5)]),
-                     photometric="rgb")
+    tifffile.imwrite(src / "planes.tif", _G, photometric="rgb", planarconfig="separate",
+                     extrasamples=["unassalpha"])
     save_png(out / "b.png", rgb(seed=9))  # exists: skipped
     r = invoke("blur", "--skip-existing", "--log", log, src, out)
     assert r.exit_code == 1, r.output
@@ -760,8 +742,8 @@ def test_log_has_one_json_object_per_input(tmp_path):
     assert by_src["a.png"]["seconds"] > 0
     assert by_src["b.png"]["status"] == "skipped"
     assert by_src["bad.png"]["status"] == "failed" and by_src["bad.png"]["error"]
-    assert by_src["pages.tif"]["status"] == "failed"
-    assert "multi-page" in by_src["pages.tif"]["error"]
+    assert by_src["planes.tif"]["status"] == "failed"
+    assert "separate sample planes" in by_src["planes.tif"]["error"]
     assert by_src["c.tif.png"]["status"] == "ok"
     r = invoke("blur", "--skip-existing", "--log", log, src, out)  # a resumed run appends
     lines = log.read_text().splitlines()
@@ -774,3 +756,116 @@ def test_log_unwritable_is_a_usage_error(folder, tmp_path):
                tmp_path / "out")
     assert r.exit_code == 2 and "--log" in r.output
     assert not (tmp_path / "out").exists()
+
+
+# --------------------------------------------------------------------------- stacks
+def _ij(path, arr, axes, **kw):
+    tifffile.imwrite(path, arr, imagej=True, metadata={"axes": axes, "spacing": 2.5,
+                                                       "unit": "um", "Labels": ["a"] *
+                                                       int(np.prod(arr.shape[:-2]))},
+                     resolution=(5.0, 5.0), **kw)
+
+
+_F = np.random.default_rng(9).random((2, 3, 20, 24)).astype(np.float32)
+# every stack layout tifffile writes: (writer, page shape)
+STACKS = {
+    "pages": (lambda p: _pages(p, _G), (40, 50)),
+    "zstack_minisblack": (lambda p: tifffile.imwrite(p, _G, photometric="minisblack"),
+                          (40, 50)),
+    "zstack_5": (lambda p: tifffile.imwrite(p, np.concatenate([_G, _G[:1]]),
+                                            compression="zlib"), (40, 50)),
+    "rgb_stack": (lambda p: tifffile.imwrite(p, _C, photometric="rgb", tile=(16, 16)),
+                  (40, 50, 3)),
+    "leading_singleton": (lambda p: tifffile.imwrite(p, _G[:1]), (40, 50)),
+    "gray_two_samples_as_pages": (
+        lambda p: tifffile.imwrite(p, _G[:2].transpose(1, 2, 0), photometric="minisblack"),
+        (50, 2)),
+    "imagej_zyx_u8": (lambda p: _ij(p, _G, "ZYX"), (40, 50)),
+    "imagej_tzcyx_u16": (lambda p: _ij(p, np.random.default_rng(3).integers(
+        0, 65536, (2, 2, 2, 20, 30), dtype=np.uint16), "TZCYX", compression="zlib"),
+        (20, 30)),
+    "imagej_rgb": (lambda p: tifffile.imwrite(p, (_C >> 8).astype(np.uint8), imagej=True,
+                                              photometric="rgb", metadata={"axes": "ZYXS"}),
+                   (40, 50, 3)),
+    "ome_zcyx_f32": (lambda p: tifffile.imwrite(
+        p, _F, ome=True, tile=(16, 16), compression="lzw",
+        metadata={"axes": "ZCYX", "PhysicalSizeX": 0.3, "PhysicalSizeY": 0.4,
+                  "Channel": {"Name": ["dapi", "gfp", "rfp"]}}), (20, 24)),
+    "ome_two_series": (lambda p: _two_series_ome(p), (40, 50)),
+}
+
+
+def _planes(path):
+    with tifffile.TiffFile(path) as tf:
+        return [tf.pages[i].asarray() for i in range(len(tf.pages))]
+
+
+@pytest.mark.parametrize("layout", sorted(STACKS))
+def test_stacks_are_processed_plane_by_plane(tmp_path, layout):
+    """Every page through the operation on its own, written back as the same file: the
+    same series, axes, dtype, compression, tiling, resolution and ImageJ/OME metadata;
+    resampling scales the plane size and what states it."""
+    write, plane = STACKS[layout]
+    src = tmp_path / "in"
+    src.mkdir()
+    write(src / "s.tif")
+    r = invoke("blur", "--tile-above", 100, src, tmp_path / "out")  # a stack is never tiled
+    assert r.exit_code == 0, r.output
+    r = invoke("downsample", src, tmp_path / "small")
+    assert r.exit_code == 0, r.output
+    a, b, c = (tifffile.TiffFile(d / "s.tif") for d in (src, tmp_path / "out",
+                                                         tmp_path / "small"))
+    with a, b, c:
+        assert [(s.axes, s.shape, s.dtype) for s in a.series] == \
+            [(s.axes, s.shape, s.dtype) for s in b.series]
+        assert [s.axes for s in a.series] == [s.axes for s in c.series]
+        for sa, sc in zip(a.series, c.series, strict=True):
+            half = tuple(-(-n // 2) for n in plane[:2])
+            assert sc.shape == sa.shape[:sa.axes.index("Y")] + half + sa.shape[
+                sa.axes.index("X") + 1:]
+        pa, pb = a.pages[0], b.pages[0]
+        assert pa.shape == plane and pb.shape == plane
+        assert (pb.compression, pb.is_tiled, pb.photometric) == \
+            (pa.compression, pa.is_tiled, pa.photometric)
+        assert a.is_imagej == b.is_imagej == c.is_imagej and a.is_ome == b.is_ome
+        if a.is_imagej:
+            assert a.imagej_metadata == b.imagej_metadata
+            assert pa.tags["XResolution"].value == pb.tags["XResolution"].value
+            xa, xc = pa.tags["XResolution"].value, c.pages[0].tags["XResolution"].value
+            assert xc[0] / xc[1] == pytest.approx(xa[0] / xa[1] / 2)
+        if a.is_ome:
+            assert a.ome_metadata == b.ome_metadata
+            if "PhysicalSizeX" in a.ome_metadata:
+                assert 'PhysicalSizeX="0.6' in c.ome_metadata
+                assert 'Name="gfp"' in c.ome_metadata
+    for got, page in zip(_planes(tmp_path / "out" / "s.tif"), _planes(src / "s.tif"),
+                         strict=True):
+        np.testing.assert_array_equal(got, imgops.gaussian(page, 1.0))
+    for got, page in zip(_planes(tmp_path / "small" / "s.tif"), _planes(src / "s.tif"),
+                         strict=True):
+        np.testing.assert_array_equal(got, imgops.downsample(page, 2))
+
+
+def test_stack_options(tmp_path):
+    """--format other than TIFF is a per-file failure; --noise-per stack estimates once
+    (the median of the planes' estimates) and denoises every plane with it."""
+    src = tmp_path / "in"
+    src.mkdir()
+    rng = np.random.default_rng(4)
+    planes = np.clip(np.stack([80 + 40 * np.sin(np.arange(48) / 5)[None, :] +
+                               rng.normal(0, s, (40, 48)) for s in (4, 8, 12)]), 0, 255
+                     ).astype(np.uint8)
+    tifffile.imwrite(src / "z.tif", planes, imagej=True, metadata={"axes": "ZYX"})
+    r = invoke("blur", "--format", "png", src, tmp_path / "png")
+    assert r.exit_code == 1 and "cannot hold its pages" in r.output
+    r = invoke("denoise", "--method", "nl-means", "--noise-per", "stack", src,
+               tmp_path / "one")
+    assert r.exit_code == 0, r.output
+    s = float(np.median([imgops.estimate_noise(p) for p in planes]))
+    got = tifffile.imread(tmp_path / "one" / "z.tif")
+    for g, p in zip(got, planes, strict=True):
+        np.testing.assert_array_equal(g, imgops.denoise(p, "nl_means", sigma=s, h=0.8 * s))
+    r = invoke("denoise", "--method", "nl-means", src, tmp_path / "each")
+    got = tifffile.imread(tmp_path / "each" / "z.tif")
+    for g, p in zip(got, planes, strict=True):
+        np.testing.assert_array_equal(g, imgops.denoise(p, "nl_means"))
