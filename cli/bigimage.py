@@ -33,7 +33,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from . import files
+from . import files, omezarr
 
 TILE_ABOVE = 2**27  # pixels: TIFFs larger than this are processed tile by tile
 ZARR_SUFFIX = ".zarr"
@@ -56,13 +56,21 @@ class UsageError(click.UsageError):
 # ----------------------------------------------------------------------------- planning
 def is_zarr_array(path: Path) -> bool:
     """A directory named ``*.zarr`` holding an array's metadata at its root."""
-    return path.is_dir() and path.name.endswith(ZARR_SUFFIX) and (
-        (path / "zarr.json").is_file() or (path / ".zarray").is_file())
+    if not (path.is_dir() and path.name.endswith(ZARR_SUFFIX)):
+        return False
+    if (path / ".zarray").is_file():
+        return True
+    try:  # zarr format 3: an array's zarr.json, not a group's
+        import json
+
+        return json.loads((path / "zarr.json").read_text()).get("node_type") == "array"
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def split_inputs(inputs: list[Path]) -> tuple[list[Path], list[Path]]:
-    """``(Zarr array inputs, the other inputs)``."""
-    zarrs = [p for p in inputs if is_zarr_array(p)]
+    """``(Zarr inputs: arrays and OME-Zarr images, the other inputs)``."""
+    zarrs = [p for p in inputs if is_zarr_array(p) or omezarr.is_ome_zarr(p)]
     return zarrs, [p for p in inputs if p not in zarrs]
 
 
@@ -80,7 +88,7 @@ def plan_zarr(inputs: list[Path], output: Path, *, overwrite: bool, skip_existin
             refused.append((src, f"output {dst} would also be written from {seen[dst]}"))
             continue
         seen[dst] = src
-        jobs.append(BigJob(src, dst, "zarr"))
+        jobs.append(BigJob(src, dst, "ome-zarr" if omezarr.is_ome_zarr(src) else "zarr"))
     existing = [j for j in jobs if j.dst.exists()]
     if existing and not (overwrite or skip_existing):
         names = "\n  ".join(str(j.dst) for j in existing[:20])
@@ -269,9 +277,18 @@ def write_tiled_tiff(pic: files.Picture, tmp: Path) -> None:
 
 def process_one(job: BigJob, process) -> None:
     """Read lazily, process, write under a temporary name, rename."""
-    if job.kind not in ("zarr", "tiff"):
+    if job.kind not in ("zarr", "tiff", "ome-zarr"):
         raise files.ImageFileError(f"a large image is written as a tiled TIFF; --format "
                                    f"{job.kind} cannot be written tile by tile")
+    if job.kind == "ome-zarr":
+        tmp = _temporary(job.dst)
+        try:
+            omezarr.write(job, process, tmp)
+            _replace(tmp, job.dst)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return
     from imgops import _dask
 
     pic = read_lazy(job)
