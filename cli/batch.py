@@ -164,6 +164,157 @@ class Summary:
                 f"in {self.seconds:.2f} s ({rate:.1f} images/s)")
 
 
+# ----------------------------------------------------------------- one process per core
+_WORKER: dict = {}  # in a worker process: the command's processing function
+
+
+def _init_worker(process, threads: int, parent: int) -> None:
+    """A worker process (forked: ``process`` is inherited, not pickled). Ctrl-C is the
+    parent's to handle: a worker finishes the file it writes. If the parent dies (even
+    by SIGKILL) the kernel kills the worker too (a SIGTERM handler would not run while
+    the worker waits for work: the signal may land on a kernel thread), leaving at most
+    the temporary it was writing, which the next run into the folder removes, as after
+    a killed single-process run. Its kernels get ``threads`` of Numba's threads, so the
+    processes do not oversubscribe the cores."""
+    import ctypes
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover
+        pass
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(137)
+    _WORKER["process"] = process
+    try:
+        import numba
+
+        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def _one_file(job: Job) -> tuple[str | None, float]:
+    """In a worker: read, process and write ``job``; (the reason it failed or None,
+    seconds)."""
+    t0 = time.perf_counter()
+    try:
+        pic = files.read(job.src)
+    except Exception as exc:
+        return str(exc), time.perf_counter() - t0
+    try:
+        out = _WORKER["process"](pic)
+    except (ValueError, TypeError, files.ImageFileError) as exc:
+        return f"cannot process: {exc}", time.perf_counter() - t0
+    try:
+        files.write_atomic(out, job.dst, job.kind)
+    except Exception as exc:
+        return f"cannot write {job.dst}: {exc}", time.perf_counter() - t0
+    return None, time.perf_counter() - t0
+
+
+def can_fork() -> bool:
+    """Worker processes are forked (the command's function is inherited, not pickled):
+    on Linux, and only while this process has not started Numba's kernel threads (a
+    fork after OpenMP has started kills the child; a process that has run kernels, an
+    embedding program or a test session, keeps the single-process pipeline)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        from numba.np.ufunc import parallel
+    except ImportError:  # pragma: no cover
+        return True
+    return not getattr(parallel, "_is_initialized", True)
+
+
+def run_processes(jobs: list[Job], process, *, processes: int, quiet: bool,
+                  summary: Summary) -> None:
+    """Every job in ``processes`` worker processes (forked), each reading, processing
+    and writing whole files with ``cores / processes`` kernel threads: the codecs are
+    single-threaded, so one process per core keeps every core decoding, computing or
+    encoding. Failures are reported and the batch goes on; a worker that dies fails
+    the files it held, and the rest go on in new workers; Ctrl-C lets the workers
+    finish the files they are writing, then exits 130."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    from tqdm import tqdm
+
+    t0 = time.perf_counter()
+    threads = max(1, (os.cpu_count() or 1) // processes)
+    ctx = multiprocessing.get_context("fork")
+    show = not quiet and sys.stderr.isatty()
+
+    def new_pool():
+        return ProcessPoolExecutor(max_workers=processes, mp_context=ctx,
+                                   initializer=_init_worker,
+                                   initargs=(process, threads, os.getpid()))
+
+    pool = new_pool()
+    pool.submit(os.getpid).result()  # forks every worker now, before the bar's thread
+    bar = tqdm(total=len(jobs), unit="img", disable=not show, file=sys.stderr)
+
+    def fail(job: Job, reason: str, seconds: float | None) -> None:
+        summary.fail(job.src, job.dst, reason, seconds)
+        msg = f"{job.src}: {reason}"
+        if show:
+            bar.write(msg, file=sys.stderr)
+        else:
+            click.echo(msg, err=True)
+
+    todo = list(reversed(jobs))
+    running: dict = {}
+    limit = 2 * processes  # files handed out at once: the rest stay cancellable
+    try:
+        while todo or running:
+            while todo and len(running) < limit:
+                job = todo.pop()
+                try:
+                    running[pool.submit(_one_file, job)] = job
+                except BrokenProcessPool:
+                    todo.append(job)
+                    break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            broken = False
+            for fut in done:
+                job = running.pop(fut)
+                try:
+                    reason, seconds = fut.result()
+                except BrokenProcessPool:
+                    broken = True
+                    fail(job, "the worker process died while processing it", None)
+                    bar.update(1)
+                    continue
+                if reason is None:
+                    summary.ok(job.src, job.dst, seconds)
+                else:
+                    fail(job, reason, seconds)
+                bar.update(1)
+            if broken:  # the other files in flight died with it
+                for job in list(running.values()):
+                    fail(job, "the worker process died while processing it", None)
+                    bar.update(1)
+                running.clear()
+                pool.shutdown(wait=True, cancel_futures=True)
+                pool = new_pool()
+    except KeyboardInterrupt:
+        pool.shutdown(wait=True, cancel_futures=True)  # running files finish, atomically
+        for fut, job in running.items():
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
+                reason, seconds = fut.result()
+                if reason is None:
+                    summary.ok(job.src, job.dst, seconds)
+        bar.close()
+        summary.seconds = time.perf_counter() - t0
+        click.echo(f"interrupted: {summary.line()}", err=True)
+        raise SystemExit(130) from None
+    pool.shutdown(wait=True)
+    bar.close()
+    summary.seconds = time.perf_counter() - t0
+
+
 def run(jobs: list[Job], process: Callable[[files.Picture], files.Picture], *, workers: int,
         quiet: bool, summary: Summary) -> None:
     """Read -> process -> write every job; failures are reported and the batch goes on."""

@@ -50,7 +50,7 @@ EDGE_GAIN = {"sobel": 4 * np.sqrt(2), "prewitt": 3 * np.sqrt(2), "scharr": 16 * 
 
 def _execute(inputs, output, process, *, recursive, glob, fmt, overwrite, skip_existing,
              backend, workers, quiet, raw_tiff=False, scheduler=None,
-             tile_above=bigimage.TILE_ABOVE, prime=None, log=None):
+             tile_above=bigimage.TILE_ABOVE, prime=None, log=None, processes=0):
     import imgops
 
     if backend == "cuda":
@@ -106,8 +106,13 @@ def _execute(inputs, output, process, *, recursive, glob, fmt, overwrite, skip_e
             helper = multiprocessing.get_context("spawn").Process(
                 target=_warmup.prime, args=(prime,), daemon=True)
             helper.start()
+        procs = processes or (os.cpu_count() or 1)
         if client is not None:
             cluster.run(client, jobs, process, quiet=quiet, summary=summary)
+        elif procs > 1 and len(jobs) > 1 and not cold and backend != "cuda" and \
+                batch.can_fork():
+            batch.run_processes(jobs, process, processes=min(procs, len(jobs)),
+                                quiet=quiet, summary=summary)
         else:
             batch.run(jobs, process, workers=workers, quiet=quiet, summary=summary)
         stacks.run(stack_jobs, process, summary=summary)  # in this process, cluster or not

@@ -29,7 +29,13 @@ def batch_options(f):
         click.option("--backend", type=click.Choice(BACKENDS), default="auto",
                      show_default=True, help="Compute backend."),
         click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
-                     help="Threads reading and writing files, overlapped with compute."),
+                     help="Threads reading and writing files, overlapped with compute "
+                          "(in one process: --processes 1, a cold cache, or CUDA)."),
+        click.option("--processes", type=click.IntRange(0, 256), default=0,
+                     show_default=True,
+                     help="Worker processes, each reading, processing and writing whole "
+                          "files with its share of the cores (0: one per core). The "
+                          "first run, while kernels compile, and CUDA use one process."),
         click.option("--scheduler", metavar="ADDRESS",
                      help="Run the batch on the Dask cluster at ADDRESS (tcp://host:port); "
                           "its workers read and write INPUT and OUTPUT at the same paths."),

@@ -145,8 +145,11 @@ def backends() -> dict:
 
     try:
         layer = numba.threading_layer()
-    except ValueError:  # no parallel kernel has run yet: report the configured choice
+        threads = numba.get_num_threads()
+    except ValueError:  # no parallel kernel has run yet: report the configured choice,
+        # without starting the threads (a process that forks workers must not have)
         layer = f"not yet chosen (config: {numba.config.THREADING_LAYER})"
-    return {"cpu": {"threads": numba.get_num_threads(), "threading_layer": layer,
+        threads = numba.config.NUMBA_NUM_THREADS
+    return {"cpu": {"threads": threads, "threading_layer": layer,
                     "numba": numba.__version__, "cache": _target("cache", "cpu").status()},
             "cuda": _target("probe", "cuda").describe()}

@@ -869,3 +869,53 @@ def test_stack_options(tmp_path):
     got = tifffile.imread(tmp_path / "each" / "z.tif")
     for g, p in zip(got, planes, strict=True):
         np.testing.assert_array_equal(g, imgops.denoise(p, "nl_means"))
+
+
+# --------------------------------------------------------------------------- speed paths
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_jpeg_fast_decode_equals_pillow(tmp_path, mode):
+    """JPEGs decode through libjpeg-turbo into an array (simplejpeg): the same pixels,
+    EXIF (orientation removed) and metadata as Pillow with ImageOps.exif_transpose, for
+    all eight orientations."""
+    from PIL import ImageOps
+
+    a = rgb(37, 53, seed=6)
+    for o in range(1, 9):
+        exif = Image.Exif()
+        exif[0x0112], exif[0x010F] = o, "camera"
+        p = tmp_path / f"o{o}.jpg"
+        Image.fromarray(a if mode == "RGB" else a[..., 0]).save(
+            p, quality=90, exif=exif.tobytes(), dpi=(300, 300), icc_profile=b"icc" * 40)
+        got = files.read(p)
+        with Image.open(p) as im:
+            icc = im.info.get("icc_profile")
+            im = ImageOps.exif_transpose(im)
+            want_exif = im.getexif().tobytes() if im.getexif() else None
+            want = np.asarray(im)
+        np.testing.assert_array_equal(got.pixels, want)
+        assert got.exif == want_exif and got.icc == icc
+        assert got.meta == {"dpi": (300.0, 300.0)}
+
+
+def test_worker_processes_write_the_same_files(tmp_path):
+    """One process per core gives byte-identical outputs to the single-process pipeline
+    (PNG 8/16-bit, JPEG, TIFF, alpha), and failures are reported the same way."""
+    src = tmp_path / "in"
+    for i in range(3):
+        save_png(src / f"a{i}.png", rgb(60, 70, seed=i))
+        Image.fromarray(rgb(60, 70, seed=10 + i)).save(src / f"j{i}.jpg", quality=90)
+    save_png(src / "d16.png", np.random.default_rng(1).integers(0, 65536, (30, 40, 3),
+                                                                 dtype=np.uint16))
+    save_png(src / "alpha.png", np.dstack([rgb(30, 40, seed=5), rgb(30, 40, seed=6)[..., :1]]))
+    tifffile.imwrite(src / "t.tif", rgb(30, 40, seed=7), photometric="rgb")
+    (src / "bad.png").write_bytes(b"nope")
+    runs = {}
+    for n in ("1", "2"):
+        r = subprocess.run([sys.executable, "-m", "imgops.cli.main", "blur", "--sigma", "1.5",
+                            "--processes", n, str(src), str(tmp_path / f"p{n}")],
+                           capture_output=True, text=True, env=_env(), timeout=600,
+                           cwd=tmp_path)
+        assert r.returncode == 1, r.stderr
+        assert "bad.png" in r.stderr and "processed 9, skipped 0, failed 1" in r.stdout
+        runs[n] = {q.name: q.read_bytes() for q in (tmp_path / f"p{n}").iterdir()}
+    assert runs["1"] == runs["2"] and len(runs["1"]) == 9
