@@ -551,3 +551,42 @@ def test_prime_compiles_the_signatures_a_call_needs(tmp_path):
     r = subprocess.run([sys.executable, "-c", PRIME_CHECK], capture_output=True, text=True,
                        timeout=600, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
+
+
+SMALL_CROPS = [  # (photograph, crop side, sigma, profile); centre crops, uint8 noise
+    ("rocket", 64, 25.0, "normal"),  # -0.09 dB (-0.13 with the chroma threshold at 1.25)
+    ("hubble_deep_field", 64, 15.0, "fast"),  # -0.28 (-0.35 before)
+    ("hubble_deep_field", 128, 15.0, "fast"),  # -0.27 (-0.36 before)
+    ("coffee", 64, 25.0, "normal"),  # +0.03
+    ("camera", 128, 25.0, "fast"),  # -0.08
+    # content where imgops stays short of the targets, full photographs included (the
+    # full rocket at sigma 15: -0.26 dB; cell: -0.17): not the size of the image
+    pytest.param("rocket", 128, 15.0, "normal", marks=pytest.mark.xfail(
+        reason="smooth dark sky with a bright object: -0.20 dB", strict=True)),
+    pytest.param("cell", 128, 25.0, "normal", marks=pytest.mark.xfail(
+        reason="smooth low-contrast microscopy: -0.41 dB", strict=True)),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, size, sigma, profile", SMALL_CROPS)
+def test_small_crops_against_reference(name, size, sigma, profile):
+    """The targets (normal within 0.1 dB of the bm3d package, fast within 0.3) on small
+    centre crops of photographs, as ``benchmarks/bm3d_small.py`` measures them: uint8
+    noise (``default_rng(sigma)``, rounded and clipped), ``imgops.bm3d`` on the uint8
+    image, the reference on it scaled to [0, 1]."""
+    bm3d = pytest.importorskip("bm3d")
+    import imgops
+
+    if not hasattr(np, "trapz"):  # NumPy 2.4 removed it; the package's PSD path calls it
+        np.trapz = np.trapezoid  # noqa: NPY201
+    img = getattr(skimage.data, name)()
+    h, w = img.shape[:2]
+    y, x = (h - size) // 2, (w - size) // 2
+    clean = img[y:y + size, x:x + size]
+    rng = np.random.default_rng(int(sigma))
+    z = np.clip(np.rint(clean + rng.normal(0, sigma, clean.shape)), 0, 255).astype(np.uint8)
+    run = bm3d.bm3d_rgb if z.ndim == 3 else bm3d.bm3d
+    ref = psnr(255.0 * run(z / 255.0, sigma_psd=sigma / 255.0), clean)
+    got = psnr(imgops.bm3d(z, sigma, profile=profile), clean)
+    assert got >= ref - MARGIN[profile], (got, ref)

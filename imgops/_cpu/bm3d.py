@@ -62,7 +62,9 @@ photographs at sigma 15-60:
 * stage 1's ``tau_match`` is at least ``3 sigma^2`` (1.5 times the distance that noise
   alone puts between identical blocks): with 3000 the groups collapse near sigma 40
   (camera at sigma 40: -0.16 dB from the reference with 3000, -0.04 dB with the floor);
-* colour: the chroma channels' hard threshold is 1.25 times luminance's (+0.05-0.1 dB).
+* colour: the chroma channels' hard threshold is 1.1 times luminance's (about the
+  reference's 3.0 sigma; 1.25 over-smoothed chroma edges: up to -0.22 dB on the rocket
+  photograph, see ``imgops._shared.bm3d.CHROMA_LAMBDA``).
 
 ``"fast"``: reference step 5, 31 x 31 search window, 16 blocks per group in both
 stages, and stage 2 reuses stage 1's groups instead of matching again on the basic
