@@ -1,0 +1,184 @@
+"""Batch throughput of the command line next to OpenCV, libvips and the codecs alone.
+
+    python benchmarks/throughput.py [--rounds 3] [--keep DIR]
+
+Eight 12-megapixel JPEGs (3000 x 4000 x 3, quality 92, made from ``skimage.data``
+photographs upscaled, with a little noise) and eight 16-bit PNG and TIFF files of
+3000 x 4000 x 3 are written to a temporary folder; each job runs ``--rounds`` times and
+the best wall time is printed (these machines are noisy: compare within one run).
+
+- imgops: the command line in a fresh process (kernels loaded from Numba's cache:
+  one warm-up run first), as a user runs it.
+- OpenCV, 1 process: ``cv2.imread`` / ``GaussianBlur`` (imgops's 17 taps for sigma 2) or
+  ``resize(INTER_AREA)`` / ``imwrite`` (JPEG quality 95, 4:4:4) in a loop.
+- libvips, one process per core: ``pyvips`` (``pip install "pyvips[binary]"``),
+  ``gaussblur(2)`` or ``shrink(2, 2)``, saved as JPEG Q95 without chroma subsampling.
+- codec floor: decoding and encoding alone, no filtering, one process per core
+  (libjpeg-turbo through simplejpeg for JPEG; imagecodecs' PNG and tifffile's zlib
+  TIFF for 16-bit), on the job's output size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+N_FILES = 8
+SHAPE = (3000, 4000)
+CORES = os.cpu_count() or 1
+
+
+def make_inputs(folder: Path) -> dict[str, Path]:
+    from PIL import Image
+    from skimage import data, transform
+
+    rng = np.random.default_rng(0)
+    srcs = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket(),
+            data.immunohistochemistry(), data.hubble_deep_field(),
+            np.stack([data.camera()] * 3, -1), data.retina()]
+    dirs = {k: folder / k for k in ("jpeg", "png16", "tiff16")}
+    for d in dirs.values():
+        d.mkdir(parents=True, exist_ok=True)
+    import imagecodecs
+    import tifffile
+
+    for i, s in enumerate(srcs[:N_FILES]):
+        big = transform.resize(s, SHAPE, order=3, anti_aliasing=False)
+        noisy = np.clip(big + rng.normal(0, 3 / 255, big.shape), 0, 1)
+        Image.fromarray((noisy * 255).round().astype(np.uint8)).save(
+            dirs["jpeg"] / f"p{i}.jpg", quality=92)
+        u16 = (noisy * 65535).round().astype(np.uint16)
+        (dirs["png16"] / f"p{i}.png").write_bytes(imagecodecs.png_encode(u16, level=6))
+        tifffile.imwrite(dirs["tiff16"] / f"p{i}.tif", u16, photometric="rgb",
+                         compression="zlib")
+    return dirs
+
+
+def best(fn, rounds: int) -> float:
+    times = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def imgops_cli(args: list[str], src: Path, out: Path) -> None:
+    shutil.rmtree(out, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "imgops.cli.main", *args, "-q", str(src),
+                    str(out)], check=True)
+
+
+# ----------------------------------------------------------------------------- peers
+def _cv_one(path: str, out: str, job: str) -> None:
+    import cv2
+
+    cv2.setNumThreads(1)
+    a = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if job == "blur":
+        b = cv2.GaussianBlur(a, (17, 17), 2.0, borderType=cv2.BORDER_REFLECT)
+    else:
+        b = cv2.resize(a, (a.shape[1] // 2, a.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    params = [cv2.IMWRITE_JPEG_QUALITY, 95, cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
+              cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444] if out.endswith(".jpg") else []
+    cv2.imwrite(out, b, params)
+
+
+def opencv_loop(files: list[Path], out: Path, job: str) -> None:
+    out.mkdir(exist_ok=True)
+    for f in files:
+        _cv_one(str(f), str(out / f.name), job)
+
+
+def _vips_one(path: str, out: str, job: str) -> None:
+    import pyvips
+
+    a = pyvips.Image.new_from_file(path, access="sequential")
+    b = a.gaussblur(2.0) if job == "blur" else a.shrink(2, 2)
+    if out.endswith(".jpg"):
+        b.jpegsave(out, Q=95, subsample_mode="off")
+    else:
+        b.write_to_file(out)
+
+
+def _pool(fn, files: list[Path], out: Path, job: str) -> None:
+    out.mkdir(exist_ok=True)
+    with ProcessPoolExecutor(CORES) as ex:
+        list(ex.map(fn, [str(f) for f in files], [str(out / f.name) for f in files],
+                    [job] * len(files)))
+
+
+def _floor_one(path: str, out: str, job: str) -> None:
+    """Decode and encode only (at the job's output size: a strided view for 2x)."""
+    if path.endswith(".jpg"):
+        import simplejpeg
+
+        a = simplejpeg.decode_jpeg(Path(path).read_bytes())
+        a = np.ascontiguousarray(a[::2, ::2]) if job == "downsample" else a
+        Path(out).write_bytes(simplejpeg.encode_jpeg(a, quality=95,
+                                                     colorsubsampling="444"))
+    elif path.endswith(".png"):
+        import imagecodecs
+
+        a = imagecodecs.png_decode(Path(path).read_bytes())
+        Path(out).write_bytes(imagecodecs.png_encode(a, level=6))
+    else:
+        import tifffile
+
+        a = tifffile.imread(path)
+        tifffile.imwrite(out, a, photometric="rgb", compression="zlib")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--keep", type=Path, help="make or reuse the inputs in this folder")
+    a = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp())
+    root = a.keep or tmp
+    dirs = make_inputs(root) if not (root / "jpeg").is_dir() else \
+        {k: root / k for k in ("jpeg", "png16", "tiff16")}
+    try:
+        import pyvips  # noqa: F401
+
+        have_vips = True
+    except (ImportError, OSError):
+        have_vips = False
+    rows = []
+    jobs = [("blur σ 2", "blur", ["blur", "--sigma", "2"], "jpeg"),
+            ("downsample 2x (area)", "downsample", ["downsample", "--factor", "2"], "jpeg"),
+            ("blur σ 2, 16-bit PNG", "blur", ["blur", "--sigma", "2"], "png16"),
+            ("blur σ 2, 16-bit TIFF", "blur", ["blur", "--sigma", "2"], "tiff16")]
+    imgops_cli(["blur", "--sigma", "2"], dirs["jpeg"], tmp / "warm")  # compile once
+    for name, job, args, kind in jobs:
+        files = sorted(dirs[kind].iterdir())
+        t_imgops = best(lambda a=args, k=kind: imgops_cli(a, dirs[k], tmp / "o"), a.rounds)
+        t_floor = best(lambda f=files, j=job: _pool(_floor_one, f, tmp / "f", j), a.rounds)
+        t_cv = t_vips = None
+        if kind == "jpeg":
+            t_cv = best(lambda f=files, j=job: opencv_loop(f, tmp / "c", j), a.rounds)
+            if have_vips:
+                t_vips = best(lambda f=files, j=job: _pool(_vips_one, f, tmp / "v", j),
+                              a.rounds)
+        rows.append((name, t_imgops, t_cv, t_vips, t_floor))
+    fmt = lambda t: "–" if t is None else f"{t:.2f} s"  # noqa: E731
+    print(f"{N_FILES} files of {SHAPE[0]}x{SHAPE[1]}x3, best of {a.rounds}, {CORES} cores")
+    print("| job | imgops CLI | OpenCV loop, 1 process | libvips, 1 process per core "
+          "| codec floor | imgops / floor |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, ti, tc, tv, tf in rows:
+        print(f"| {name} | {fmt(ti)} | {fmt(tc)} | {fmt(tv)} | {fmt(tf)} | {ti / tf:.2f} |")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
