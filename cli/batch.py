@@ -214,6 +214,18 @@ def _one_file(job: Job) -> tuple[str | None, float]:
     return None, time.perf_counter() - t0
 
 
+def _ready_numba() -> None:
+    """Set up Numba's CPU target (its registries: about 0.4 s, which each worker would
+    otherwise spend before loading its first cached kernel) without starting its
+    threads, so that the forked workers inherit it."""
+    try:
+        from numba.core.registry import cpu_target
+
+        cpu_target.target_context.refresh()
+    except Exception:  # an internal of Numba's: without it the workers do it themselves
+        pass
+
+
 def can_fork() -> bool:
     """Worker processes are forked (the command's function is inherited, not pickled):
     on Linux, and only while this process has not started Numba's kernel threads (a
@@ -252,6 +264,7 @@ def run_processes(jobs: list[Job], process, *, processes: int, quiet: bool,
                                    initializer=_init_worker,
                                    initargs=(process, threads, os.getpid()))
 
+    _ready_numba()  # once here, not in every worker
     pool = new_pool()
     pool.submit(os.getpid).result()  # forks every worker now, before the bar's thread
     bar = tqdm(total=len(jobs), unit="img", disable=not show, file=sys.stderr)

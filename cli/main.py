@@ -94,7 +94,7 @@ def _execute(inputs, output, process, *, recursive, glob, fmt, overwrite, skip_e
             click.echo(f"removed {len(stale)} temporary file(s) left by an interrupted run",
                        err=True)
         cold = bool(jobs or large or big or stack_jobs) and client is None and \
-            imgops.backends()["cpu"]["cache"]["kernels"] == 0
+            imgops.backends(cuda=False)["cpu"]["cache"]["kernels"] == 0
         if cold and not quiet and sys.stderr.isatty():
             click.echo(f"compiling kernels for first use (once, about {FIRST_COMPILE_S} s; "
                        "`imgops warmup` does it ahead of time)", err=True)
