@@ -175,21 +175,29 @@ def _check_bm3d(image, sigma, profile="normal", origin=(0, 0), data_range=None):
 def bm3d_chunk_arguments(image, sigma) -> dict:
     """The hidden arguments a float Dask image's chunks need for BM3D: ``{"data_range":
     R}``, R measured now on the whole image as the in-memory targets measure it (the same
-    strided sample, in float32), so that every chunk scales its thresholds alike; ``{}``
-    for other images or sigma 0."""
+    sites and windows, in float32), so that every chunk scales its thresholds alike;
+    ``{}`` for other images or sigma 0."""
     da = sys.modules.get("dask.array")
     if da is None or not isinstance(image, da.Array) or np.dtype(image.dtype).kind != "f" \
             or isinstance(sigma, bool) or not isinstance(sigma, numbers.Real) \
             or not sigma > 0:
         return {}
-    from ._shared.bm3d import data_range_of, range_stride  # loads Numba: only here
+    import dask
+
+    from ._shared.bm3d import (  # loads Numba: only here
+        data_range_of,
+        range_grid,
+        range_windows,
+        site_values,
+    )
 
     x = image if image.ndim == 4 else image[None] if image.ndim == 3 else image[None, ..., None]
     if x.ndim != 4:
         return {}  # the checks will refuse it
-    n, h, w, c = (int(d) for d in x.shape)
-    s = range_stride(n, h, w, c)
-    sample = np.asarray(x[:, ::s, ::s, :].astype(np.float32).compute())
+    grid = range_grid(*(int(d) for d in x.shape))
+    windows = dask.compute(*(x[:, ry, rx, :].astype(np.float32)
+                             for ry, rx in range_windows(*grid)))
+    sample = site_values(windows)
 
     def whole_max_abs():
         f = x.astype(np.float32)

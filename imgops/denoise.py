@@ -207,13 +207,15 @@ def bm3d(image: np.ndarray, sigma: float, *, profile: str = "normal",
         and the switch to the large-noise ones above sigma = 40 on the 0-255 scale)
         are set relative to a nominal range ``R``: 255 for uint8, 65535 for uint16;
         for float images ``R`` is measured on the data: ``max(hi, 0) - min(lo, 0)``,
-        ``lo`` and ``hi`` the values 0.1 % in from each end of a strided sample of
-        about 16,000 values (all images of a batch and all channels together; a
-        Dask array is sampled as a whole, before its chunks run), or the largest
-        finite ``|value|`` where that span is 0. So a float image may come in any
-        range (0-1, 0-255, 12-bit counts, HDR, microscopy), and ``bm3d(k * x, k *
-        sigma) == k * bm3d(x, sigma)`` for every ``k > 0`` up to float32 rounding;
-        a float image in 0-255 whose bright end reaches 255 is denoised as the uint8
+        ``lo`` and ``hi`` the values 0.1 % in from each end of a sample of about
+        8,000 sites on a strided grid (all images of a batch and all channels
+        together; a Dask array is sampled as a whole, before its chunks run), each
+        site's value the median of the row medians of its 3 x 3 window (so noise
+        widens ``R`` little and hot pixels not at all), or the largest finite
+        ``|value|`` where that span is 0. So a float image may come in any range
+        (0-1, 0-255, 12-bit counts, HDR, microscopy), and ``bm3d(k * x, k * sigma)
+        == k * bm3d(x, sigma)`` for every ``k > 0`` up to float32 rounding; a float
+        image in 0-255 whose bright end is saturated at 255 is denoised as the uint8
         image is. ``R`` within 0.85-2x the true range changed the PSNR by 0.03 dB or
         less (measured), except where sigma / R crosses the large-noise switch.
     profile : {"normal", "fast"}, optional

@@ -189,28 +189,36 @@ def test_data_range_scales_thresholds():
 
 
 def test_measured_range():
-    """The nominal range of float images: the span of 0 and the sample's values 0.1 % in
-    from each end, homogeneous of degree 1 (exactly, for order statistics), deaf to a
-    few hot pixels and NaN; the largest |value| where the sample is all 0; 1.0 for an
-    image of zeros; the sample strided to about 16,000 values."""
-    rng = np.random.default_rng(4)
-    x = rng.uniform(0.2, 0.9, (1, 64, 64, 3)).astype(np.float32)
-    x[0, 3, 4] = [50.0, np.nan, -np.inf]  # outliers and missing samples
+    """The nominal range of float images: the span of 0 and the values 0.1 % in from each
+    end of the pseudo-medians of 3 x 3 windows at strided sites; homogeneous of degree 1
+    (exactly: selections and order statistics), deaf to hot pixels and NaN, little
+    widened by noise; the largest |value| where the sample is all 0; 1.0 for an image of
+    zeros; about 8,000 sites."""
+    ramp = np.linspace(0.2, 0.9, 64, dtype=np.float32)
+    x = np.ascontiguousarray(np.broadcast_to(ramp[None, None, :, None], (1, 64, 64, 3)))
+    x[0, 3, 4] = [50.0, np.nan, -np.inf]  # a hot pixel and missing samples
+    assert shared.range_grid(1, 64, 64, 3) == (2, 3, 31, 31)  # windows at x = 0, 2, .. 60
     r = cpu.measured_range(x)
-    assert 0.89 < r <= 0.9
+    assert r == ramp[61]
     for k in (np.float32(1 / 255), np.float32(255), np.float32(4095), np.float32(1e4)):
         assert cpu.measured_range(x * k) == pytest.approx(k * r, rel=1e-7)
-    assert cpu.measured_range(x - np.float32(1.0)) == pytest.approx(1.0 - 0.2, abs=1e-3)
+    assert cpu.measured_range(x - np.float32(1.0)) == pytest.approx(1.0 - ramp[1])
+    rng = np.random.default_rng(4)
+    flat = (0.5 + 0.1 * rng.standard_normal((1, 200, 200, 1))).astype(np.float32)
+    assert 0.6 < cpu.measured_range(flat) < 0.7  # the pixels' own tail: 0.81
     sparse = np.zeros((1, 40, 40, 1), np.float32)
-    sparse[0, 7, 9] = -3.0  # one value, inside the tail left out
+    sparse[0, 7, 9] = -3.0  # no window's median: the fallback
     assert cpu.measured_range(sparse) == 3.0
     assert cpu.measured_range(np.zeros((1, 9, 9, 1), np.float32)) == 1.0
     assert cpu.measured_range(np.full((1, 9, 9, 1), np.nan, np.float32)) == 1.0
+    assert cpu.measured_range(np.array([[[[-2.0], [1.0]]]], np.float32)) == 3.0  # 1 x 2
     for shape in ((1, 512, 512, 1), (1, 512, 512, 3), (1, 3000, 4000, 3), (7, 64, 64, 3)):
-        s = shared.range_stride(*shape)
         n, h, w, c = shape
-        assert n * c * -(-h // s) * -(-w // s) <= shared.RANGE_SAMPLES
-        assert s == 1 or n * c * -(-h // (s - 1)) * -(-w // (s - 1)) > shared.RANGE_SAMPLES
+        s, k, hs, ws = shared.range_grid(*shape)
+        assert k == 3 and hs == -(-(h - 2) // s) and ws == -(-(w - 2) // s)
+        assert n * c * hs * ws <= shared.RANGE_SITES
+        assert s == 1 or n * c * -(-(h - 2) // (s - 1)) * -(-(w - 2) // (s - 1)) \
+            > shared.RANGE_SITES
 
 
 def test_fast_profile_wiener_noise_level():

@@ -136,8 +136,10 @@ from .._shared.bm3d import (
     kaiser_window,
     pow2_floor,
     profile_params,
-    range_stride,
+    range_grid,
+    range_windows,
     ref_positions,
+    site_values,
     ssd_limit,
     stage1_tau,
     stage_plan,
@@ -586,11 +588,13 @@ def fill_nonfinite(planes: np.ndarray, bad: np.ndarray, passes: int = 8) -> None
 
 def measured_range(images: np.ndarray) -> float:
     """The nominal range of the float images ``(N, H, W, C)`` (float32, as the driver
-    sees them): :func:`~imgops._shared.bm3d.data_range_of` of every image and channel
-    at the rows and columns :func:`~imgops._shared.bm3d.range_stride` picks."""
+    sees them): :func:`~imgops._shared.bm3d.data_range_of` of the pseudo-medians of
+    the 3 x 3 windows at the sites :func:`~imgops._shared.bm3d.range_grid` picks in
+    every image and channel."""
     n, h, w, c = images.shape
-    s = range_stride(n, h, w, c)
-    return data_range_of(images[:, ::s, ::s, :], lambda: finite_max_abs(images))
+    grid = range_grid(n, h, w, c)
+    windows = [images[:, ry, rx, :] for ry, rx in range_windows(*grid)]
+    return data_range_of(site_values(windows), lambda: finite_max_abs(images))
 
 
 def bm3d_hwc(image: np.ndarray, sigma: float, profile: str) -> np.ndarray:

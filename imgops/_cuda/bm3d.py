@@ -53,7 +53,7 @@ from .._shared.bm3d import (
     kaiser_window,
     pow2_floor,
     profile_params,
-    range_stride,
+    range_grid,
     ref_positions,
     ssd_limit,
     stage1_tau,
@@ -287,25 +287,53 @@ def _restore_nonfinite(src, out):
                 out[y, x, c] = v
 
 
+@cuda.jit(device=True)
+def _med3(a, b, c):
+    lo = a if a < b else b
+    hi = b if a < b else a
+    m = hi if hi < c else c
+    return m if m > lo else lo
+
+
 @cuda.jit
-def _strided_sample(planes, s, out):
-    """out[p, i, j] = planes[p, s i, s j]: the nominal range's sample."""
+def _range_sample(planes, s, k, out):
+    """out[p, i, j]: the site (s i, s j) of plane p as the CPU's ``site_values`` gives
+    it: the median of the three row medians of its 3 x 3 window (k = 3), NaN if the
+    window holds a non-finite value; the pixel itself for k = 1."""
     j, i, p = cuda.grid(3)
-    if p < out.shape[0] and i < out.shape[1] and j < out.shape[2]:
-        out[p, i, j] = planes[p, s * i, s * j]
+    if p >= out.shape[0] or i >= out.shape[1] or j >= out.shape[2]:
+        return
+    y = s * i
+    x = s * j
+    if k == 1:
+        out[p, i, j] = planes[p, y, x]
+        return
+    ok = True
+    for dy in range(3):
+        for dx in range(3):
+            v = planes[p, y + dy, x + dx]
+            if not (v - v == 0):
+                ok = False
+    if not ok:
+        out[p, i, j] = _F(np.nan)
+        return
+    r0 = _med3(planes[p, y, x], planes[p, y, x + 1], planes[p, y, x + 2])
+    r1 = _med3(planes[p, y + 1, x], planes[p, y + 1, x + 1], planes[p, y + 1, x + 2])
+    r2 = _med3(planes[p, y + 2, x], planes[p, y + 2, x + 1], planes[p, y + 2, x + 2])
+    out[p, i, j] = _med3(r0, r1, r2)
 
 
 # ----------------------------------------------------------------------------- driver
 def measured_range_cuda(planes, n: int, c: int) -> float:
     """The nominal range of the device planes ``(n * c, H, W)`` (float32): the CPU's
-    ``measured_range`` (the same strided sample, gathered here and brought to the host;
-    the whole image only when the sample says nothing)."""
+    ``measured_range`` (the same sites and values, computed here and brought to the
+    host; the whole image only when the sample says nothing)."""
     P, H, W = planes.shape
-    s = range_stride(n, H, W, c)
-    out = cuda.device_array((P, -(-H // s), -(-W // s)), _F)
+    s, k, hs, ws = range_grid(n, H, W, c)
+    out = cuda.device_array((P, hs, ws), _F)
     threads = (16, 8, 1)
     grid = tuple(math.ceil(d / t) for d, t in zip(out.shape[::-1], threads, strict=True))
-    _strided_sample[grid, threads](planes, s, out)
+    _range_sample[grid, threads](planes, s, k, out)
     return data_range_of(out.copy_to_host(), lambda: finite_max_abs(planes.copy_to_host()))
 
 

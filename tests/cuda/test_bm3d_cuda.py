@@ -31,9 +31,10 @@ def test_bm3d_cuda_uint8_device_in_device_out():
 
 
 def test_bm3d_cuda_measures_the_float_range_as_the_cpu():
-    """Float images in any range: the GPU measures the nominal range on the same strided
-    sample as the CPU (here one sample in two rows and columns, NaN left out), so data
-    in 0-4095 gives the CPU's result, and 4095 times the result on [0, 1]."""
+    """Float images in any range: the GPU measures the nominal range on the same sites
+    and windows as the CPU (here a site every two rows and columns, the window with a
+    NaN left out), so data in 0-4095 gives the CPU's result, and 4095 times the result
+    on [0, 1]."""
     from numba import cuda
 
     from imgops._cpu.bm3d import measured_range
@@ -44,7 +45,7 @@ def test_bm3d_cuda_measures_the_float_range_as_the_cpu():
     img = np.clip(0.5 + 0.2 * rng.standard_normal((80, 80, 3)), 0, 1).astype(np.float32)
     img[3, 5, 1] = np.nan
     k = np.float32(4095.0)
-    assert shared.range_stride(1, 80, 80, 3) == 2
+    assert shared.range_grid(1, 80, 80, 3)[0] == 2
     planes = cuda.to_device(np.ascontiguousarray((img * k).transpose(2, 0, 1)))
     assert measured_range_cuda(planes, 1, 3) == measured_range((img * k)[None])
     small = np.ascontiguousarray(img[:9, :14])
