@@ -373,6 +373,49 @@ def warmup(dtypes):
 
 
 @main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-r", "--recursive", is_flag=True, help="Descend into folders.")
+@click.option("--glob", metavar="PATTERN", help="Choose files by name pattern.")
+@click.option("--model", type=click.Choice(["auto", "white", "correlated",
+                                            "poisson-gaussian"]),
+              default="auto", show_default=True, help="The kind of model to fit.")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object per file (a line each), for scripts.")
+def noise(paths, recursive, glob, model, as_json):
+    """Print each file's estimated noise model: its kind, an equivalent white sigma per
+    channel (in the image's units), the white estimate imgops.estimate_noise gives,
+    and a Poisson-Gaussian fit var = a*y + b where one was made. FILES are files or
+    folders. Exit status 1 if a file could not be read."""
+    import imgops
+
+    found = batch.find_inputs(list(paths), recursive, glob)
+    failed = 0
+    for src, _ in found:
+        try:
+            pic = files.read(src)
+            color = np.asarray(pic.color)
+            m = imgops.estimate_noise_model(color, model.replace("-", "_"))
+            white = float(imgops.estimate_noise(color))
+        except Exception as exc:  # any file's failure is reported, the rest go on
+            failed += 1
+            click.echo(f"{src}: {exc}", err=True)
+            continue
+        entry = {"file": str(src), "kind": m.kind,
+                 "sigma": [round(float(s), 4) for s in m.sigma],
+                 "white_sigma": round(white, 4),
+                 "a": None if m.a is None else float(m.a),
+                 "b": None if m.b is None else float(m.b)}
+        if as_json:
+            click.echo(json.dumps(entry))
+            continue
+        sig = ", ".join(f"{s:.3g}" for s in entry["sigma"])
+        pg = f", var = {m.a:.4g}*y + {m.b:.4g}" if m.kind == "poisson_gaussian" else ""
+        click.echo(f"{src}: {m.kind}, sigma per channel [{sig}] (white estimate "
+                   f"{white:.3g}){pg}")
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def info(as_json):
     """What imgops.backends() reports: CPU threads and layer, CUDA devices."""

@@ -10,6 +10,7 @@ from ._dispatch import backends
 from ._ops import METHODS
 from .denoise import bilateral, bm3d, denoise, estimate_noise, nl_means
 from .feature import canny
+from .noise import NoiseModel, estimate_noise_model
 from .filters import (
     box,
     convolve,
@@ -41,6 +42,8 @@ __all__ = [
     "canny",
     "denoise",
     "estimate_noise",
+    "estimate_noise_model",
+    "NoiseModel",
     "nl_means",
     "nn",
     "avg_pool",
