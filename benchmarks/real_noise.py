@@ -124,6 +124,9 @@ def timing() -> None:
 
 def polyu(root: str, every: int, bm3d: bool) -> None:
     from PIL import Image
+    if not root:
+        print("\n(PolyU skipped: give --polyu FOLDER or set IMGOPS_POLYU)")
+        return
     files = sorted(glob.glob(os.path.join(root, "*_real.JPG")))[::every]
     if not files:
         print(f"\n(no PolyU crops under {root})")
@@ -176,7 +179,10 @@ def polyu(root: str, every: int, bm3d: bool) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--polyu", default="/work/shared/data/polyu")
+    # the PolyU real-noise crops (non-commercial licence: never copied here) are read
+    # from where they are kept, given by --polyu or IMGOPS_POLYU
+    ap.add_argument("--polyu", default=os.environ.get("IMGOPS_POLYU"),
+                    help="folder of PolyU *_real.JPG / *_mean.JPG pairs")
     ap.add_argument("--every", type=int, default=4)
     ap.add_argument("--no-bm3d", action="store_true")
     ap.add_argument("--skip-synthetic", action="store_true")
