@@ -171,11 +171,19 @@ def _read_pillow(path: Path, kind: str) -> Picture:
                 return Picture(pix, icc=icc, exif=exif, meta=meta)
             if kind == "jpeg":
                 im = ImageOps.exif_transpose(im)  # outputs look upright
-            exif = im.getexif().tobytes() if im.getexif() else None  # PNG, WebP: as it is
-            if kind == "png" and _png_depth(path) == 16:  # imagecodecs: tRNS -> alpha too
+            deep_png = kind == "png" and _png_depth(path) == 16
+            data = path.read_bytes() if deep_png else None
+            # Pillow's getexif() on a PNG decodes the whole image to look for an eXIf
+            # chunk after the pixels: a 16-bit PNG (decoded below by imagecodecs) has
+            # none to find when the chunk name appears nowhere in the file
+            if deep_png and b"eXIf" not in data:
+                exif = None
+            else:
+                exif = im.getexif().tobytes() if im.getexif() else None  # PNG, WebP: as is
+            if deep_png:  # imagecodecs: tRNS -> alpha too
                 import imagecodecs
 
-                pix = imagecodecs.png_decode(path.read_bytes())
+                pix = imagecodecs.png_decode(data)
                 return Picture(pix, has_alpha=pix.ndim == 3 and pix.shape[2] in (2, 4),
                                icc=icc, exif=exif, meta=meta)
             mode = im.mode
