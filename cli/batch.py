@@ -226,6 +226,20 @@ def _ready_numba() -> None:
         pass
 
 
+PROCESS_MEMORY = 4 * 2**30  # bytes of RAM a worker may need: the largest image allowed
+# (files.MAX_PIXELS) with its float temporaries
+
+
+def default_processes() -> int:
+    """One worker per core, at most one per PROCESS_MEMORY of physical memory."""
+    cores = os.cpu_count() or 1
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        return cores
+    return max(1, min(cores, ram // PROCESS_MEMORY))
+
+
 def can_fork() -> bool:
     """Worker processes are forked (the command's function is inherited, not pickled):
     on Linux, and only while this process has not started Numba's kernel threads (a

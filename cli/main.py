@@ -106,7 +106,7 @@ def _execute(inputs, output, process, *, recursive, glob, fmt, overwrite, skip_e
             helper = multiprocessing.get_context("spawn").Process(
                 target=_warmup.prime, args=(prime,), daemon=True)
             helper.start()
-        procs = processes or (os.cpu_count() or 1)
+        procs = processes or batch.default_processes()
         if client is not None:
             cluster.run(client, jobs, process, quiet=quiet, summary=summary)
         elif procs > 1 and len(jobs) > 1 and not cold and backend != "cuda" and \

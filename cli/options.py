@@ -34,8 +34,9 @@ def batch_options(f):
         click.option("--processes", type=click.IntRange(0, 256), default=0,
                      show_default=True,
                      help="Worker processes, each reading, processing and writing whole "
-                          "files with its share of the cores (0: one per core). The "
-                          "first run, while kernels compile, and CUDA use one process."),
+                          "files with its share of the cores (0: one per core, at most "
+                          "one per 4 GiB of memory). The first run, while kernels "
+                          "compile, and CUDA use one process."),
         click.option("--scheduler", metavar="ADDRESS",
                      help="Run the batch on the Dask cluster at ADDRESS (tcp://host:port); "
                           "its workers read and write INPUT and OUTPUT at the same paths."),
