@@ -161,7 +161,11 @@ def _check_bm3d(image, sigma, profile="normal", origin=(0, 0), data_range=None):
         data_range = v.check_float(data_range, "data_range", low=0.0, low_open=True)
     elif dt.kind == "u":
         data_range = float(np.iinfo(dt).max)
-    return {"sigma": v.check_float(sigma, "sigma", low=0.0),
+    level, noise = bm3d_noise(sigma, _layout.channels(image))
+    return {"sigma": level,
+            # None: white noise of one sigma in every channel (the scalar path); else the
+            # noise's covariance in the 8 x 8 DCT, (C, C, 8, 8) or (1, 1, 8, 8)
+            "noise": noise,
             "profile": v.check_choice(profile, "profile", BM3D_PROFILES),
             # the nominal range the block-matching thresholds scale with: the integer
             # dtype's maximum; for floats (None) the targets measure it on the data
@@ -172,16 +176,118 @@ def _check_bm3d(image, sigma, profile="normal", origin=(0, 0), data_range=None):
             "origin": v.pair(origin, "origin", low=None)}
 
 
+_BM3D_SIGMA = ("sigma must be a real number, a sequence of one value per channel, a noise "
+               "PSD shaped (M, N) or (M, N, C), or an imgops.NoiseModel")
+
+
+class BM3DNoise:
+    """BM3D's noise reduced to its covariance on the lags -16..16 (not public): what a
+    Dask image's chunks get instead of a PSD (:func:`bm3d_chunk_arguments`)."""
+
+    def __init__(self, acf: np.ndarray):
+        self.acf = np.asarray(acf, np.float64)
+
+
+def bm3d_noise(sigma, channels: int) -> tuple[float, np.ndarray | None]:
+    """BM3D's noise argument checked and reduced to ``(level, noise)``.
+
+    ``noise`` is None for white noise of one standard deviation ``level`` in every
+    channel (a real number, or per-channel values all equal); otherwise the noise's
+    covariance between the channels on the lags -16..16 (``acf`` of
+    :mod:`imgops._shared.bm3d`, float64 ``(C, C, 33, 33)``, or ``(1, 1, 33, 33)`` for
+    every channel alike and independent), and ``level`` its standard deviation per
+    pixel, root mean over the channels (0: no noise, the image comes back as a copy):
+
+    - per-channel standard deviations (1-D, length C): each channel white, the channels
+      independent;
+    - a PSD (``(M, N)``: every channel, independent; ``(M, N, C)``: one per channel,
+      independent), the ``bm3d`` package's ``sigma_psd`` convention;
+    - a :class:`imgops._noise.NoiseModel`: the covariance that gives its ``cov`` (C or 1
+      channels) exactly (``dct_cov_acf``); its intensity law is not used.
+    """
+    from ._noise import NoiseModel
+
+    if isinstance(sigma, BM3DNoise):
+        return _bm3d_level(sigma.acf, channels)
+    if isinstance(sigma, NoiseModel):
+        cov = np.asarray(sigma.cov, np.float64)
+        if cov.shape[0] not in (1, channels):
+            raise ValueError(f"sigma: the noise model has {cov.shape[0]} channels; the image "
+                             f"has {channels}")
+        from ._shared.bm3d import dct_cov_acf  # loads Numba: only here
+
+        return _bm3d_level(dct_cov_acf(cov), channels)
+    if isinstance(sigma, np.ndarray) and sigma.ndim == 0:
+        sigma = sigma[()]
+    if isinstance(sigma, numbers.Real) or isinstance(sigma, bool):
+        return v.check_float(sigma, "sigma", low=0.0), None
+    if isinstance(sigma, (str, bytes, dict)):
+        raise TypeError(f"{_BM3D_SIGMA}; got {type(sigma).__name__}")
+    try:
+        a = np.asarray(sigma)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{_BM3D_SIGMA}; got {type(sigma).__name__}") from e
+    if a.dtype.kind not in "iuf":
+        raise TypeError(f"{_BM3D_SIGMA}; got an array of dtype {a.dtype}")
+    a = a.astype(np.float64)
+    if a.ndim == 0:
+        return v.check_float(float(a), "sigma", low=0.0), None
+    if a.ndim > 3:
+        raise ValueError(f"sigma as a PSD must be 2-D (M, N) or 3-D (M, N, C); got shape "
+                         f"{a.shape}")
+    if a.size == 0:
+        raise ValueError(f"sigma is empty (shape {a.shape})")
+    what = "per-channel sigma" if a.ndim == 1 else "sigma (a PSD)"
+    if not np.isfinite(a).all():
+        raise ValueError(f"{what} must be finite")
+    if (a < 0).any():
+        raise ValueError(f"{what} must be >= 0")
+    if a.ndim == 1:
+        if a.size != channels:
+            raise ValueError(f"sigma has {a.size} values; the image has {channels} "
+                             f"channel{'s' if channels != 1 else ''}")
+        if (a == a[0]).all():  # one sigma: the scalar path, bitwise
+            return float(a[0]), None
+        from ._shared.bm3d import white_acf  # loads Numba: only here
+
+        return _bm3d_level(white_acf(a), channels)
+    if a.ndim == 3 and a.shape[2] != channels:
+        raise ValueError(f"sigma (a PSD) has {a.shape[2]} channels (shape {a.shape}); the "
+                         f"image has {channels}")
+    if not a.any():
+        return 0.0, None
+    from ._shared.bm3d import psd_acf  # loads Numba: only here
+
+    return _bm3d_level(psd_acf(a), channels)
+
+
+def _bm3d_level(acf: np.ndarray, channels: int) -> tuple[float, np.ndarray | None]:
+    from ._shared.bm3d import check_noise, noise_level
+
+    acf = check_noise(acf, channels)
+    level = noise_level(acf, channels)
+    return (level, acf) if level > 0 else (0.0, None)
+
+
 def bm3d_chunk_arguments(image, sigma) -> dict:
-    """The hidden arguments a float Dask image's chunks need for BM3D: ``{"data_range":
-    R}``, R measured now on the whole image as the in-memory targets measure it (the same
-    sites and windows, in float32), so that every chunk scales its thresholds alike;
-    ``{}`` for other images or sigma 0."""
+    """The hidden arguments a Dask image's chunks need for BM3D: for a float image,
+    ``{"data_range": R}``, R measured now on the whole image as the in-memory targets
+    measure it (the same sites and windows, in float32), so that every chunk scales its
+    thresholds alike; and for a PSD, ``{"sigma": BM3DNoise}`` holding its covariance on
+    the lags -16..16 (all that the chunks compute from, without the PSD in every task).
+    ``{}`` for other images, or no noise."""
     da = sys.modules.get("dask.array")
-    if da is None or not isinstance(image, da.Array) or np.dtype(image.dtype).kind != "f" \
-            or isinstance(sigma, bool) or not isinstance(sigma, numbers.Real) \
-            or not sigma > 0:
+    if da is None or not isinstance(image, da.Array):
         return {}
+    x = image if image.ndim == 4 else image[None] if image.ndim == 3 else image[None, ..., None]
+    if x.ndim != 4:
+        return {}  # the checks will refuse it
+    level, noise = bm3d_noise(sigma, int(x.shape[3]))
+    out = {}
+    if noise is not None and np.ndim(sigma) >= 2:
+        out["sigma"] = BM3DNoise(noise)
+    if np.dtype(image.dtype).kind != "f" or not level > 0:
+        return out
     import dask
 
     from ._shared.bm3d import (  # loads Numba: only here
@@ -191,9 +297,6 @@ def bm3d_chunk_arguments(image, sigma) -> dict:
         site_values,
     )
 
-    x = image if image.ndim == 4 else image[None] if image.ndim == 3 else image[None, ..., None]
-    if x.ndim != 4:
-        return {}  # the checks will refuse it
     grid = range_grid(*(int(d) for d in x.shape))
     windows = dask.compute(*(x[:, ry, rx, :].astype(np.float32)
                              for ry, rx in range_windows(*grid)))
@@ -203,7 +306,7 @@ def bm3d_chunk_arguments(image, sigma) -> dict:
         f = x.astype(np.float32)
         return float(da.where(da.isfinite(f), abs(f), 0).max().compute())
 
-    return {"data_range": data_range_of(sample, whole_max_abs)}
+    return {**out, "data_range": data_range_of(sample, whole_max_abs)}
 
 
 def _check_estimate_noise(image, finite_only=False):

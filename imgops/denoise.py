@@ -175,7 +175,7 @@ def nl_means(image: np.ndarray, h: float, *, patch_size: int = 7, patch_distance
                          patch_distance=patch_distance, sigma=sigma)
 
 
-def bm3d(image: np.ndarray, sigma: float, *, profile: str = "normal",
+def bm3d(image: np.ndarray, sigma, *, profile: str = "normal",
          backend: str = "auto") -> np.ndarray:
     """Block-matching and 3-D filtering (BM3D), the strongest classical denoiser.
 
@@ -189,7 +189,9 @@ def bm3d(image: np.ndarray, sigma: float, *, profile: str = "normal",
     images are denoised as CBM3D [2]_ (an opponent colour transform, blocks
     matched on luminance, the same groups filtering the chroma channels); other
     channel counts channel by channel. Written from the papers and the IPOL
-    description [3]_.
+    description [3]_. Besides white noise, it takes noise that differs between
+    channels, spatially correlated noise given by its power spectral density, or a
+    :class:`imgops.NoiseModel` (see `sigma`).
 
     Parameters
     ----------
@@ -200,24 +202,62 @@ def bm3d(image: np.ndarray, sigma: float, *, profile: str = "normal",
         back. NaN and infinite samples are treated as missing: they are filled from
         their neighbours for the matching and come back unchanged, so the output is
         non-finite exactly where the input is.
-    sigma : float
-        Standard deviation of the (white Gaussian) noise, in the image's own units
-        (0-255 for uint8, 0-65535 for uint16, the data's own scale for floats); >= 0.
-        ``0`` returns a copy. The papers' parameters (the block-matching thresholds,
-        and the switch to the large-noise ones above sigma = 40 on the 0-255 scale)
-        are set relative to a nominal range ``R``: 255 for uint8, 65535 for uint16;
-        for float images ``R`` is measured on the data: ``max(hi, 0) - min(lo, 0)``,
-        ``lo`` and ``hi`` the values 0.1 % in from each end of a sample of about
+    sigma : float, sequence of float, ndarray or NoiseModel
+        The noise, in the image's own units (0-255 for uint8, 0-65535 for uint16, the
+        data's own scale for floats):
+
+        - a float: the standard deviation of white Gaussian noise, the same in every
+          channel; >= 0, ``0`` returns a copy;
+        - a sequence or 1-D array of ``C`` values (``C`` the image's channels): each
+          channel's white noise, the channels independent (three channels: the
+          opponent channels of CBM3D get the variances ``sum_c M[i, c]^2 sigma_c^2``);
+        - an ``(M, N)`` or ``(M, N, C)`` array: the noise's power spectral density,
+          the same for every channel or one per channel, the channels independent,
+          in the convention of the ``bm3d`` package's ``sigma_psd``: noise ``s * (w
+          conv k)`` (``w`` white of unit variance, ``||k||_2 = 1``) has the PSD ``s**2
+          * M * N * abs(fft2(k, (M, N)))**2``, so white noise of standard deviation
+          ``s`` has ``s**2 * M * N`` everywhere (usually ``(M, N)`` is the image's
+          size; any grid of at least 16 x 16 is exact; scaling the image by ``k``
+          scales it by ``k**2``);
+        - an :class:`imgops.NoiseModel`: its per-coefficient covariance ``cov`` (one
+          channel, given to every channel independently, or one per channel with
+          their covariances); its intensity law (``levels``, ``gain``, ``a``, ``b``)
+          is not used: the covariance applies at every intensity.
+
+        For noise that is not white of one sigma, each coefficient ``q`` of the 8x8
+        block transforms gets its own noise variance ``v_q`` (exact for stationary
+        noise, computed on the host once per call: the biorthogonal transform's from
+        the DCT's for a ``NoiseModel``): hard thresholds ``2.7 sigma`` become
+        ``lambda * sqrt(v_q)``, the first stage's aggregation weights ``1 / sum(v_q)``
+        over the kept coefficients, the Wiener weights ``b**2 / (b**2 + v_q)``, the
+        second stage's aggregation weights ``1 / sum(w_q**2 v_q)``. Correlated noise is
+        also whitened (by its spectrum, on the host, one FFT of the image) in the
+        image the first stage matches blocks on, and partly in the basic estimate that
+        the second stage matches on, and the parameters change a little (see the
+        documentation's benchmark page): groups matched on the noisy pixels follow
+        the noise's own streaks and blotches. Makitalo, Foi et al. [4]_ give the
+        transform-domain variances; the variance of a 3-D coefficient is taken as its
+        2-D frequency's (exact when a group's blocks have independent noise:
+        overlapping or nearby blocks of correlated noise do not, so it is an
+        approximation there).
+
+        The papers' parameters (the block-matching thresholds, and the switch to the
+        large-noise ones above sigma = 40 on the 0-255 scale, read from the noise's
+        standard deviation per pixel, root mean over the channels, for a PSD or a
+        model) are set relative to a nominal range ``R``: 255 for uint8, 65535 for
+        uint16; for float images ``R`` is measured on the data: ``max(hi, 0) - min(lo,
+        0)``, ``lo`` and ``hi`` the values 0.1 % in from each end of a sample of about
         8,000 sites on a strided grid (all images of a batch and all channels
         together; a Dask array is sampled as a whole, before its chunks run), each
         site's value the median of the row medians of its 3 x 3 window (so noise
         widens ``R`` little and hot pixels not at all), or the largest finite
         ``|value|`` where that span is 0. So a float image may come in any range
         (0-1, 0-255, 12-bit counts, HDR, microscopy), and ``bm3d(k * x, k * sigma)
-        == k * bm3d(x, sigma)`` for every ``k > 0`` up to float32 rounding; a float
-        image in 0-255 whose bright end is saturated at 255 is denoised as the uint8
-        image is. ``R`` within 0.85-2x the true range changed the PSNR by 0.03 dB or
-        less (measured), except where sigma / R crosses the large-noise switch.
+        == k * bm3d(x, sigma)`` for every ``k > 0`` up to float32 rounding (``k**2``
+        times a PSD, ``k`` times per-channel sigmas, ``NoiseModel.scaled(k)``); a
+        float image in 0-255 whose bright end is saturated at 255 is denoised as the
+        uint8 image is. ``R`` within 0.85-2x the true range changed the PSNR by 0.03
+        dB or less (measured), except where sigma / R crosses the large-noise switch.
     profile : {"normal", "fast"}, optional
         ``"normal"`` (default): the papers' parameters (reference step 3, 39x39
         search window, groups of up to 16 and 32 blocks). ``"fast"``: fewer
@@ -236,11 +276,14 @@ def bm3d(image: np.ndarray, sigma: float, *, profile: str = "normal",
     ------
     TypeError
         If `image` is not an array or its dtype is not uint8, uint16, float32 or
-        float64; if `sigma` is not a real number; if ``backend="cpu"`` is given a
-        device array.
+        float64; if `sigma` is none of the forms above (a string, a bool, a complex
+        or non-numeric array); if ``backend="cpu"`` is given a device array.
     ValueError
-        If `image` is empty or not 2-, 3- or 4-D; if `sigma` is negative or not
-        finite; if `profile` or `backend` is not one of the allowed values.
+        If `image` is empty or not 2-, 3- or 4-D; if `sigma` (or any of its values) is
+        negative or not finite; if it has a length other than the image's channel
+        count, is an array of more than three dimensions or empty, or is a PSD or
+        model whose channels are neither 1 nor the image's; if `profile` or `backend`
+        is not one of the allowed values.
     RuntimeError
         If ``backend="cuda"`` and no usable GPU is found.
 
@@ -262,6 +305,9 @@ def bm3d(image: np.ndarray, sigma: float, *, profile: str = "normal",
        luminance-chrominance space", ICIP 2007.
     .. [3] M. Lebrun, "An analysis and implementation of the BM3D image denoising
        method", Image Processing On Line 2, 2012.
+    .. [4] Y. Makitalo, L. Azzari, A. Foi et al., "Collaborative filtering of
+       correlated noise: exact transform-domain variance for improved shrinkage and
+       patch matching", IEEE Trans. Image Process. 29, 2020.
 
     Examples
     --------
@@ -271,10 +317,22 @@ def bm3d(image: np.ndarray, sigma: float, *, profile: str = "normal",
     >>> out = bm3d(noisy, 15.0, profile="fast")
     >>> out.dtype, bool(np.abs(out - clean).mean() < np.abs(noisy - clean).mean())
     (dtype('uint8'), True)
+
+    Noise correlated along rows (a 1 x 5 line kernel), given by its PSD:
+
+    >>> k = np.ones((1, 5)) / np.sqrt(5)
+    >>> kf = np.fft.fft2(k, clean.shape)
+    >>> w = rng.standard_normal(clean.shape)
+    >>> noisy = clean + 15 * np.fft.ifft2(np.fft.fft2(w) * kf).real
+    >>> psd = 15.0 ** 2 * clean.size * np.abs(kf) ** 2
+    >>> out = bm3d(noisy, psd, profile="fast")
+    >>> bool(np.abs(out - clean).mean() < np.abs(noisy - clean).mean())
+    True
     """
-    # a float Dask image's chunks share the whole image's nominal range, measured here
-    return _dispatch.run("bm3d", image, backend, sigma=sigma, profile=profile,
-                         **bm3d_chunk_arguments(image, sigma))
+    # a float Dask image's chunks share the whole image's nominal range, measured here,
+    # and get a PSD as its covariance on the lags (small, the same for every chunk)
+    return _dispatch.run("bm3d", image, backend, **{"sigma": sigma, "profile": profile,
+                                                    **bm3d_chunk_arguments(image, sigma)})
 
 
 def estimate_noise(image: np.ndarray, *, backend: str = "auto") -> float:

@@ -598,3 +598,113 @@ def test_small_crops_against_reference(name, size, sigma, profile):
     ref = psnr(255.0 * run(z / 255.0, sigma_psd=sigma / 255.0), clean)
     got = psnr(imgops.bm3d(z, sigma, profile=profile), clean)
     assert got >= ref - MARGIN[profile], (got, ref)
+
+
+# ----------------------------------------------------------------------------- noise spectra
+def _direct_variances(psd, rows):
+    """v_q = sum_f PSD(f) |T_q(f)|^2 / (M N)^2, T_q the DFT on the PSD's grid of the basis
+    function of coefficient q (the block folded onto a grid smaller than it)."""
+    m, n = psd.shape
+    v = np.zeros((8, 8))
+    for u in range(8):
+        for w in range(8):
+            g = np.zeros((m, n))
+            b = np.outer(rows[u], rows[w])
+            for y in range(8):
+                for x in range(8):
+                    g[y % m, x % n] += b[y, x]
+            v[u, w] = (psd * np.abs(np.fft.fft2(g)) ** 2).sum() / (m * n) ** 2
+    return v
+
+
+@pytest.mark.parametrize("m, n", [(40, 32), (16, 17), (9, 12), (5, 3)])
+def test_coefficient_variances_are_exact(m, n):
+    """Both block transforms' noise variances from a PSD (through the covariance on the
+    lags, W Rs W^T) are the direct sum over the PSD's frequencies on grids of 16 x 16 or
+    more (smaller ones are not taken as periodic: white stays white); the DCT
+    variances of a model give the biorthogonal ones exactly (the change of basis), and
+    a NoiseModel's covariance comes back from the lags it is turned into."""
+    rng = np.random.default_rng(8)
+    k = rng.standard_normal((3, 4))
+    psd = 4.0 * m * n * np.abs(np.fft.fft2(k, (m, n))) ** 2 + 2.0 * m * n
+    acf = shared.psd_acf(psd)
+    vd = shared.dct_variances(acf)[0, 0]
+    if min(m, n) >= 16:
+        want_d = _direct_variances(psd, shared.DCT8)
+        want_b = _direct_variances(psd, shared.BIOR15)
+        np.testing.assert_allclose(vd, want_d, rtol=1e-12, atol=1e-12 * want_d.max())
+        np.testing.assert_allclose(shared.bior_variances(vd), want_b, rtol=1e-12,
+                                   atol=1e-12 * want_b.max())
+    back = shared.dct_variances(shared.dct_cov_acf(vd[None, None]))[0, 0]
+    np.testing.assert_allclose(back, vd, rtol=1e-12, atol=1e-12 * vd.max())
+    # white noise: sigma^2 in every coefficient of both transforms, exactly white
+    white = shared.psd_acf(np.full((m, n), 9.0 * m * n))
+    assert shared.is_white(white[0, 0]) and white[0, 0, 16, 16] == pytest.approx(9.0)
+    sig, rel_b, rel_d, _ = shared.mixed_noise(white, np.eye(1))
+    assert sig[0] == pytest.approx(3.0) and (rel_b == 1).all() and (rel_d == 1).all()
+
+
+def test_mixed_noise_colour_and_channels():
+    """The opponent channels of independent white channels: variances sum_c M[i, c]^2
+    sigma_c^2, white; a one-channel covariance is every channel's, independently; the
+    noise level is the root mean per-pixel variance."""
+    s = np.array([3.0, 5.0, 7.0])
+    acf = shared.white_acf(s)
+    sig, rel_b, rel_d, r = shared.mixed_noise(acf, shared.OPP)
+    np.testing.assert_allclose(sig ** 2, (shared.OPP ** 2) @ (s ** 2), rtol=1e-12)
+    assert (rel_b == 1).all() and (rel_d == 1).all() and all(map(shared.is_white, r))
+    assert shared.noise_level(acf, 3) == pytest.approx(np.sqrt(np.mean(s ** 2)))
+    one = shared.psd_acf(np.abs(np.fft.fft2(np.ones((1, 5)), (16, 16))) ** 2)
+    np.testing.assert_allclose(shared.mixed_acf(one, shared.OPP),
+                               shared.OPP_NORMS[:, None, None] ** 2 * one[0, 0][None])
+    # correlated: relative variances average 1 over the DCT's coefficients
+    sig, rel_b, rel_d, r = shared.mixed_noise(one, np.eye(2)[1:])
+    assert rel_d.mean() == pytest.approx(1.0) and not shared.is_white(r[0])
+    assert rel_b.min() > 0 and rel_d.min() > 0
+
+
+def test_shrinkage_of_white_noise_is_the_scalar_one():
+    """With all relative variances 1 the per-coefficient thresholds and Wiener variances
+    are bitwise the scalar ones (the white path's results do not move)."""
+    p = shared.profile_params(25.0, "normal")
+    sig = (25.0 * shared.OPP_NORMS).astype(np.float32)
+    sh = shared.shrinkage(p, sig, shared.CHROMA_LAMBDA, np.ones((3, 64)), np.ones((3, 64)))
+    thr = (p.lambda3d * shared.CHROMA_LAMBDA * sig).astype(np.float32)
+    assert np.array_equal(sh.thr, np.repeat(thr[:, None], 64, axis=1))
+    assert np.array_equal(sh.var_wiener, np.repeat(shared.wiener_var(p, sig)[:, None], 64, 1))
+    assert np.array_equal(sh.inv_var, (1 / (sig * sig)).astype(np.float32))
+
+
+def test_threshold_counts_and_weights():
+    """Hard thresholds per column with their counts; the kept relative variance (the
+    exact count for white noise, 1 if nothing is kept); the Wiener weights' sum."""
+    rng = np.random.default_rng(9)
+    g = rng.standard_normal((4, 64)).astype(np.float32)
+    thr = np.linspace(0, 2, 64).astype(np.float32)
+    cnt = np.empty(64, np.int32)
+    h = g.copy()
+    shared.hard_threshold(h, 4, 0, 64, thr, cnt)
+    keep = np.abs(g) > thr
+    assert np.array_equal(h, np.where(keep, g, 0)) and np.array_equal(cnt, keep.sum(0))
+    ones = np.ones(64, np.float32)
+    assert shared.kept_variance(cnt, ones) == keep.sum()
+    assert shared.kept_variance(np.zeros(64, np.int32), ones) == 1.0
+    rel = np.linspace(0.1, 3, 64).astype(np.float32)
+    assert shared.kept_variance(cnt, rel) == pytest.approx((keep.sum(0) * rel).sum(), rel=1e-5)
+    acc = np.linspace(0, 1, 64).astype(np.float32)
+    assert shared.wiener_variance(acc, rel) == pytest.approx((acc * rel).sum(), rel=1e-5)
+
+
+def test_whitening_flattens_the_noise():
+    """Noise of a line kernel, whitened by its own spectrum: white (its neighbours
+    uncorrelated), about the same variance."""
+    rng = np.random.default_rng(10)
+    m = n = 128
+    kf = np.fft.fft2(np.ones((1, 7)) / np.sqrt(7), (m, n))
+    noise = 10 * np.fft.ifft2(np.fft.fft2(rng.standard_normal((m, n))) * kf).real
+    acf = shared.psd_acf(100.0 * m * n * np.abs(kf) ** 2)
+    w = shared.whiten(noise, acf[0, 0]).astype(np.float64)
+    assert np.corrcoef(noise[:, 1:].ravel(), noise[:, :-1].ravel())[0, 1] > 0.8
+    assert abs(np.corrcoef(w[:, 1:].ravel(), w[:, :-1].ravel())[0, 1]) < 0.1
+    assert 0.8 < w.std() / noise.std() < 1.2
+    assert np.array_equal(shared.whiten(noise, acf[0, 0], 0.0), noise.astype(np.float32))

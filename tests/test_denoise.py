@@ -234,6 +234,213 @@ def test_bm3d_dask_chunks_share_the_measured_range():
     np.testing.assert_allclose(got, whole, rtol=0, atol=1e-3)
 
 
+# ------------------------------------------------------------------ bm3d: noise models
+def _correlated(clean, kernel, sigma, seed=0):
+    """``clean`` (float, 0-255) plus ``sigma * (white conv kernel)`` (unit-norm kernel,
+    circular on the image's grid), and that noise's PSD (the bm3d package's convention)."""
+    m, n = clean.shape[:2]
+    kf = np.fft.fft2(kernel / np.linalg.norm(kernel), (m, n))
+    rng = np.random.default_rng(seed)
+    noise = [sigma * np.fft.ifft2(np.fft.fft2(rng.standard_normal((m, n))) * kf).real
+             for _ in range(1 if clean.ndim == 2 else clean.shape[2])]
+    noise = noise[0] if clean.ndim == 2 else np.stack(noise, axis=2)
+    return (clean + noise).astype(np.float32), sigma ** 2 * m * n * np.abs(kf) ** 2
+
+
+def test_bm3d_per_channel_sigma_and_white_psd_are_the_scalar_path():
+    """Per-channel sigmas all equal, and the PSD of white noise (sigma^2 M N everywhere,
+    one for all channels or one per channel), give today's scalar result bitwise; a
+    white NoiseModel to float32 rounding."""
+    gray = _noisy(skdata.camera()[100:160, 200:264], 20)
+    colour = _noisy(skdata.astronaut()[100:148, 200:250], 20)
+    for img in (gray, colour, colour[..., :2].copy()):
+        c = 1 if img.ndim == 2 else img.shape[2]
+        m, n = img.shape[:2]
+        for profile in ("normal", "fast"):
+            want = imgops.bm3d(img, 20.0, profile=profile)
+            for sigma in ([20.0] * c, np.full(c, 20.0), np.full((m, n), 400.0 * m * n),
+                          np.full((m, n, c), 400.0 * m * n), np.full((4, 4), 6400.0)):
+                np.testing.assert_array_equal(imgops.bm3d(img, sigma, profile=profile),
+                                              want)
+            model = imgops.NoiseModel("white", np.full((c, c, 8, 8), 400.0) * np.eye(c)[
+                :, :, None, None])
+            got = imgops.bm3d(img.astype(np.float32), model, profile=profile)
+            np.testing.assert_allclose(got, imgops.bm3d(img.astype(np.float32), 20.0,
+                                                        profile=profile), rtol=0, atol=1e-3)
+
+
+def test_bm3d_per_channel_sigma():
+    """Unequal per-channel sigmas: channel by channel for other channel counts (each as
+    if alone); for colour the opponent channels get sum_c M[i, c]^2 sigma_c^2."""
+    rng = np.random.default_rng(3)
+    clean = skdata.astronaut()[150:214, 180:244].astype(np.float64)
+    s = np.array([5.0, 15.0, 30.0])
+    z = (clean + rng.normal(0, 1, clean.shape) * s).astype(np.float32)
+    two = np.ascontiguousarray(z[..., :2])
+    got = imgops.bm3d(two, s[:2], profile="fast")
+    for c in range(2):
+        np.testing.assert_array_equal(got[..., c], imgops.bm3d(two[..., c], s[c],
+                                                               profile="fast"))
+    out = imgops.bm3d(z, s)
+    per = [_psnr(clean[..., c], out[..., c]) for c in range(3)]
+    flat = imgops.bm3d(z, float(np.sqrt(np.mean(s ** 2))))
+    assert np.mean((out - clean) ** 2) < np.mean((flat - clean) ** 2)
+    assert per[0] > per[2] and all(p > _psnr(clean[..., c], z[..., c]) + 1.5
+                                   for c, p in enumerate(per))
+
+
+@pytest.mark.parametrize("kernel", [np.ones((1, 7)), np.ones((9, 1)),
+                                    np.exp(-np.add.outer(*(2 * [np.arange(-4, 5) ** 2])) / 2)])
+def test_bm3d_psd_beats_white_sigma(kernel):
+    """Correlated noise: with its PSD BM3D denoises clearly better than with the white
+    sigma of the same level (camera, 96 x 96, sigma 20), both profiles."""
+    clean = skdata.camera()[150:246, 200:296].astype(np.float64)
+    z, psd = _correlated(clean, kernel, 20.0)
+    for profile in ("normal", "fast"):
+        got = _psnr(clean, imgops.bm3d(z, psd, profile=profile))
+        white = max(_psnr(clean, imgops.bm3d(z, s, profile=profile)) for s in (15, 20, 30))
+        assert got > white + 1.0, (profile, got, white)
+
+
+# the targets against the bm3d package (normal within 0.1 dB), on 128 x 128 centre crops
+# with the noise of benchmarks/bm3d_psd.py (seed 0)
+PSD_CASES = [
+    ("camera", 25.0, "gauss"),
+    ("brick", 15.0, "vline"),
+    pytest.param("chelsea", 15.0, "g1", marks=pytest.mark.slow),
+    pytest.param("coffee", 15.0, "hline", marks=[pytest.mark.slow, pytest.mark.xfail(
+        reason="-0.21 dB: colour with line-correlated noise at low sigma", strict=True)]),
+]
+
+
+@pytest.mark.parametrize("name, sigma, kname", PSD_CASES)
+def test_bm3d_psd_against_reference(name, sigma, kname):
+    bm3d = pytest.importorskip("bm3d")
+    import sys
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parents[1] / "benchmarks"))
+    import bm3d_psd as B
+
+    if not hasattr(np, "trapz"):  # NumPy 2.4 removed it; the package's PSD path calls it
+        np.trapz = np.trapezoid  # noqa: NPY201
+    clean = B.crop(name, 128)
+    z, psd = B.noisy(clean, kname, sigma, 0)
+    run = bm3d.bm3d_rgb if z.ndim == 3 else bm3d.bm3d
+    ref = B.psnr(255.0 * run(z / 255.0, psd / 255.0 ** 2), clean)
+    got = B.psnr(imgops.bm3d(z, psd, profile="normal"), clean)
+    assert got >= ref - 0.1, (got, ref)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bm3d_psd_scales_with_float_data(dtype):
+    """bm3d(k x, k^2 psd) = k bm3d(x, psd), and likewise per-channel sigmas and a noise
+    model (scaled), to float32 rounding, both profiles, gray and colour."""
+    eps = np.finfo(np.float32).eps
+    for clean in (skdata.camera()[200:240, 180:220] / 255.0,
+                  skdata.astronaut()[120:152, 200:230] / 255.0):
+        z, psd = _correlated(clean, np.ones((1, 5)), 0.08)
+        x = z.astype(dtype)
+        c = 1 if x.ndim == 2 else 3
+        model = imgops.NoiseModel("correlated", imgops.estimate_noise_model(x).cov)
+        span = float(np.ptp(x))
+        for profile in ("normal", "fast"):
+            sig = np.linspace(0.05, 0.1, c)
+            for noise in (psd, sig, model):
+                if c == 1 and noise is sig:
+                    continue
+                base = imgops.bm3d(x, noise, profile=profile).astype(np.float64)
+                for k in (1 / 255, 255.0, 4096.0):
+                    scaled = noise.scaled(k) if noise is model else \
+                        k * k * noise if noise is psd else k * noise
+                    got = imgops.bm3d((x * k).astype(dtype), scaled, profile=profile)
+                    assert got.dtype == dtype
+                    np.testing.assert_allclose(got, k * base, rtol=0,
+                                               atol=16 * eps * k * span)
+
+
+def test_bm3d_noise_model_input():
+    """A NoiseModel: its covariance is used as it is (the exact DCT variances of a PSD
+    give the same shrinkage as the PSD); one estimated from the image denoises about as
+    well as the true PSD and better than its white sigma."""
+    from imgops._ops import bm3d_noise
+    from imgops._shared import bm3d as shared
+
+    clean = skdata.camera()[100:228, 150:278].astype(np.float64)
+    z, psd = _correlated(clean, np.ones((1, 7)), 20.0)
+    _, acf = bm3d_noise(psd, 1)
+    model = imgops.NoiseModel("correlated", shared.dct_variances(acf))
+    _, macf = bm3d_noise(model, 1)
+    for a, b in zip(shared.mixed_noise(acf, np.eye(1))[:3],
+                    shared.mixed_noise(macf, np.eye(1))[:3], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-9)
+    est = imgops.estimate_noise_model(z, "correlated")
+    true = _psnr(clean, imgops.bm3d(z, psd))
+    got = _psnr(clean, imgops.bm3d(z, est))
+    white = _psnr(clean, imgops.bm3d(z, float(est.sigma[0])))
+    assert got > true - 0.5 and got > white + 1.0, (got, true, white)
+    # a one-channel model for a colour image: every channel, independently
+    col = np.ascontiguousarray(np.stack([z[:64, :64], z[64:, 64:], z[:64, 64:]], axis=2))
+    three = imgops.NoiseModel("correlated", np.eye(3)[:, :, None, None] * model.cov[0, 0])
+    np.testing.assert_array_equal(imgops.bm3d(col, model, profile="fast"),
+                                  imgops.bm3d(col, three, profile="fast"))
+
+
+@pytest.mark.parametrize("sigma, error, msg", [
+    ([10.0, 20.0], ValueError, "2 values; the image has 3 channels"),
+    (np.ones((8, 8, 2)), ValueError, "2 channels"),
+    (np.ones((2, 8, 8, 3)), ValueError, "2-D .* or 3-D"),
+    (np.array([[1.0, -1.0]]), ValueError, "PSD.* >= 0"),
+    (np.array([5.0, np.nan, 1.0]), ValueError, "per-channel sigma must be finite"),
+    (np.full((4, 4), np.inf), ValueError, "finite"),
+    (np.zeros((0, 3)), ValueError, "empty"),
+    ("25", TypeError, "sigma must be"),
+    (np.array(["a", "b", "c"]), TypeError, "sigma must be"),
+    (True, TypeError, "sigma must be a real number"),
+    (np.array([1 + 1j, 1, 1]), TypeError, "dtype complex"),
+])
+def test_bm3d_noise_validation(sigma, error, msg):
+    img = np.zeros((16, 16, 3), np.float32)
+    with pytest.raises(error, match=msg):
+        imgops.bm3d(img, sigma)
+
+
+def test_bm3d_noise_validation_more():
+    from imgops._noise import NoiseModel
+
+    with pytest.raises(ValueError, match="noise model has 2 channels; the image has 3"):
+        imgops.bm3d(np.zeros((16, 16, 3), np.float32), NoiseModel("white", np.ones((2, 2, 8, 8))))
+    with pytest.raises(ValueError, match="1 values?; the image has 3"):
+        imgops.bm3d(np.zeros((16, 16, 3), np.float32), [3.0])
+    # no noise: a copy, whatever the form
+    img = _noisy(skdata.camera()[:20, :24], 10)
+    for zero in (np.zeros((20, 24)), np.zeros(1), [0.0], NoiseModel("white", np.zeros((8, 8)))):
+        out = imgops.bm3d(img, zero)
+        assert out is not img and np.array_equal(out, img)
+
+
+def test_bm3d_dask_psd():
+    """A PSD (and per-channel sigmas) on a Dask image: the chunks get the noise's
+    covariance on the lags (not the PSD) and the whole image's nominal range; each
+    whitens its own region for stage 1's matching, so near the chunks' edges the groups
+    may differ from the whole image's: 50 dB between the two (the contract's Dask
+    tolerance), and the same PSNR to the clean image within 0.05 dB."""
+    da = pytest.importorskip("dask.array")
+    from imgops._ops import BM3DNoise, bm3d_chunk_arguments
+
+    clean = skdata.astronaut()[100:196, 150:250].astype(np.float64) / 255
+    z, psd = _correlated(clean, np.ones((1, 5)), 20 / 255)
+    d = da.from_array(z, chunks=(40, 37, 3))
+    args = bm3d_chunk_arguments(d, psd)
+    assert isinstance(args["sigma"], BM3DNoise) and args["sigma"].acf.shape == (1, 1, 33, 33)
+    assert "data_range" in args
+    for sigma in (psd, np.array([0.05, 0.08, 0.1])):
+        whole = imgops.bm3d(z, sigma, profile="normal")
+        got = imgops.bm3d(d, sigma, profile="normal").compute()
+        err = float(np.mean((got.astype(np.float64) - whole) ** 2))
+        assert err == 0 or 10 * np.log10(1 / err) > 50, err
+        assert abs(_psnr(clean * 255, got * 255) - _psnr(clean * 255, whole * 255)) < 0.05
+
+
 def test_denoise_nl_means_is_the_documented_recipe():
     noisy = _noisy(skdata.astronaut()[:64, :64], 25)
     s = imgops.estimate_noise(noisy)

@@ -15,6 +15,11 @@ Kernels:
 * per-pixel kernels for the non-finite fill, the colour transform with the reflection
   of images smaller than a block, the division and the way back.
 
+Noise that is not white of one sigma: the same per-coefficient thresholds, Wiener
+variances and group weights as the CPU's (one column per thread); the whitening of the
+matched plane for correlated noise is one FFT on the host (the plane is copied there
+and back).
+
 Results agree with the CPU's to float32 rounding (atomic adds sum in another order; a
 near-tie in the second matching can then pick another block). On a GPU the rounding
 differs in the arithmetic too: numba-cuda 0.30 passes no ``-fma`` option to NVVM, whose
@@ -41,6 +46,8 @@ from .._shared.bm3d import (
     OPP_NORMS,
     Profile,
     block_ssd,
+    check_noise,
+    correlated_params,
     data_range_of,
     finite_max_abs,
     fwd2_at,
@@ -49,17 +56,23 @@ from .._shared.bm3d import (
     hard_threshold,
     insert_best,
     inv2,
+    is_white,
     kaiser_1d,
     kaiser_window,
+    kept_variance,
+    mixed_noise,
+    noise_level,
     pow2_floor,
     profile_params,
     range_grid,
     ref_positions,
+    shrinkage,
     ssd_limit,
     stage1_tau,
     stage_plan,
+    whiten,
     wiener_shrink,
-    wiener_var,
+    wiener_variance,
 )
 
 MAX_GROUP = 32  # the largest group of any profile
@@ -99,7 +112,7 @@ def _match_kernel(img, ys, xs, hw, cap, max_ssd, my, mx, mn):
 
 
 @cuda.jit
-def _ht_kernel(img, kind, my, mx, mn, limit, thr, inv_var, win, num, wsum):
+def _ht_kernel(img, kind, my, mx, mn, limit, thr, rel, inv_var, win, num, wsum):
     ix = cuda.blockIdx.x
     iy = cuda.blockIdx.y
     t = cuda.threadIdx.x
@@ -112,13 +125,10 @@ def _ht_kernel(img, kind, my, mx, mn, limit, thr, inv_var, win, num, wsum):
             fwd2_at(kind, img[c], my[iy, ix, t], mx[iy, ix, t], g[t])
         cuda.syncthreads()
         haar_forward(g, n, t, t + 1)
-        cnt[t] = hard_threshold(g, n, t, t + 1, thr[c])
+        hard_threshold(g, n, t, t + 1, thr[c], cnt)
         haar_inverse(g, n, t, t + 1)
         cuda.syncthreads()
-        total = 0
-        for q in range(BLOCK2):
-            total += cnt[q]
-        w = inv_var[c] / _F(max(total, 1))
+        w = inv_var[c] / kept_variance(cnt, rel[c])
         if t < n:
             inv2(kind, g[t], blk)
             _scatter(blk, w, win, num, wsum, c, my[iy, ix, t], mx[iy, ix, t])
@@ -126,7 +136,7 @@ def _ht_kernel(img, kind, my, mx, mn, limit, thr, inv_var, win, num, wsum):
 
 
 @cuda.jit
-def _wiener_kernel(z, b, my, mx, mn, limit, var, inv_var, win, num, wsum):
+def _wiener_kernel(z, b, my, mx, mn, limit, var, rel, inv_var, win, num, wsum):
     ix = cuda.blockIdx.x
     iy = cuda.blockIdx.y
     t = cuda.threadIdx.x
@@ -145,10 +155,7 @@ def _wiener_kernel(z, b, my, mx, mn, limit, var, inv_var, win, num, wsum):
         wiener_shrink(gb, gz, n, t, t + 1, var[c], acc)
         haar_inverse(gz, n, t, t + 1)
         cuda.syncthreads()
-        s = _F(0.0)
-        for q in range(BLOCK2):  # the CPU's order
-            s += acc[q]
-        w = inv_var[c] / max(s, _F(1e-6))
+        w = inv_var[c] / wiener_variance(acc, rel[c])  # the CPU's order
         if t < n:
             inv2(DCT, gz[t], blk)
             _scatter(blk, w, win, num, wsum, c, my[iy, ix, t], mx[iy, ix, t])
@@ -360,9 +367,15 @@ def _finish(num, wsum, k1, shape):
 
 
 def bm3d_planes_cuda(planes, sigmas: np.ndarray, p: Profile, scale: float,
-                     lambda_scale: np.ndarray | None = None, origin=(0, 0)):
+                     lambda_scale: np.ndarray | None = None, origin=(0, 0),
+                     rel_ht: np.ndarray | None = None, rel_wiener: np.ndarray | None = None,
+                     match_r: np.ndarray | None = None):
     """Both BM3D stages on the device planes (C, H, W), H, W >= 8, matched on channel 0;
-    as ``imgops._cpu.bm3d.bm3d_planes`` (``origin`` too)."""
+    as ``imgops._cpu.bm3d.bm3d_planes`` (``origin`` and the per-coefficient variances
+    ``rel_ht``, ``rel_wiener`` too). ``match_r``: the autocovariance of channel 0's
+    noise when it is correlated: stage 1 then matches on channel 0 whitened, on the host
+    (``imgops._shared.bm3d.whiten``: one FFT of the plane; the plane goes to the host and
+    the whitened one back)."""
     C, H, W = planes.shape
     oy, ox = origin
     k1h = np.empty(BLOCK, _F)
@@ -371,30 +384,32 @@ def bm3d_planes_cuda(planes, sigmas: np.ndarray, p: Profile, scale: float,
     kaiser_window(p.beta, winh)
     k1, win = cuda.to_device(k1h), cuda.to_device(winh)
     sig = np.asarray(sigmas, _F)
-    var = (sig * sig).astype(_F)
-    inv_var = (1.0 / var).astype(_F)
+    sh = shrinkage(p, sig, lambda_scale, rel_ht, rel_wiener)
     norm = 1.0 / (scale * scale)
-    lam = np.ones(C) if lambda_scale is None else np.asarray(lambda_scale, np.float64)
-    thr = (p.lambda3d * lam * sig).astype(_F)
     m1, m2 = stage_plan(p)
+    inv_var = cuda.to_device(sh.inv_var)
 
     ys, xs = ref_positions(H, m1.step, oy), ref_positions(W, m1.step, ox)
-    my, mx, mn = _match(planes[0], m1, stage1_tau(p, norm, sig[0]), ys, xs)
+    match = planes[0] if match_r is None else \
+        cuda.to_device(whiten(planes[0].copy_to_host(), match_r, p.whiten_ht))
+    my, mx, mn = _match(match, m1, stage1_tau(p, norm, sig[0]), ys, xs)
     num = cuda.to_device(np.zeros((C, H, W), _F))
     wsum = cuda.to_device(np.zeros((C, H, W), _F))
     _ht_kernel[(xs.size, ys.size), BLOCK2](planes, BIOR, my, mx, mn, p.ht.group,
-                                           cuda.to_device(thr), cuda.to_device(inv_var),
-                                           win, num, wsum)
+                                           cuda.to_device(sh.thr), cuda.to_device(sh.rel_ht),
+                                           inv_var, win, num, wsum)
     basic = _finish(num, wsum, k1, (C, H, W))
 
     if p.rematch:
         ys, xs = ref_positions(H, m2.step, oy), ref_positions(W, m2.step, ox)
-        my, mx, mn = _match(basic[0], m2, m2.tau * norm, ys, xs)
+        match = basic[0] if match_r is None or p.whiten_wiener == 0 else \
+            cuda.to_device(whiten(basic[0].copy_to_host(), match_r, p.whiten_wiener))
+        my, mx, mn = _match(match, m2, m2.tau * norm, ys, xs)
     num = cuda.to_device(np.zeros((C, H, W), _F))
     wsum = cuda.to_device(np.zeros((C, H, W), _F))
     _wiener_kernel[(xs.size, ys.size), BLOCK2](planes, basic, my, mx, mn, p.wiener.group,
-                                               cuda.to_device(wiener_var(p, sig)),
-                                               cuda.to_device(inv_var),
+                                               cuda.to_device(sh.var_wiener),
+                                               cuda.to_device(sh.rel_wiener), inv_var,
                                                win, num, wsum)
     return _finish(num, wsum, k1, (C, H, W))
 
@@ -425,30 +440,37 @@ def _fill_nonfinite(src) -> None:
         src.copy_to_device(host)
 
 
-def bm3d_hwc_cuda(image_dev, sigma: float, profile: str):
+def bm3d_hwc_cuda(image_dev, sigma: float, profile: str, noise=None):
     """BM3D (CBM3D for three channels) of a float32 ``(H, W, C)`` Numba device array;
-    returns a new device array. As ``imgops._cpu.bm3d.bm3d_hwc`` (parameters, non-finite
-    samples, small images)."""
-    return bm3d_hwc_cuda_range(image_dev, sigma, profile, 255.0)
+    returns a new device array. As ``imgops._cpu.bm3d.bm3d_hwc`` (parameters, ``noise``,
+    non-finite samples, small images)."""
+    return bm3d_hwc_cuda_range(image_dev, sigma, profile, 255.0, noise=noise)
 
 
 def bm3d_hwc_cuda_range(image_dev, sigma: float, profile: str, data_range: float,
-                        origin=(0, 0)):
+                        origin=(0, 0), noise=None):
     """:func:`bm3d_hwc_cuda` for data whose nominal range is ``data_range``; ``origin``
-    as the CPU's ``bm3d_hwc_range``."""
+    and ``noise`` as the CPU's ``bm3d_hwc_range``."""
     if len(image_dev.shape) != 3 or min(image_dev.shape) < 1:
         raise ValueError(f"image must be (H, W, C) with H, W, C >= 1; got {image_dev.shape}")
     if np.dtype(image_dev.dtype) != np.float32:
         raise ValueError(f"image must be float32; got {image_dev.dtype}")
-    sigma = float(sigma)
-    if not math.isfinite(sigma) or sigma <= 0:
-        raise ValueError(f"sigma must be finite and > 0; got {sigma}")
+    H, W, C = image_dev.shape
+    if noise is None:
+        sigma = float(sigma)
+        if not math.isfinite(sigma) or sigma <= 0:
+            raise ValueError(f"sigma must be finite and > 0; got {sigma}")
+    else:
+        noise = check_noise(noise, C)
+        sigma = noise_level(noise, C)
+        if sigma == 0.0:
+            out = cuda.device_array((H, W, C), _F)
+            out.copy_to_device(image_dev)
+            return out
     data_range = float(data_range)
     if not math.isfinite(data_range) or data_range <= 0:
         raise ValueError(f"data_range must be finite and > 0; got {data_range}")
-    H, W, C = image_dev.shape
     scale = 255.0 / data_range
-    p = profile_params(sigma * scale, profile)
     grid, block = _grid2(W, H)
     flag = cuda.to_device(np.zeros(1, np.int32))
     _flag_nonfinite[grid, block](image_dev, flag)
@@ -462,17 +484,39 @@ def bm3d_hwc_cuda_range(image_dev, sigma: float, profile: str, data_range: float
     pgrid, pblock = _grid2(pw, ph)
     out = cuda.device_array((H, W, C), _F)
     if C == 3:
+        p = profile_params(sigma * scale, profile)
         planes = cuda.device_array((3, ph, pw), _F)
         _to_planes[pgrid, pblock](src, cuda.to_device(OPP.astype(_F)), 0, planes)
-        sig = (sigma * OPP_NORMS).astype(_F)
-        est = bm3d_planes_cuda(planes, sig, p, scale, CHROMA_LAMBDA, origin)
+        if noise is None:
+            sig, rel_ht, rel_wiener, match_r = (sigma * OPP_NORMS).astype(_F), None, None, None
+        else:
+            sig, rel_ht, rel_wiener, r = mixed_noise(noise, OPP)
+            match_r = None if is_white(r[0]) else r[0]
+            if match_r is not None:
+                p = correlated_params(p, profile, True)
+        est = bm3d_planes_cuda(planes, sig, p, scale, CHROMA_LAMBDA, origin, rel_ht,
+                               rel_wiener, match_r)
         _from_planes[grid, block](est, cuda.to_device(OPP_INV.astype(_F)), 0, out)
     else:
         one = cuda.to_device(np.ones((1, 1), _F))
+        if noise is None:
+            p = profile_params(sigma * scale, profile)
         for c in range(C):
             planes = cuda.device_array((1, ph, pw), _F)
             _to_planes[pgrid, pblock](src, one, c, planes)
-            est = bm3d_planes_cuda(planes, np.array([sigma], _F), p, scale, origin=origin)
+            sig, rel_ht, rel_wiener, match_r = np.array([sigma], _F), None, None, None
+            if noise is not None:
+                sig, rel_ht, rel_wiener, r = mixed_noise(noise, np.eye(C)[c:c + 1])
+                if sig[0] == 0.0:  # a noiseless channel: as it is (the fill's values
+                    est = planes  # where it was not finite, restored below)
+                    _from_planes[grid, block](est, one, c, out)
+                    continue
+                p = profile_params(float(sig[0]) * scale, profile)
+                match_r = None if is_white(r[0]) else r[0]
+                if match_r is not None:
+                    p = correlated_params(p, profile, False)
+            est = bm3d_planes_cuda(planes, sig, p, scale, origin=origin, rel_ht=rel_ht,
+                                   rel_wiener=rel_wiener, match_r=match_r)
             _from_planes[grid, block](est, one, c, out)
     if has_bad:
         _restore_nonfinite[grid, block](image_dev, out)
