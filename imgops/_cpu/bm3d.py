@@ -140,6 +140,7 @@ from .._shared.bm3d import (
     OPP_INV,
     OPP_NORMS,
     Profile,
+    Whitener,
     check_noise,
     correlated_params,
     data_range_of,
@@ -164,7 +165,6 @@ from .._shared.bm3d import (
     ssd_limit,
     stage1_tau,
     stage_plan,
-    whiten,
     wiener_shrink,
     wiener_variance,
 )
@@ -571,7 +571,8 @@ def bm3d_planes(planes: np.ndarray, sigmas: np.ndarray, p: Profile, scale: float
     m1, m2 = stage_plan(p)
 
     ys, xs = ref_positions(H, m1.step, oy), ref_positions(W, m1.step, ox)
-    match = planes[0] if match_r is None else whiten(planes[0], match_r, p.whiten_ht)
+    wh = None if match_r is None else Whitener(match_r, (H, W))
+    match = planes[0] if wh is None else wh(planes[0], p.whiten_ht)
     my, mx, mn = _match(match, m1, stage1_tau(p, norm, sig[0]), ys, xs)
     wsum = np.empty(planes.shape, _F)  # both stages' weights
     basic = _aggregate(ht_aggregate, (planes, my, mx, mn, p.ht.group, sh.thr, sh.rel_ht,
@@ -579,8 +580,7 @@ def bm3d_planes(planes: np.ndarray, sigmas: np.ndarray, p: Profile, scale: float
                        np.empty(planes.shape, _F), wsum)
     if p.rematch:
         ys, xs = ref_positions(H, m2.step, oy), ref_positions(W, m2.step, ox)
-        match = basic[0] if match_r is None or p.whiten_wiener == 0 else \
-            whiten(basic[0], match_r, p.whiten_wiener)
+        match = basic[0] if wh is None else wh(basic[0], p.whiten_wiener)
         my, mx, mn = _match(match, m2, m2.tau * norm, ys, xs)
     return _aggregate(wiener_aggregate, (planes, basic, my, mx, mn, p.wiener.group,
                                          sh.var_wiener, sh.rel_wiener, sh.inv_var, win),

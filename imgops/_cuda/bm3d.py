@@ -45,6 +45,7 @@ from .._shared.bm3d import (
     OPP_INV,
     OPP_NORMS,
     Profile,
+    Whitener,
     block_ssd,
     check_noise,
     correlated_params,
@@ -70,7 +71,6 @@ from .._shared.bm3d import (
     ssd_limit,
     stage1_tau,
     stage_plan,
-    whiten,
     wiener_shrink,
     wiener_variance,
 )
@@ -390,8 +390,9 @@ def bm3d_planes_cuda(planes, sigmas: np.ndarray, p: Profile, scale: float,
     inv_var = cuda.to_device(sh.inv_var)
 
     ys, xs = ref_positions(H, m1.step, oy), ref_positions(W, m1.step, ox)
-    match = planes[0] if match_r is None else \
-        cuda.to_device(whiten(planes[0].copy_to_host(), match_r, p.whiten_ht))
+    wh = None if match_r is None else Whitener(match_r, (H, W))
+    match = planes[0] if wh is None else \
+        cuda.to_device(wh(planes[0].copy_to_host(), p.whiten_ht))
     my, mx, mn = _match(match, m1, stage1_tau(p, norm, sig[0]), ys, xs)
     num = cuda.to_device(np.zeros((C, H, W), _F))
     wsum = cuda.to_device(np.zeros((C, H, W), _F))
@@ -402,8 +403,8 @@ def bm3d_planes_cuda(planes, sigmas: np.ndarray, p: Profile, scale: float,
 
     if p.rematch:
         ys, xs = ref_positions(H, m2.step, oy), ref_positions(W, m2.step, ox)
-        match = basic[0] if match_r is None or p.whiten_wiener == 0 else \
-            cuda.to_device(whiten(basic[0].copy_to_host(), match_r, p.whiten_wiener))
+        match = basic[0] if wh is None or p.whiten_wiener == 0 else \
+            cuda.to_device(wh(basic[0].copy_to_host(), p.whiten_wiener))
         my, mx, mn = _match(match, m2, m2.tau * norm, ys, xs)
     num = cuda.to_device(np.zeros((C, H, W), _F))
     wsum = cuda.to_device(np.zeros((C, H, W), _F))

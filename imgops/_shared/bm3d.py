@@ -470,11 +470,11 @@ def correlated_params(p: Profile, profile: str, colour: bool) -> Profile:
     ``whiten_ht``, :func:`whiten`), the normal profile's stage 2 on the basic estimate
     whitened to the power ``whiten_wiener``, with its matching threshold doubled; the
     Wiener shrinkage's noise level is 1.1 times the profile's (``wiener_sigma``), and
-    gray images' hard threshold 1.07 times (2.9 for 2.7). Measured on 128 x 128 crops of camera, brick, moon, astronaut and coffee
-    with noise of six kernels (benchmarks/bm3d_psd.py) at sigma 10-40 against the
-    ``bm3d`` package, starting from the white-noise parameters and full whitening in
-    stage 1 only (normal profile: mean -0.07 dB, 45 % of the cases within 0.1 dB at
-    sigma 15 / 25):
+    gray images' hard threshold 1.07 times (2.9 for 2.7). Measured on 128 x 128 crops
+    of camera, brick, moon, astronaut and coffee with noise of six kernels
+    (benchmarks/bm3d_psd.py) at sigma 10-40 against the ``bm3d`` package, starting from
+    the white-noise parameters and full whitening in stage 1 only (normal profile: mean
+    -0.07 dB, 45 % of the cases within 0.1 dB at sigma 15 / 25):
 
     * gray: stage 2 whitened to 0.5 (the basic estimate's residual noise is correlated
       too: matched on it as it is, the groups of smooth areas follow its blotches; moon
@@ -934,6 +934,48 @@ def _smooth_size(n: int) -> int:
         m += 1
 
 
+class Whitener:
+    """Whitening of ``(H, W)`` planes by the noise of autocovariance ``r`` (``(2L + 1, 2L
+    + 1)``), for block matching (:func:`whiten`). The gain is computed once: stage 1
+    and stage 2 whiten planes of the same size by it. FFTs by ``scipy.fft`` (a
+    dependency of scikit-image's), in float64: in float32 the rounding of the whitened
+    image moved near-ties in the matching and broke ``bm3d(k x, k^2 psd) = k bm3d(x,
+    psd)`` beyond float32 rounding."""
+
+    def __init__(self, r: np.ndarray, shape: tuple[int, int]):
+        H, W = shape
+        pad = WHITEN_PAD
+        self.shape = (H, W)
+        self.big = (_smooth_size(H + 2 * pad), _smooth_size(W + 2 * pad))
+        hp, wp = self.big
+        L = ACF_LAGS
+        lag = np.arange(-L, L + 1)
+        rp = np.zeros((hp, wp))
+        np.add.at(rp, ((lag % hp)[:, None], (lag % wp)[None, :]), np.asarray(r, np.float64))
+        spec = np.fft.rfft2(rp).real
+        mean = max(float(r[L, L]), 0.0)  # the spectrum's mean: R(0)
+        self.base = None if mean <= 0 else mean / np.maximum(spec, WHITEN_FLOOR * mean)
+        self.gains: dict[float, np.ndarray] = {}
+
+    def __call__(self, plane: np.ndarray, power: float = 1.0) -> np.ndarray:
+        """``plane`` whitened to the power ``power`` (1: fully), float32."""
+        import scipy.fft
+
+        if self.base is None or power == 0:
+            return np.ascontiguousarray(plane, np.float32)
+        plane = np.asarray(plane, np.float64)
+        if power not in self.gains:
+            self.gains[power] = self.base ** (0.5 * power)
+        H, W = self.shape
+        hp, wp = self.big
+        pad = WHITEN_PAD
+        big = np.pad(plane, ((pad, hp - H - pad), (pad, wp - W - pad)), mode="symmetric")
+        spec = scipy.fft.rfft2(big)
+        spec *= self.gains[power]
+        out = scipy.fft.irfft2(spec, s=(hp, wp), overwrite_x=True)
+        return np.ascontiguousarray(out[pad:pad + H, pad:pad + W], np.float32)
+
+
 def whiten(plane: np.ndarray, r: np.ndarray, power: float = 1.0) -> np.ndarray:
     """The plane ``(H, W)`` whitened by the noise of autocovariance ``r`` (``(2L + 1, 2L +
     1)``), for block matching: reflected by :data:`WHITEN_PAD` pixels, its FFT (on a
@@ -951,19 +993,4 @@ def whiten(plane: np.ndarray, r: np.ndarray, power: float = 1.0) -> np.ndarray:
     whitened fully). A floor of 1e-3 or 3e-2 and no reflection were each worse on
     average (camera, brick and moon crops, four kernels at sigma 25).
     """
-    plane = np.asarray(plane, np.float64)
-    H, W = plane.shape
-    pad = WHITEN_PAD
-    hp, wp = _smooth_size(H + 2 * pad), _smooth_size(W + 2 * pad)
-    big = np.pad(plane, ((pad, hp - H - pad), (pad, wp - W - pad)), mode="symmetric")
-    L = ACF_LAGS
-    lag = np.arange(-L, L + 1)
-    rp = np.zeros((hp, wp))
-    np.add.at(rp, ((lag % hp)[:, None], (lag % wp)[None, :]), np.asarray(r, np.float64))
-    spec = np.fft.rfft2(rp).real
-    mean = max(float(r[L, L]), 0.0)  # the spectrum's mean: R(0)
-    if mean <= 0:
-        return np.ascontiguousarray(plane, np.float32)
-    gain = (mean / np.maximum(spec, WHITEN_FLOOR * mean)) ** (0.5 * power)
-    out = np.fft.irfft2(np.fft.rfft2(big) * gain, s=(hp, wp))
-    return np.ascontiguousarray(out[pad:pad + H, pad:pad + W], np.float32)
+    return Whitener(r, np.shape(plane))(plane, power)
