@@ -175,20 +175,26 @@ def main():
               help="bilateral spatial sigma (default 1.5).")
 @click.option("--size", type=click.IntRange(1, 101), help="median window (default 3).")
 @click.option("--sigma", type=float, help="gaussian sigma (default 1.0).")
+@click.option("--noise-model", type=click.Choice(["auto", "white", "correlated",
+                                                  "poisson-gaussian"]),
+              help="bm3d: denoise under the noise model estimated from each image "
+                   "(imgops.estimate_noise_model; experimental) instead of one white "
+                   "sigma from imgops.estimate_noise.")
 @click.option("--noise-per", type=click.Choice(["plane", "stack"]), default="plane",
               show_default=True,
               help="Multi-page TIFFs (bm3d, nl-means): estimate the noise for each plane, "
                    "or once for the whole stack (the median of the planes' estimates).")
 def denoise(inputs, output, method, profile, h, noise, patch_size, patch_distance,
-            sigma_color, sigma_spatial, size, sigma, noise_per, backend, **kw):
+            sigma_color, sigma_spatial, size, sigma, noise_model, noise_per, backend, **kw):
     """Remove noise: the same result as imgops.denoise(image, method, ...)."""
     import imgops
 
-    given = {"profile": profile, "h": h, "noise": noise, "patch_size": patch_size,
+    given = {"profile": profile, "h": h, "noise": noise, "noise_model": noise_model,
+             "patch_size": patch_size,
              "patch_distance": patch_distance, "sigma_color": sigma_color,
              "sigma_spatial": sigma_spatial, "size": size, "sigma": sigma}
     given = {k: v for k, v in given.items() if v is not None}
-    allowed = {"bm3d": {"noise", "profile"},
+    allowed = {"bm3d": {"noise", "noise_model", "profile"},
                "nl-means": {"h", "noise", "patch_size", "patch_distance"},
                "bilateral": {"sigma_color", "sigma_spatial"}, "median": {"size"},
                "gaussian": {"sigma"}}[method]
@@ -196,11 +202,21 @@ def denoise(inputs, output, method, profile, h, noise, patch_size, patch_distanc
     if extra:
         names = sorted("--" + k.replace("_", "-") for k in extra)
         raise click.UsageError(f"option(s) {names} do not apply to --method {method}")
+    if noise is not None and noise_model is not None:
+        raise click.UsageError("--noise (a white sigma) and --noise-model exclude each other")
+    given.pop("noise_model", None)
     # --noise is the denoisers' sigma (the noise level); --sigma is gaussian's width
     params = {("sigma" if k == "noise" else k): v for k, v in given.items()}
     lib_method = method.replace("-", "_")
     process = _filter(lambda a: imgops.denoise(a, lib_method, backend=backend, **params))
-    if noise_per == "stack" and method in ("bm3d", "nl-means") and "sigma" not in params:
+    if noise_model is not None:
+        kind = noise_model.replace("-", "_")
+        prof = params.get("profile", "fast")
+        process = _filter(lambda a: imgops.bm3d(
+            a, imgops.estimate_noise_model(np.asarray(a), kind), profile=prof,
+            backend=backend))
+    if noise_per == "stack" and method in ("bm3d", "nl-means") and "sigma" not in params \
+            and noise_model is None:
         def for_stack(pictures):
             """One noise level for every plane of a stack: the median of theirs."""
             s = float(np.median([imgops.estimate_noise(p.color) for p in pictures]))

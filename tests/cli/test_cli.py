@@ -943,3 +943,26 @@ def test_noise_command(tmp_path):
     (tmp_path / "in" / "bad.png").write_bytes(b"no")
     r = invoke("noise", tmp_path / "in")
     assert r.exit_code == 1 and "bad.png" in r.output and "n.png: white" in r.output
+
+
+def test_denoise_noise_model_option(tmp_path):
+    """--noise-model denoises under the model estimated from each image: the same result
+    as imgops.bm3d(image, imgops.estimate_noise_model(image, kind), profile="fast");
+    with --noise it is a usage error."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(5)
+    clean = np.linspace(40, 200, 64)[None, :, None] * np.ones((48, 1, 3))
+    noise = ndimage.gaussian_filter(rng.normal(0, 1, clean.shape), (1, 1, 0))
+    img = np.clip(np.rint(clean + 12 * noise / noise.std()), 0, 255).astype(np.uint8)
+    save_png(tmp_path / "in" / "c.png", img)
+    r = invoke("denoise", "--noise-model", "correlated", tmp_path / "in", tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    want = imgops.bm3d(img, imgops.estimate_noise_model(img, "correlated"), profile="fast")
+    np.testing.assert_array_equal(load(tmp_path / "out" / "c.png"), want)
+    r = invoke("denoise", "--noise-model", "auto", "--noise", 5, tmp_path / "in",
+               tmp_path / "o2")
+    assert r.exit_code == 2 and "exclude" in r.output
+    r = invoke("denoise", "--method", "nl-means", "--noise-model", "auto", tmp_path / "in",
+               tmp_path / "o3")
+    assert r.exit_code == 2
