@@ -10,7 +10,6 @@ from ._dispatch import backends
 from ._ops import METHODS
 from .denoise import bilateral, bm3d, denoise, estimate_noise, nl_means
 from .feature import canny
-from .noise import NoiseModel, estimate_noise_model
 from .filters import (
     box,
     convolve,
@@ -23,6 +22,7 @@ from .filters import (
     scharr,
     sobel,
 )
+from .noise import NoiseModel, estimate_noise_model
 from .sampling import (
     avg_pool,
     bilinear_kernel,
