@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO
+from typing import IO, NoReturn
 
 import click
 
@@ -157,6 +157,11 @@ class Summary:
                  "error": error}
         self.log.write(json.dumps(entry) + "\n")
         self.log.flush()  # a killed run keeps what it logged
+
+    def interrupted(self) -> NoReturn:
+        """Ctrl-C: say what was done, exit with status 130."""
+        click.echo(f"interrupted: {self.line()}", err=True)
+        raise SystemExit(130)
 
     def line(self) -> str:
         rate = self.processed / self.seconds if self.seconds > 0 else 0.0
@@ -335,8 +340,7 @@ def run_processes(jobs: list[Job], process, *, processes: int, quiet: bool,
                     summary.ok(job.src, job.dst, seconds)
         bar.close()
         summary.seconds = time.perf_counter() - t0
-        click.echo(f"interrupted: {summary.line()}", err=True)
-        raise SystemExit(130) from None
+        summary.interrupted()
     pool.shutdown(wait=True)
     bar.close()
     summary.seconds = time.perf_counter() - t0
@@ -423,8 +427,7 @@ def run(jobs: list[Job], process: Callable[[files.Picture], files.Picture], *, w
                 pass
         bar.close()
         summary.seconds = time.perf_counter() - t0
-        click.echo(f"interrupted: {summary.line()}", err=True)
-        raise SystemExit(130) from None
+        summary.interrupted()
     pool.shutdown(wait=True)
     bar.close()
     summary.seconds = time.perf_counter() - t0

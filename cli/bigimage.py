@@ -344,6 +344,5 @@ def run(jobs: list[BigJob], process, *, summary, client=None) -> None:
                 click.echo(f"{job.src}: cannot process: {exc}", err=True)
     except KeyboardInterrupt:
         summary.seconds += time.perf_counter() - t0
-        click.echo(f"interrupted: {summary.line()}", err=True)
-        raise SystemExit(130) from None
+        summary.interrupted()
     summary.seconds += time.perf_counter() - t0

@@ -191,8 +191,7 @@ def run(client, jobs: list, process, *, quiet: bool, summary) -> None:
         client.cancel(futures)
         bar.close()
         summary.seconds = time.perf_counter() - t0
-        click.echo(f"interrupted: {summary.line()}", err=True)
-        raise SystemExit(130) from None
+        summary.interrupted()
     if show:
         client.unsubscribe_topic(PROGRESS_TOPIC)
     # a worker killed while writing leaves its temporary behind (its process is gone)

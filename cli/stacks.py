@@ -276,6 +276,5 @@ def run(jobs: list[StackJob], process, *, summary) -> None:
                 click.echo(f"{job.src}: {reason}", err=True)
     except KeyboardInterrupt:
         summary.seconds += time.perf_counter() - t0
-        click.echo(f"interrupted: {summary.line()}", err=True)
-        raise SystemExit(130) from None
+        summary.interrupted()
     summary.seconds += time.perf_counter() - t0

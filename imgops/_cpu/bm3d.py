@@ -141,7 +141,6 @@ from .._shared.bm3d import (
     OPP_NORMS,
     Profile,
     Whitener,
-    check_noise,
     correlated_params,
     data_range_of,
     finite_max_abs,
@@ -154,12 +153,12 @@ from .._shared.bm3d import (
     kaiser_window,
     kept_variance,
     mixed_noise,
-    noise_level,
     pow2_floor,
     profile_params,
     range_grid,
     range_windows,
     ref_positions,
+    resolve_noise,
     shrinkage,
     site_values,
     ssd_limit,
@@ -677,15 +676,9 @@ def bm3d_hwc_range(image: np.ndarray, sigma: float, profile: str,
     if image.ndim != 3 or min(image.shape) < 1:
         raise ValueError(f"image must be (H, W, C) with H, W, C >= 1; got {image.shape}")
     H, W, C = image.shape
-    if noise is None:
-        sigma = float(sigma)
-        if not math.isfinite(sigma) or sigma <= 0:
-            raise ValueError(f"sigma must be finite and > 0; got {sigma}")
-    else:
-        noise = check_noise(noise, C)
-        sigma = noise_level(noise, C)
-        if sigma == 0.0:
-            return image.copy()
+    sigma, noise = resolve_noise(sigma, noise, C)
+    if sigma == 0.0:
+        return image.copy()
     data_range = float(data_range)
     if not math.isfinite(data_range) or data_range <= 0:
         raise ValueError(f"data_range must be finite and > 0; got {data_range}")

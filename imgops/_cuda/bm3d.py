@@ -47,7 +47,6 @@ from .._shared.bm3d import (
     Profile,
     Whitener,
     block_ssd,
-    check_noise,
     correlated_params,
     data_range_of,
     finite_max_abs,
@@ -62,11 +61,11 @@ from .._shared.bm3d import (
     kaiser_window,
     kept_variance,
     mixed_noise,
-    noise_level,
     pow2_floor,
     profile_params,
     range_grid,
     ref_positions,
+    resolve_noise,
     shrinkage,
     ssd_limit,
     stage1_tau,
@@ -457,17 +456,11 @@ def bm3d_hwc_cuda_range(image_dev, sigma: float, profile: str, data_range: float
     if np.dtype(image_dev.dtype) != np.float32:
         raise ValueError(f"image must be float32; got {image_dev.dtype}")
     H, W, C = image_dev.shape
-    if noise is None:
-        sigma = float(sigma)
-        if not math.isfinite(sigma) or sigma <= 0:
-            raise ValueError(f"sigma must be finite and > 0; got {sigma}")
-    else:
-        noise = check_noise(noise, C)
-        sigma = noise_level(noise, C)
-        if sigma == 0.0:
-            out = cuda.device_array((H, W, C), _F)
-            out.copy_to_device(image_dev)
-            return out
+    sigma, noise = resolve_noise(sigma, noise, C)
+    if sigma == 0.0:
+        out = cuda.device_array((H, W, C), _F)
+        out.copy_to_device(image_dev)
+        return out
     data_range = float(data_range)
     if not math.isfinite(data_range) or data_range <= 0:
         raise ValueError(f"data_range must be finite and > 0; got {data_range}")

@@ -832,6 +832,20 @@ def check_noise(noise, channels: int) -> np.ndarray:
     return acf
 
 
+def resolve_noise(sigma, noise, channels: int) -> tuple[float, np.ndarray | None]:
+    """The drivers' noise arguments checked, one way for both targets: ``(sigma,
+    None)`` for white noise (ValueError unless finite and > 0), or ``(the noise's
+    level, the checked acf)`` (:func:`check_noise`, :func:`noise_level`); a level of 0
+    means the image comes back as it is."""
+    if noise is None:
+        sigma = float(sigma)
+        if not math.isfinite(sigma) or sigma <= 0:
+            raise ValueError(f"sigma must be finite and > 0; got {sigma}")
+        return sigma, None
+    noise = check_noise(noise, channels)
+    return noise_level(noise, channels), noise
+
+
 def full_acf(acf: np.ndarray, channels: int) -> np.ndarray:
     """``acf`` for ``channels`` channels: as it is, or a one-channel one given to every
     channel, the channels independent."""
