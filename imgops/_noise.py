@@ -39,6 +39,10 @@ MODELS = ("auto", *KINDS)
 _DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
 
 BLOCK = 8
+#: The coefficients with u + v below MIN_FREQ are extrapolated from the others, at most
+#: EXTRAPOLATION_CAP times the largest variance of the band u + v = MIN_FREQ.
+MIN_FREQ = 3
+EXTRAPOLATION_CAP = 2.0
 #: The most blocks read from one image (a stride-4 grid of 8x8 blocks, evenly thinned
 #: where it would hold more): bounds time and memory on large images.
 MAX_BLOCKS = 4096
@@ -264,7 +268,7 @@ def estimate_noise_model(image: np.ndarray, model: str = "auto") -> NoiseModel:
     lies in the coefficients (0, 1) and (1, 0)) is projected out, so that smooth shading
     reads neither as noise nor as texture. The model, one covariance matrix between the
     channels per DCT coefficient and one gain per bin, is then the fixed point of: (1)
-    each block's energy over its 61 remaining AC coefficients of the channels' mean,
+    each block's energy over its 58 AC coefficients with ``u + v >= 3`` of the channels' mean,
     normalized by the model (variances, raised by 10 % of their mean so that coefficients
     that JPEG emptied do not decide, and the bin's gain), which for pure noise follows a
     scaled chi-square law; (2) the blocks below that law's 99 % quantile are kept, and at
@@ -276,9 +280,12 @@ def estimate_noise_model(image: np.ndarray, model: str = "auto") -> NoiseModel:
     edges, whose energies spread wider; the 25 % floor keeps it from settling on areas
     that JPEG left without noise. The channel covariances are the mean products over the
     kept blocks and coefficients: selecting on the channels' mean lets blotchy colour
-    noise count instead of being taken for texture. The coefficients (0, 1), (1, 0) and
-    the DC are extrapolated, the spectrum taken as separable near zero frequency
-    (``v(0, 1) = v(1, 1) v(0, 2) / v(1, 2)``, ``v(0, 0) = v(0, 2) v(2, 0) / v(2, 2)``).
+    noise count instead of being taken for texture. The six coefficients with
+    ``u + v <= 2`` (the DC, the ramp and the curvature of smooth content, which even the
+    quietest blocks of a photograph hold) are not measured but extrapolated: the
+    channels' summed variances are fitted by a separable spectrum ``A(u) B(v)`` (least
+    squares in logs, exact for white noise and for noise filtered by a separable
+    kernel), capped at `EXTRAPOLATION_CAP` times the band ``u + v = 3``'s largest.
 
     Parameters
     ----------
@@ -422,13 +429,14 @@ def _dct(blocks: np.ndarray) -> np.ndarray:
 _ODD = np.arange(1, BLOCK, 2)
 _RAMP = _D[_ODD] @ (np.arange(BLOCK) - (BLOCK - 1) / 2)
 _RAMP /= np.linalg.norm(_RAMP)
-#: The AC coefficients that are estimated (flattened index): all but (0, 1) and (1, 0),
-#: which a block's plane (a ramp) takes; those and the DC are extrapolated.
-_USED = np.array([i for i in range(1, BLOCK * BLOCK) if i not in (1, BLOCK)])
+#: The AC coefficients that are measured (flattened index): u + v >= MIN_FREQ. Below,
+#: smooth content (a block's ramp and curvature) outweighs the noise in most blocks;
+#: those coefficients are extrapolated (`_extrapolate`).
+_USED = np.array([i for i in range(1, BLOCK * BLOCK) if (i % BLOCK + i // BLOCK) >= MIN_FREQ])
 
 
 def _deramp(coef: np.ndarray) -> np.ndarray:
-    """The used AC coefficients ``(n, C, 61)`` with each block's plane projected out.
+    """The used AC coefficients ``(n, C, 58)`` with each block's plane projected out.
 
     A ramp along x lies in the first row's odd coefficients (99 % of its energy at
     index 1, 1 % at 3): that direction is removed from both the first row's and the first
@@ -659,21 +667,30 @@ def _finish(cov_ac, levels, gain, counts, model, lo_hi) -> NoiseModel:
 
 
 def _extrapolate(full: np.ndarray) -> None:
-    """Fill (0, 1), (1, 0) and (0, 0) in place, the spectrum taken as separable near
-    zero frequency: ``v(0, 1) = v(1, 1) v(0, 2) / v(1, 2)``, its mirror, and
-    ``v(0, 0) = v(0, 2) v(2, 0) / v(2, 2)``; the ratios are of the channels' summed
-    variances (bounded to [1/4, 4]) and scale the covariance matrices of (1, 1), and of the
-    mean of (0, 2) and (2, 0) for the DC."""
+    """Fill the coefficients with u + v < MIN_FREQ in place: a separable spectrum
+    ``T(u, v) = A(u) B(v)`` fitted (least squares in logs) to the channels' summed
+    variances where measured; each filled coefficient's channel covariance is the mean
+    normalized covariance of the band u + v = MIN_FREQ scaled to the fitted trace."""
     tr = np.einsum("ccuv->uv", full)
-
-    def ratio(num: float, den: float) -> float:
-        return 1.0 if den <= 0 or num <= 0 else min(max(num / den, 0.25), 4.0)
-
-    full[:, :, 0, 1] = full[:, :, 1, 1] * ratio(tr[0, 2], tr[1, 2])
-    full[:, :, 1, 0] = full[:, :, 1, 1] * ratio(tr[2, 0], tr[2, 1])
-    mid = (tr[0, 2] + tr[2, 0]) / 2
-    full[:, :, 0, 0] = (full[:, :, 0, 2] + full[:, :, 2, 0]) / 2 * \
-        ratio(tr[0, 2] * tr[2, 0], tr[2, 2] * mid)
+    meas = (_FREQ >= MIN_FREQ) & (tr > 0)
+    if not meas.any():
+        return  # no noise measured: zero stays zero
+    uu, vv = np.nonzero(meas)
+    if len(uu) >= 2 * BLOCK:
+        a = np.zeros((len(uu), 2 * BLOCK))
+        a[np.arange(len(uu)), uu] = 1
+        a[np.arange(len(uu)), BLOCK + vv] = 1
+        wts = 1.0 / (1.0 + _FREQ[uu, vv] - MIN_FREQ)
+        sol = np.linalg.lstsq(a * wts[:, None], np.log(tr[uu, vv]) * wts, rcond=None)[0]
+        fit = np.exp(sol[:BLOCK, None] + sol[None, BLOCK:])
+    else:  # too few coefficients hold noise (a codec emptied them) for a shape: flat
+        fit = np.full((BLOCK, BLOCK), tr[meas].mean())
+    band = (_FREQ == MIN_FREQ) & (tr > 0)
+    band = band if band.any() else meas
+    fit = np.minimum(fit, EXTRAPOLATION_CAP * tr[band].max())
+    shape = (full[:, :, band] / tr[band]).mean(axis=2)
+    for u, v in zip(*np.nonzero(_FREQ < MIN_FREQ), strict=True):
+        full[:, :, u, v] = shape * fit[u, v]
 
 
 def _fit_pg(levels, gain, counts, full, lo_hi):
