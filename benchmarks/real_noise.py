@@ -9,6 +9,7 @@ profile="fast")`` against the best of a sweep. The camera-pipeline cases are in
 ``benchmarks/noise_pipelines.py``.
 
     python benchmarks/real_noise.py [--polyu DIR] [--every 4] [--no-bm3d] [--skip-synthetic]
+        [--normal-sigma 16] [--picture OUT.png]
 """
 
 from __future__ import annotations
@@ -122,7 +123,19 @@ def timing() -> None:
         print(f"- {label}: {min(ts) * 1e3:.1f} ms (median {np.median(ts) * 1e3:.1f} ms)")
 
 
-def polyu(root: str, every: int, bm3d: bool) -> None:
+def _picture(path: str, noisy: np.ndarray, gt: np.ndarray, model) -> None:
+    """noisy | blind default | bm3d under the estimated model | ground truth, side by
+    side (256x256 centre), as a PNG at `path` (outside the repository: PolyU's licence)."""
+    import imageio.v3 as iio
+    h, w = noisy.shape[:2]
+    y0, x0 = (h - 256) // 2, (w - 256) // 2
+    panels = [noisy, imgops.denoise(noisy), imgops.bm3d(noisy, model, profile="fast"), gt]
+    iio.imwrite(path, np.concatenate([p[y0:y0 + 256, x0:x0 + 256] for p in panels], axis=1))
+    print(f"(picture: {path})")
+
+
+def polyu(root: str, every: int, bm3d: bool, normal_sigma: float = 0.0,
+          picture: str = "") -> None:
     from PIL import Image
     if not root:
         print("\n(PolyU skipped: give --polyu FOLDER or set IMGOPS_POLYU)")
@@ -148,7 +161,13 @@ def polyu(root: str, every: int, bm3d: bool) -> None:
             curve = {s: psnr(imgops.bm3d(noisy, float(s), profile="fast"), gt)
                      for s in POLYU_SWEEP}
             best = max(curve, key=curve.get)
-            row.update(curve=curve, best=best, noisy=psnr(noisy, gt))
+            row.update(curve=curve, best=best, noisy=psnr(noisy, gt),
+                       default=psnr(imgops.denoise(noisy), gt),
+                       model=psnr(imgops.bm3d(noisy, m, profile="fast"), gt))
+            if normal_sigma:
+                row["normal"] = psnr(imgops.bm3d(noisy, normal_sigma, profile="normal"), gt)
+            if picture and len(rows) == 0:
+                _picture(picture, noisy, gt, m)
             tail = (f" {best} | {row['noisy']:.2f} / {interp_psnr(curve, row['rule']):.2f} / "
                     f"{curve[best]:.2f} |")
         rows.append(row)
@@ -164,6 +183,23 @@ def polyu(root: str, every: int, bm3d: bool) -> None:
             cells.append(f"{cname} x{np.median(r):.2f} [{r.min():.2f}, {r.max():.2f}]")
         print(f"- {band} band, estimate / truth, median [min, max]: " + "; ".join(cells))
     if bm3d:
+        print("\n| input or method | mean PSNR (dB) | crops below their noisy input |")
+        print("|---|---:|---:|")
+        base = np.array([x["noisy"] for x in rows])
+        table = [("noisy input", base),
+                 ("imgops.denoise (blind default)", [x["default"] for x in rows]),
+                 ("bm3d under estimate_noise_model, fast", [x["model"] for x in rows])]
+        if normal_sigma:
+            table.append((f"bm3d sigma {normal_sigma:g}, normal", [x["normal"] for x in rows]))
+        fixed_best = max(POLYU_SWEEP, key=lambda s: np.mean([x["curve"][s] for x in rows]))
+        table.append((f"bm3d best single sigma ({fixed_best}), fast",
+                      [x["curve"][fixed_best] for x in rows]))
+        table.append(("bm3d best sigma per crop (oracle), fast",
+                      [max(x["curve"].values()) for x in rows]))
+        for label, vals in table:
+            vals = np.array(vals)
+            print(f"| {label} | {vals.mean():.2f} | {int((vals < base - 1e-9).sum())} |")
+        print()
         mean_noisy = np.mean([x["noisy"] for x in rows])
         fixed = {s: np.mean([x["curve"][s] for x in rows]) for s in POLYU_SWEEP}
         oracle = np.mean([max(x["curve"].values()) for x in rows])
@@ -186,12 +222,16 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=4)
     ap.add_argument("--no-bm3d", action="store_true")
     ap.add_argument("--skip-synthetic", action="store_true")
+    ap.add_argument("--normal-sigma", type=float, default=0.0,
+                    help="also bm3d(profile='normal') at this one sigma on every crop")
+    ap.add_argument("--picture", default="",
+                    help="write noisy | default | model | truth of the first crop here")
     args = ap.parse_args()
     if not args.skip_synthetic:
         synthetic()
         clean()
         timing()
-    polyu(args.polyu, args.every, not args.no_bm3d)
+    polyu(args.polyu, args.every, not args.no_bm3d, args.normal_sigma, args.picture)
 
 
 if __name__ == "__main__":
