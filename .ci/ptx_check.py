@@ -5,10 +5,25 @@ type-checks them for the CUDA target. This script runs tests/cuda under the simu
 once, recording each launched kernel and the Numba types of its arguments, then, in a
 second process without the simulator, compiles each (kernel, signature) to PTX with
 ``numba.cuda.compile_ptx`` (no driver needed; NVVM is: ``pip install
-nvidia-cuda-nvcc-cu12 nvidia-cuda-nvrtc-cu12``) and reports local-memory use and
-64-bit float instructions in float32 kernels.
+nvidia-cuda-nvcc-cu12 nvidia-cuda-nvrtc-cu12``) and reports, per signature:
 
-    python .ci/ptx_check.py [--cc 9.0]      # or --record-only: the simulator run alone
+* ``local-memory``: the PTX declares or uses the ``.local`` state space (a per-thread
+  array the compiler could not keep in registers);
+* ``f64=N``: N instructions on ``.f64`` operands in a float32 kernel (one whose first
+  floating-point array argument is float32: a float64 literal or argument promoting the
+  arithmetic);
+* ``i64mul=L/T``: 64-bit integer multiplies (``mul``/``mad`` ``.lo``/``.hi`` on
+  ``.s64``/``.u64``, which the GPU emulates with several 32-bit multiplies; the single
+  ``mul.wide.s32``/``.u32`` instruction is not one), L of them inside a loop out of T.
+  "Inside a loop" is read from the PTX's layout: the lines from a label to the last
+  branch back to it (NVVM lays each loop out contiguously and inlines the device
+  functions, so this covers the loops of the source, unrolled copies included);
+* with ``ptxas`` (the ``bin/ptxas`` of the ``nvidia.cuda_nvcc`` package, else one on
+  PATH), ``regs=N spill=S/L stack=B``: registers per thread, spill stores and loads and
+  the stack frame in bytes, from ``ptxas -v --gpu-name sm_XY``.
+
+    python .ci/ptx_check.py [--cc 9.0] [--ptx-dir DIR]  # DIR: write each kernel's PTX
+    python .ci/ptx_check.py --record-only               # the simulator run alone
 """
 
 from __future__ import annotations
@@ -16,6 +31,8 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -83,6 +100,10 @@ def compile_all(in_json: str, cc: tuple[int, int]) -> int:
     tiny = np.arange(64, dtype=np.uint8).reshape(8, 8)
     imgops.gaussian(tiny, 1.0, backend="cpu")
     imgops.upsample(tiny, 2, backend="cpu")
+    ptx_dir = _option("--ptx-dir")
+    if ptx_dir:
+        pathlib.Path(ptx_dir).mkdir(parents=True, exist_ok=True)
+    ptxas = find_ptxas()
     failures = 0
     rows = []
     for module, factory, dtype, name, sig in json.loads(pathlib.Path(in_json).read_text()):
@@ -94,6 +115,7 @@ def compile_all(in_json: str, cc: tuple[int, int]) -> int:
             kernel = next(k for k in vars(ns).values()
                           if getattr(getattr(k, "py_func", None), "__name__", None) == name)
         argtypes = tuple(_parse(s, env) for s in sig)
+        label = f"{module.split('.')[-1]}.{factory}({dtype or ''}).{name}"
         try:
             ptx, _ = cuda.compile_ptx(kernel.py_func, argtypes, cc=cc)
         except Exception as exc:  # report every failure, not only the first
@@ -101,14 +123,123 @@ def compile_all(in_json: str, cc: tuple[int, int]) -> int:
             rows.append(f"FAIL {module}.{factory}({dtype or ''}).{name}{sig}: "
                         f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
             continue
-        f64 = sum(1 for line in ptx.splitlines() if ".f64" in line)
-        local = ".local" in ptx
-        rows.append(f"ok   {module.split('.')[-1]}.{factory}({dtype or ''}).{name} "
-                    f"[{', '.join(sig)}]" + (" local-memory" if local else "")
-                    + (f" f64-lines={f64}" if f64 and "float32" in " ".join(sig) else ""))
-    print("\n".join(sorted(set(rows))))
+        if ptx_dir:
+            safe = re.sub(r"[^\w.()-]+", "_", f"{label}[{','.join(sig)}]")[:200]
+            pathlib.Path(ptx_dir, f"{safe}.ptx").write_text(ptx)
+        stats = analyse(ptx, sig)
+        if ptxas:
+            stats.update(ptxas_stats(ptxas, ptx, cc))
+        rows.append(f"ok   {label} [{', '.join(sig)}]{_tags(stats)}")
+    print("\n".join(sorted(rows)))
     print(f"{len(rows)} kernel signatures, {failures} failed")
+    if not ptxas:
+        print("ptxas not found: registers and spills not measured")
     return 1 if failures else 0
+
+
+# ----------------------------------------------------------------------------- PTX analysis
+_INSTRUCTION = re.compile(r"^\s*(?:@!?%\w+\s+)?[a-z]")  # an instruction, maybe predicated
+_F64 = re.compile(r"\.f64\b")
+_MUL64 = re.compile(r"^\s*(?:@!?%\w+\s+)?(?:mul|mad)\.(?:lo|hi)\.[su]64\b")
+_LABEL = re.compile(r"^\s*(\$?[\w$]+):")
+_BRANCH = re.compile(r"\bbra(?:\.uni)?\s+(\$?[\w$]+)\s*;")
+
+
+def is_float32_kernel(sig) -> bool:
+    """Whether the kernel's first floating-point array argument is float32 (its data is;
+    a float32 kernel has no reason to compute in float64)."""
+    for s in sig:
+        m = re.fullmatch(r"(?:readonly )?array\((float\d+), .*", s)
+        if m:
+            return m.group(1) == "float32"
+    return False
+
+
+def loop_spans(lines: list[str]) -> list[tuple[int, int]]:
+    """(first, last) line of each loop: a label and the last branch back to it."""
+    labels = {}
+    for i, line in enumerate(lines):
+        m = _LABEL.match(line)
+        if m:
+            labels[m.group(1)] = i
+    last = {}
+    for i, line in enumerate(lines):
+        m = _BRANCH.search(line)
+        if m and labels.get(m.group(1), i) < i:
+            last[m.group(1)] = i
+    return [(labels[k], v) for k, v in last.items()]
+
+
+def analyse(ptx: str, sig) -> dict:
+    """local memory, float64 instructions (float32 kernels only) and 64-bit multiplies."""
+    lines = ptx.splitlines()
+    code = [(i, line) for i, line in enumerate(lines)
+            if _INSTRUCTION.match(line) and not line.lstrip().startswith("//")]
+    spans = loop_spans(lines)
+    muls = [i for i, line in code if _MUL64.match(line)]
+    return {
+        "local": any(re.search(r"\.local\b", line) for line in lines),
+        "f64": sum(1 for _, line in code if _F64.search(line))
+        if is_float32_kernel(sig) else 0,
+        "mul64": len(muls),
+        "mul64_loop": sum(1 for i in muls if any(a <= i <= b for a, b in spans)),
+    }
+
+
+def find_ptxas() -> str | None:
+    """The test extra's ptxas (``nvidia.cuda_nvcc``'s bin/ptxas), else one on PATH."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("nvidia.cuda_nvcc")
+    except ImportError:
+        spec = None
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        for exe in ("ptxas", "ptxas.exe"):
+            path = pathlib.Path(folder, "bin", exe)
+            if path.is_file() and os.access(path, os.X_OK):
+                return str(path)
+    return shutil.which("ptxas")
+
+
+def ptxas_stats(ptxas: str, ptx: str, cc: tuple[int, int]) -> dict:
+    """Registers (the most any function uses), spill stores/loads and stack frame bytes
+    (summed over the functions) from ``ptxas -v``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src = pathlib.Path(tmp, "k.ptx")
+        src.write_text(ptx)
+        res = subprocess.run([ptxas, "-v", "--gpu-name", f"sm_{cc[0]}{cc[1]}", str(src),
+                              "-o", str(pathlib.Path(tmp, "k.cubin"))],
+                             capture_output=True, text=True)
+    text = res.stdout + res.stderr
+    if res.returncode:
+        return {"ptxas_error": text.strip().splitlines()[-1][:200] if text.strip() else "?"}
+    regs = [int(n) for n in re.findall(r"Used (\d+) registers", text)]
+    frames = re.findall(r"(\d+) bytes stack frame, (\d+) bytes spill stores, "
+                        r"(\d+) bytes spill loads", text)
+    return {"regs": max(regs, default=0),
+            "stack": sum(int(f[0]) for f in frames),
+            "spill_stores": sum(int(f[1]) for f in frames),
+            "spill_loads": sum(int(f[2]) for f in frames)}
+
+
+def _tags(st: dict) -> str:
+    tags = []
+    if st["local"]:
+        tags.append("local-memory")
+    if st["f64"]:
+        tags.append(f"f64={st['f64']}")
+    tags.append(f"i64mul={st['mul64_loop']}/{st['mul64']}")
+    if "regs" in st:
+        tags.append(f"regs={st['regs']} spill={st['spill_stores']}/{st['spill_loads']} "
+                    f"stack={st['stack']}")
+    if "ptxas_error" in st:
+        tags.append(f"ptxas-error: {st['ptxas_error']}")
+    return " " + " ".join(tags)
+
+
+def _option(name: str) -> str | None:
+    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else None
 
 
 def _parse(s: str, env: dict):
@@ -145,6 +276,6 @@ def main() -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--compile":
-        cc_arg = sys.argv[sys.argv.index("--cc") + 1] if "--cc" in sys.argv else "9.0"
+        cc_arg = _option("--cc") or "9.0"
         sys.exit(compile_all(sys.argv[2], tuple(int(x) for x in cc_arg.split("."))))
     sys.exit(main())
