@@ -73,7 +73,9 @@ def test_bm3d_cuda_noise_forms_agree_with_cpu(shape, profile):
     psd = 0.01 * m * n * np.abs(np.fft.fft2(np.ones((1, 3)) / np.sqrt(3), (m, n))) ** 2
     cov = np.zeros((c, c, 8, 8))
     cov[np.arange(c), np.arange(c)] = np.linspace(0.02, 0.005, 64).reshape(8, 8)
-    forms = [psd, NoiseModel("correlated", cov * 0.1)]
+    # a Poisson-Gaussian law: the Anscombe transforms on the host around the GPU's BM3D
+    forms = [psd, NoiseModel("correlated", cov * 0.1),
+             NoiseModel("poisson_gaussian", np.full((8, 8), 0.01), a=0.02, b=1e-4)]
     if c > 1:
         forms.append(np.linspace(0.05, 0.12, c))
     for sigma in forms:
@@ -81,3 +83,10 @@ def test_bm3d_cuda_noise_forms_agree_with_cpu(shape, profile):
         got = np.asarray(imgops.bm3d(img, sigma, profile=profile, backend="cuda"))
         assert got.shape == want.shape and got.dtype == np.float32
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-5, equal_nan=True)
+        if isinstance(sigma, NoiseModel) and sigma.kind == "poisson_gaussian":
+            from numba import cuda
+
+            dev = imgops.bm3d(cuda.to_device(img), sigma, profile=profile)
+            assert hasattr(dev, "copy_to_host")
+            np.testing.assert_allclose(dev.copy_to_host(), got, rtol=0, atol=1e-5,
+                                       equal_nan=True)
