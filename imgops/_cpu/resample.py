@@ -37,7 +37,8 @@ def avg_pool(src, kh, kw, sh, sw, ph, pw, count_include_pad, out):
         oy = job - p * Ho
         orow = out[p, oy]
         for ox in range(Wo):
-            orow[ox] = avg_pool_at(src, p, oy, ox, kh, kw, sh, sw, ph, pw, count_include_pad)
+            orow[ox] = avg_pool_at(src, p, oy, ox, kh, kw, sh, sw, ph, pw, count_include_pad,
+                                   0.0)
 
 
 @njit(parallel=True, cache=True)

@@ -42,7 +42,7 @@ def apply(image, body: Callable, *, out_dtype: str = "same", plane_dtype=None):
         out = result.reshape(*shape)  # the planes are the output: no scatter pass
         return runtime.download(out) if host else out
     out = runtime.empty(shape, odt)
-    lo, hi = _validate.int_range(odt)
+    lo, hi = _validate.int_range(odt, result.dtype)  # in the planes' dtype: no float64
     runtime.launch(k.scatter, (wo, ho, P), result, runtime.as4d(out), lo, hi,
                    np.dtype(odt).kind == "u")
     return runtime.download(out) if host else out

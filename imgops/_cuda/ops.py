@@ -45,7 +45,7 @@ def median(image, *, size, mode, cval):
         if k * k > rank.CUDA_LOCAL or not runtime.launch_tiled(
                 rank.cuda_tiled(dt.name).median, out.shape, halo,
                 lambda th, tw, tr, tc: tr * tc, dt.itemsize, planes, k, MODES[mode], cv, out):
-            runtime.launch(rank.cuda_kernels().median, planes.shape[::-1], planes, k,
+            runtime.launch(rank.cuda_kernels(dt.name).median, planes.shape[::-1], planes, k,
                            MODES[mode], cv, out)
         return out
 
@@ -114,12 +114,13 @@ def bilateral(image, *, sigma_color, sigma_spatial, radius, mode):
     spatial = np.exp(-(off[:, None] ** 2 + off[None, :] ** 2) /
                      (2 * sigma_spatial * sigma_spatial)).ravel()
 
-    def body(planes):
-        out = runtime.empty(planes.shape, np.float64)
+    def body(planes):  # in the planes' dtype, as the CPU's (float32 but for float64)
+        t = planes.dtype.type
+        out = runtime.empty(planes.shape, planes.dtype)
         runtime.launch(denoise.cuda_kernels().bilateral,
                        (planes.shape[2], planes.shape[1], planes.shape[0] // c),
-                       planes, c, r, runtime.constant(spatial),
-                       1.0 / (2 * sigma_color * sigma_color), MODES[mode], out)
+                       planes, c, r, runtime.constant(spatial.astype(planes.dtype)),
+                       t(1.0 / (2 * sigma_color * sigma_color)), MODES[mode], out)
         return out
 
     return engine.apply(image, body)
@@ -133,10 +134,11 @@ def nl_means(image, *, h, patch_size, patch_distance, sigma):
     def body(planes):
         padded = border.pad(planes, pad, pad, pad, pad, MODES["mirror"], 0.0)
         out = runtime.empty(planes.shape, planes.dtype)
-        runtime.launch(denoise.cuda_kernels().nl_means,
+        t = planes.dtype.type  # the scalars in the planes' dtype: no float64 in float32
+        runtime.launch(denoise.cuda_nl_means(planes.dtype.name).nl_means,
                        (planes.shape[2], planes.shape[1], planes.shape[0] // c),
-                       padded, c, pad, o, d, 1.0 / (c * h * h * patch_size * patch_size),
-                       c * 2.0 * sigma * sigma, out)
+                       padded, c, pad, o, d, t(1.0 / (c * h * h * patch_size * patch_size)),
+                       t(c * 2.0 * sigma * sigma), out)
         return out
 
     return engine.apply(image, body)
@@ -160,7 +162,8 @@ def bm3d(image, *, sigma, profile, data_range, origin=(0, 0), noise=None):
         rng = data_range if data_range is not None else \
             kernels.measured_range_cuda(planes, n, c)
         hwc = runtime.empty((n, H, W, c), np.float32)
-        runtime.launch(k.scatter, (W, H, P), planes, hwc, 0.0, 0.0, False)
+        zero = np.float32(0.0)  # bounds in the planes' dtype: no float64 in the kernel
+        runtime.launch(k.scatter, (W, H, P), planes, hwc, zero, zero, False)
         for i in range(n):
             hwc[i].copy_to_device(kernels.bm3d_hwc_cuda_range(hwc[i], sigma, profile,
                                                               rng, origin, noise))

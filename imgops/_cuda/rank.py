@@ -5,7 +5,7 @@ import functools
 from types import SimpleNamespace
 
 import numpy as np
-from numba import cuda, float64, types
+from numba import cuda, types
 
 from .._shared.border import sample
 from .._shared.median_nets import median3_at, median5_at
@@ -16,9 +16,13 @@ CUDA_LOCAL = 121  # windows up to 11x11 are selected in per-thread local memory
 
 
 @functools.cache
-def cuda_kernels() -> SimpleNamespace:
-    """CUDA twin: one thread per pixel gathers its window (through the shared border rule)
-    and selects with the shared quickselect; larger windows count ranks instead."""
+def cuda_kernels(dtype_name: str) -> SimpleNamespace:
+    """CUDA twin for planes of ``dtype_name``: one thread per pixel gathers its window
+    (through the shared border rule) and selects with the shared quickselect; larger
+    windows count ranks instead. The window is kept in the planes' dtype (a float32
+    image selects in float32, with no float64 instruction)."""
+
+    T = getattr(types, dtype_name)
 
     @cuda.jit
     def median(src, k, mode, cval, out):
@@ -30,7 +34,7 @@ def cuda_kernels() -> SimpleNamespace:
             h = k // 2
             bad = False
             if n <= CUDA_LOCAL:
-                win = cuda.local.array(CUDA_LOCAL, float64)
+                win = cuda.local.array(CUDA_LOCAL, T)
                 m = 0
                 for i in range(k):
                     for j in range(k):
@@ -40,7 +44,7 @@ def cuda_kernels() -> SimpleNamespace:
                         m += 1
                 res = quickselect(win, n, r)
             else:  # rank by counting: the value with r smaller and more than r not larger
-                res = 0.0
+                res = T(0)
                 for a in range(n):
                     va = sample(src, p, y + a // k - h, x + a % k - h, mode, cval)
                     bad |= va != va

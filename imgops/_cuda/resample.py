@@ -25,7 +25,7 @@ def cuda_kernels() -> SimpleNamespace:
         P, Ho, Wo = out.shape
         if x < Wo and y < Ho and p < P:
             out[p, y, x] = avg_pool_at(src, p, y, x, kh, kw, sh, sw, ph, pw,
-                                       count_include_pad)
+                                       count_include_pad, src.dtype.type(0))
 
     @cuda.jit
     def taps_cols_cuda(src, idx, w, out):

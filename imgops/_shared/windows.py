@@ -24,9 +24,10 @@ def max_pool_at(src, p, oy, ox, kh, kw, sh, sw, ph, pw):
 
 
 @njit(inline="always", cache=True)
-def avg_pool_at(src, p, oy, ox, kh, kw, sh, sw, ph, pw, count_include_pad):
+def avg_pool_at(src, p, oy, ox, kh, kw, sh, sw, ph, pw, count_include_pad, acc):
     """One output of PyTorch's avg_pool2d: window clipped to the padded image, divisor by
-    its rule."""
+    its rule. ``acc`` is the sum's start, a zero of the dtype to sum in: float64 on the
+    CPU, the planes' dtype on the GPU (no float64 instruction in a float32 kernel)."""
     H = src.shape[1]
     W = src.shape[2]
     y0 = oy * sh - ph
@@ -40,11 +41,11 @@ def avg_pool_at(src, p, oy, ox, kh, kw, sh, sw, ph, pw, count_include_pad):
     x1 = min(x1, W)
     if not count_include_pad:
         div = (y1 - y0) * (x1 - x0)
-    s = 0.0
+    s = acc
     for y in range(y0, y1):
         for x in range(x0, x1):
             s += src[p, y, x]
-    return s / div
+    return s / src.dtype.type(div)  # exact below 2^24 samples: no float64 division
 
 
 @njit(inline="always", cache=True)
