@@ -12,12 +12,15 @@ nvidia-cuda-nvcc-cu12 nvidia-cuda-nvrtc-cu12``) and reports, per signature:
 * ``f64=N``: N instructions on ``.f64`` operands in a float32 kernel (one whose first
   floating-point array argument is float32: a float64 literal or argument promoting the
   arithmetic);
-* ``i64mul=L/T``: 64-bit integer multiplies (``mul``/``mad`` ``.lo``/``.hi`` on
+* ``i64mul=I/L/T``: 64-bit integer multiplies (``mul``/``mad`` ``.lo``/``.hi`` on
   ``.s64``/``.u64``, which the GPU emulates with several 32-bit multiplies; the single
-  ``mul.wide.s32``/``.u32`` instruction is not one), L of them inside a loop out of T.
-  "Inside a loop" is read from the PTX's layout: the lines from a label to the last
-  branch back to it (NVVM lays each loop out contiguously and inlines the device
-  functions, so this covers the loops of the source, unrolled copies included);
+  ``mul.wide.s32``/``.u32`` instruction is not one): I of them in an innermost loop, L
+  in any loop, T in all. Loops are read from the PTX's layout: the lines from a label
+  to the last branch back to it (NVVM lays each loop out contiguously and inlines the
+  device functions; an unrolled loop's remainder is a loop of its own); an innermost
+  loop holds no other. The innermost loops are where a stencil runs over its taps: a
+  multiply there runs once per tap, while one in an outer loop (the row address of
+  Numba's N-d indexing, once per tile row or output row) runs a few times per thread;
 * with ``ptxas`` (the ``bin/ptxas`` of the ``nvidia.cuda_nvcc`` package, else one on
   PATH), ``regs=N spill=S/L stack=B``: registers per thread, spill stores and loads and
   the stack frame in bytes, from ``ptxas -v --gpu-name sm_XY``.
@@ -176,6 +179,8 @@ def analyse(ptx: str, sig) -> dict:
     code = [(i, line) for i, line in enumerate(lines)
             if _INSTRUCTION.match(line) and not line.lstrip().startswith("//")]
     spans = loop_spans(lines)
+    inner = [(a, b) for a, b in spans
+             if not any((c, d) != (a, b) and a <= c and d <= b for c, d in spans)]
     muls = [i for i, line in code if _MUL64.match(line)]
     return {
         "local": any(re.search(r"\.local\b", line) for line in lines),
@@ -183,6 +188,7 @@ def analyse(ptx: str, sig) -> dict:
         if is_float32_kernel(sig) else 0,
         "mul64": len(muls),
         "mul64_loop": sum(1 for i in muls if any(a <= i <= b for a, b in spans)),
+        "mul64_inner": sum(1 for i in muls if any(a <= i <= b for a, b in inner)),
     }
 
 
@@ -229,7 +235,7 @@ def _tags(st: dict) -> str:
         tags.append("local-memory")
     if st["f64"]:
         tags.append(f"f64={st['f64']}")
-    tags.append(f"i64mul={st['mul64_loop']}/{st['mul64']}")
+    tags.append(f"i64mul={st['mul64_inner']}/{st['mul64_loop']}/{st['mul64']}")
     if "regs" in st:
         tags.append(f"regs={st['regs']} spill={st['spill_stores']}/{st['spill_loads']} "
                     f"stack={st['stack']}")

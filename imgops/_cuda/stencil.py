@@ -93,17 +93,19 @@ def cuda_tiled(dtype_name: str) -> SimpleNamespace:
         hold cvx in constant mode."""
         r = cuda.threadIdx.y
         while r < TH:
+            row = r * TC  # once per row: no 64-bit multiply in the loops below
             c = cuda.threadIdx.x
             while c < TC:
                 gx = xs + c
                 if constant and (gx < 0 or gx >= W):
-                    mid[r * TC + c] = cvx
+                    mid[row + c] = cvx
                 else:
                     s = zero
-                    base = (r + oy) * TC + c
+                    t = row + oy * TC + c  # tap i's sample: one add per tap
                     for i in range(ky):
-                        s += w[w0 + i] * tile[base + i * TC]
-                    mid[r * TC + c] = s
+                        s += w[w0 + i] * tile[t]
+                        t += TC
+                    mid[row + c] = s
                 c += cuda.blockDim.x
             r += cuda.blockDim.y
 
@@ -175,10 +177,11 @@ def cuda_tiled(dtype_name: str) -> SimpleNamespace:
         for q in range(RPT):
             r = cuda.threadIdx.y + q * cuda.blockDim.y
             s = zero
+            base = r * TC + cuda.threadIdx.x  # row i of the window: one add per row
             for i in range(kh):
-                base = (r + i) * TC + cuda.threadIdx.x
                 for j in range(kw):
                     s += w[i, j] * tile[base + j]
+                base += TC
             if x < Wo and y0 + r < Ho:
                 out[p, y0 + r, x] = s
 
