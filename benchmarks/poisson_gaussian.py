@@ -7,8 +7,9 @@ camera, moon and astronaut (its mean over channels). PSNR against y with the pea
 the signal's range. Columns: the noisy input; ``imgops.bm3d(z, sigma)`` at the best of
 seven white sigmas around the noise's level (chosen with the ground truth); the
 Anscombe path given the true a and b; the same with ``estimate_noise_model(z,
-"poisson_gaussian")``; and with ``estimate_noise_model(z)`` ("auto", which may pick a
-white model).
+"poisson_gaussian")``; with ``estimate_noise_model(z)`` ("auto", which may pick a
+white model); and the blind default ``imgops.denoise(z)`` (the Anscombe path where
+"auto" finds the law, else one white sigma from ``imgops.estimate_noise``).
 
     python benchmarks/poisson_gaussian.py [--profile fast] [--seed 3]
 """
@@ -50,9 +51,9 @@ def main() -> None:
     prof = args.profile
     print(f"profile={prof!r}, seed {args.seed}\n")
     print("| peak | image | noisy | white, best sigma | GAT, true a, b | GAT, estimated | "
-          "estimated a, b | auto (kind) | GAT - white | estimated - true |")
-    print("|---:|---|---:|---:|---:|---:|---|---:|---:|---:|")
-    gains, gaps = [], []
+          "estimated a, b | auto (kind) | denoise(z) | GAT - white | estimated - true |")
+    print("|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---:|")
+    gains, gaps, defaults, trues, whites = [], [], [], [], []
     t0 = time.perf_counter()
     for peak in PEAKS:
         for name, clean in images().items():
@@ -67,14 +68,24 @@ def main() -> None:
             r_est = psnr(imgops.bm3d(z, m, profile=prof), y, peak)
             auto = estimate_noise_model(z)
             r_auto = psnr(imgops.bm3d(z, auto, profile=prof), y, peak)
+            r_default = psnr(imgops.denoise(z), y, peak)
+            defaults.append(r_default)
             gains.append(r_true - white)
+            trues.append(r_true)
+            whites.append(white)
             gaps.append(r_est - r_true)
             print(f"| {peak} | {name} | {psnr(z, y, peak):.2f} | {white:.2f} | {r_true:.2f} | "
                   f"{r_est:.2f} | {m.a:.2f}, {m.b:.3g} | {r_auto:.2f} ({auto.kind}) | "
-                  f"{r_true - white:+.2f} | {r_est - r_true:+.2f} |", flush=True)
+                  f"{r_default:.2f} | {r_true - white:+.2f} | {r_est - r_true:+.2f} |",
+                  flush=True)
     g, e = np.array(gains), np.array(gaps)
     print(f"\nGAT (true law) over white BM3D at its best sigma: mean {g.mean():+.2f} dB, "
           f"min {g.min():+.2f}, max {g.max():+.2f}")
+    d = np.array(defaults) - np.array(trues)
+    w = np.array(defaults) - np.array(whites)
+    print(f"blind default - true law: mean {d.mean():+.2f} dB, worst {d.min():+.2f}, "
+          f"{int((d < -0.2).sum())} of {len(d)} below -0.2 dB; blind default - best white "
+          f"sigma: mean {w.mean():+.2f} dB, worst {w.min():+.2f}")
     print(f"estimated law - true law: mean {e.mean():+.2f} dB, worst {e.min():+.2f}, "
           f"{int((e < -0.2).sum())} of {len(e)} cases below -0.2 dB "
           f"({time.perf_counter() - t0:.0f} s)")

@@ -492,6 +492,24 @@ def test_bm3d_poisson_gaussian_model_is_the_anscombe_path():
         _psnr_at(y, imgops.bm3d(z, true, profile="fast"), 10.0) - 0.2
 
 
+def test_denoise_default_takes_the_anscombe_path_for_poisson_gaussian_data():
+    """The blind default: under the estimated model where "auto" finds a
+    Poisson-Gaussian law (peak 10: +0.3 dB over one white sigma), one white sigma from
+    estimate_noise otherwise (white noise, a camera-like correlated noise, clean)."""
+    z, y = _poisson_gaussian(10.0, size=256)
+    model = imgops.estimate_noise_model(z)
+    assert model.kind == "poisson_gaussian"
+    got = imgops.denoise(z)
+    np.testing.assert_array_equal(got, imgops.bm3d(z, model, profile="fast"))
+    white = imgops.bm3d(z, imgops.estimate_noise(z), profile="fast")
+    assert _psnr_at(y, got, 10.0) > _psnr_at(y, white, 10.0) + 0.2
+    for img in (_noisy(skdata.astronaut()[:128, :128], 15),
+                skdata.camera()[:128, :128], skdata.grass()[:128, :128]):
+        assert imgops.estimate_noise_model(img).kind != "poisson_gaussian"
+        np.testing.assert_array_equal(
+            imgops.denoise(img), imgops.bm3d(img, imgops.estimate_noise(img), profile="fast"))
+
+
 def test_bm3d_poisson_gaussian_dask_and_bad_models():
     from imgops._noise import NoiseModel
 
