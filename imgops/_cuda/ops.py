@@ -42,8 +42,9 @@ def median(image, *, size, mode, cval):
             return planes
         out = engine.empty_like(planes)
         halo = (k // 2, k - 1 - k // 2) * 2
+        tiled = rank.cuda_tiled(dt.name)
         if k * k > rank.CUDA_LOCAL or not runtime.launch_tiled(
-                rank.cuda_tiled(dt.name).median, out.shape, halo,
+                tiled.median_net if k in (3, 5) else tiled.median, out.shape, halo,
                 lambda th, tw, tr, tc: tr * tc, dt.itemsize, planes, k, MODES[mode], cv, out):
             runtime.launch(rank.cuda_kernels(dt.name).median, planes.shape[::-1], planes, k,
                            MODES[mode], cv, out)

@@ -65,48 +65,67 @@ def cuda_kernels(dtype_name: str) -> SimpleNamespace:
 
 @functools.cache
 def cuda_tiled(dtype_name: str) -> SimpleNamespace:
-    """Shared-memory tiled median for windows up to CUDA_LOCAL samples (``border.RPT``
-    rows per thread): 3x3 and 5x5 through the generated scalar networks (registers),
-    the others by quickselect on a per-thread copy of the window."""
-
+    """Shared-memory tiled medians for windows up to CUDA_LOCAL samples (``border.RPT``
+    rows per thread): ``median_net`` for 3x3 and 5x5, through the generated scalar
+    networks (registers only: no local memory), ``median`` for the other sizes, by
+    quickselect on a per-thread copy of the window (in local memory)."""
 
     T = getattr(types, dtype_name)
     load_tile = cuda_tile()
 
-    @cuda.jit
-    def median(src, k, mode, cval, out):
-        P, H, W = out.shape
+    @cuda.jit(device=True)
+    def tile_in(src, k, mode, cval, tile):
+        """Load the block's tile (outputs plus the k - 1 halo); returns (TC, x0, y0, p)."""
         TH = cuda.blockDim.y * RPT
         TC = cuda.blockDim.x + k - 1
-        TR = TH + k - 1
         x0 = cuda.blockIdx.x * cuda.blockDim.x
         y0 = cuda.blockIdx.y * TH
         p = cuda.blockIdx.z
         h = k // 2
-        tile = cuda.shared.array(0, T)
-        load_tile(src, p, y0 - h, x0 - h, TR, TC, mode, cval, tile)
+        load_tile(src, p, y0 - h, x0 - h, TH + k - 1, TC, mode, cval, tile)
         cuda.syncthreads()
-        win = cuda.local.array(CUDA_LOCAL, T)
-        n = k * k
+        return TC, x0, y0, p
+
+    @cuda.jit
+    def median_net(src, k, mode, cval, out):
+        """k = 3 or 5."""
+        P, H, W = out.shape
+        tile = cuda.shared.array(0, T)
+        TC, x0, y0, p = tile_in(src, k, mode, cval, tile)
         x = x0 + cuda.threadIdx.x
         for q in range(RPT):
             r = cuda.threadIdx.y + q * cuda.blockDim.y
             base = r * TC + cuda.threadIdx.x
             if k == 3:
                 res, bad = median3_at(tile, base, TC)
-            elif k == 5:
-                res, bad = median5_at(tile, base, TC)
             else:
-                bad = False
-                for i in range(k):
-                    for j in range(k):
-                        v = tile[base + i * TC + j]
-                        bad |= v != v
-                        win[i * k + j] = v
-                res = quickselect(win, n, n // 2)
+                res, bad = median5_at(tile, base, TC)
             if x < W and y0 + r < H:
                 out[p, y0 + r, x] = res
                 if bad:
                     out[p, y0 + r, x] = np.nan
 
-    return SimpleNamespace(median=median)
+    @cuda.jit
+    def median(src, k, mode, cval, out):
+        P, H, W = out.shape
+        tile = cuda.shared.array(0, T)
+        TC, x0, y0, p = tile_in(src, k, mode, cval, tile)
+        win = cuda.local.array(CUDA_LOCAL, T)
+        n = k * k
+        x = x0 + cuda.threadIdx.x
+        for q in range(RPT):
+            r = cuda.threadIdx.y + q * cuda.blockDim.y
+            base = r * TC + cuda.threadIdx.x
+            bad = False
+            for i in range(k):
+                for j in range(k):
+                    v = tile[base + i * TC + j]
+                    bad |= v != v
+                    win[i * k + j] = v
+            res = quickselect(win, n, n // 2)
+            if x < W and y0 + r < H:
+                out[p, y0 + r, x] = res
+                if bad:
+                    out[p, y0 + r, x] = np.nan
+
+    return SimpleNamespace(median_net=median_net, median=median)

@@ -109,9 +109,9 @@ TILED = {  # (operation, the tiled kernel it must run): border rules of every pa
                                                       **kw), "correlate2d"),
     "valid": (OPS["correlate_valid"], "correlate2d"),
     "median3": (lambda a, **kw: imgops.median(a, 3, mode="constant", cval=0.2, **kw),
-                "median"),
+                "median_net"),
     "median4": (OPS["median4"], "median"),
-    "median5": (lambda a, **kw: imgops.median(a, 5, mode="wrap", **kw), "median"),
+    "median5": (lambda a, **kw: imgops.median(a, 5, mode="wrap", **kw), "median_net"),
     "median7": (lambda a, **kw: imgops.median(a, 7, **kw), "median"),
 }
 
