@@ -25,9 +25,25 @@ nvidia-cuda-nvcc-cu12 nvidia-cuda-nvrtc-cu12``) and reports, per signature:
   PATH), ``regs=N spill=S/L stack=B``: registers per thread, spill stores and loads and
   the stack frame in bytes, from ``ptxas -v --gpu-name sm_XY``.
 
-    python .ci/ptx_check.py [--cc 9.0] [--ptx-dir DIR]  # DIR: write each kernel's PTX
-    python .ci/ptx_check.py --record-only               # the simulator run alone
-"""
+The check fails (exit status 1) on a kernel that does not compile (to PTX, or with
+ptxas, to a cubin), on an offence below that ``.ci/ptx_known_debt.json`` does not list,
+and on a listed one that no longer occurs (the list can only shrink):
+
+* ``local-memory`` in any kernel;
+* ``f64-in-float32``: float64 instructions in a float32 kernel;
+* in the stencil kernels (``imgops._cuda.stencil``): ``int64-multiply``, a 64-bit
+  integer multiply in an innermost loop; with ptxas, ``registers`` (more than 64 per
+  thread) and ``spill`` (any spill store or load).
+
+Each entry of the list names the kernel as the report does (``module.factory(dtype).name``,
+all its signatures), the problem, and a one-line reason. Without ptxas, the
+``registers`` and ``spill`` entries are neither checked nor stale.
+
+    python .ci/ptx_check.py [--cc 9.0] [--ptx-dir DIR] [--known-debt FILE]
+    python .ci/ptx_check.py --record-only     # the simulator run alone
+
+``--ptx-dir``: write each signature's PTX there; ``--known-debt``: another list (the
+default's offences were measured at the default ``--cc 9.0``)."""
 
 from __future__ import annotations
 
@@ -41,6 +57,17 @@ import sys
 import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+KNOWN_DEBT = ROOT / ".ci" / "ptx_known_debt.json"
+STENCIL_MODULES = ("imgops._cuda.stencil",)
+MAX_REGISTERS = 64
+PROBLEMS = {  # what each problem means; the last two need ptxas
+    "local-memory": "local memory (a per-thread array not kept in registers)",
+    "f64-in-float32": "float64 instructions in a float32 kernel",
+    "int64-multiply": "64-bit integer multiplies in an innermost loop of a stencil kernel",
+    "registers": f"more than {MAX_REGISTERS} registers per thread in a stencil kernel",
+    "spill": "register spills in a stencil kernel",
+}
+NEEDS_PTXAS = ("registers", "spill")
 
 
 def record(out_json: str) -> int:
@@ -109,6 +136,7 @@ def compile_all(in_json: str, cc: tuple[int, int]) -> int:
     ptxas = find_ptxas()
     failures = 0
     rows = []
+    offences: dict = {}  # (kernel, problem) -> the amounts, one per offending signature
     for module, factory, dtype, name, sig in json.loads(pathlib.Path(in_json).read_text()):
         mod = importlib.import_module(module)
         if factory == name:  # a module-level kernel
@@ -132,12 +160,71 @@ def compile_all(in_json: str, cc: tuple[int, int]) -> int:
         stats = analyse(ptx, sig)
         if ptxas:
             stats.update(ptxas_stats(ptxas, ptx, cc))
+            if "ptxas_error" in stats:  # the PTX would not load on a GPU either
+                failures += 1
         rows.append(f"ok   {label} [{', '.join(sig)}]{_tags(stats)}")
+        for problem, amount in problems(module, stats).items():
+            offences.setdefault((label, problem), []).append(amount)
     print("\n".join(sorted(rows)))
     print(f"{len(rows)} kernel signatures, {failures} failed")
     if not ptxas:
         print("ptxas not found: registers and spills not measured")
-    return 1 if failures else 0
+    new, stale, errors, known = judge(
+        offences, pathlib.Path(_option("--known-debt") or KNOWN_DEBT), bool(ptxas))
+    print(f"{known} (kernel, problem) offences listed as known debt")
+    for line in errors + new + stale:
+        print(line)
+    print(f"{len(new)} new offences, {len(stale)} stale debt entries, "
+          f"{len(errors)} debt-list errors")
+    return 1 if failures or new or stale or errors else 0
+
+
+def problems(module: str, st: dict) -> dict:
+    """The problems of one compiled signature, each with its amount."""
+    found = {}
+    if st["local"]:
+        found["local-memory"] = f"stack {st['stack']} bytes" if "stack" in st else "in PTX"
+    if st["f64"]:
+        found["f64-in-float32"] = f"{st['f64']} instructions"
+    if module in STENCIL_MODULES:
+        if st["mul64_inner"]:
+            found["int64-multiply"] = f"{st['mul64_inner']} multiplies"
+        if st.get("regs", 0) > MAX_REGISTERS:
+            found["registers"] = f"{st['regs']} registers"
+        if st.get("spill_stores", 0) or st.get("spill_loads", 0):
+            found["spill"] = f"{st['spill_stores']}/{st['spill_loads']} bytes stored/loaded"
+    return found
+
+
+def judge(offences: dict, path: pathlib.Path, with_ptxas: bool
+          ) -> tuple[list[str], list[str], list[str], int]:
+    """The offences against the known-debt list at ``path``: (new offences, stale
+    entries, errors in the list, how many offences it lists)."""
+    errors = []
+    try:
+        entries = json.loads(path.read_text())["debt"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return [], [], [f"ERROR {path}: {type(exc).__name__}: {exc}"], 0
+    listed = set()
+    for e in entries:
+        if not isinstance(e, dict) or set(e) != {"kernel", "problem", "reason"} or \
+                e["problem"] not in PROBLEMS or not str(e["reason"]).strip():
+            errors.append(f"ERROR {path.name}: {e!r}: needs kernel, problem (one of "
+                          f"{', '.join(PROBLEMS)}) and a reason, nothing else")
+            continue
+        key = (e["kernel"], e["problem"])
+        if key in listed:
+            errors.append(f"ERROR {path.name}: {key} listed twice")
+        listed.add(key)
+    new = [f"NEW   {kernel}: {problem}, {PROBLEMS[problem]} ({'; '.join(amounts)}): fix it,"
+           f" or list it in {path.name} with the reason it stays"
+           for (kernel, problem), amounts in sorted(offences.items())
+           if (kernel, problem) not in listed]
+    stale = [f"STALE {kernel}: {problem} no longer occurs: remove it from {path.name}"
+             for kernel, problem in sorted(listed)
+             if (kernel, problem) not in offences
+             and (with_ptxas or problem not in NEEDS_PTXAS)]
+    return new, stale, errors, sum(1 for key in offences if key in listed)
 
 
 # ----------------------------------------------------------------------------- PTX analysis

@@ -1,7 +1,11 @@
 """Without a GPU, run tests/cuda in its own process under Numba's CUDA simulator,
 recording every kernel launched; then, where NVVM is installed (the ``test`` extra
 installs it), compile each recorded (kernel, signature) to PTX for a real GPU: the
-simulator runs kernels as Python and never type-checks them for the CUDA target.
+simulator runs kernels as Python and never type-checks them for the CUDA target. The
+compiled PTX must also hold no offence that ``.ci/ptx_known_debt.json`` does not list
+(local memory, float64 in float32 kernels, 64-bit multiplies in the stencils' tap loops,
+and with ptxas registers and spills of the stencils), and every listed one must still
+occur (``.ci/ptx_check.py``).
 
 The two steps run in a background process started when the test is collected
 (``tests/conftest.py``), on the machine's other core while the rest of the suite runs
@@ -56,11 +60,17 @@ def test_cuda_suite_in_the_simulator_and_its_kernels_compile_to_ptx():
     _RUN["out"].close()
     _RUN["err"].close()
     print(out[-5000:], err[-3000:])
-    assert rc == 0, out[-5000:] + err[-3000:]
+    found = re.search(r"(\d+) kernel signatures, (\d+) failed", out)
+    assert rc == 0 or found, out[-5000:] + err[-3000:]  # the simulator run failed
     assert " passed" in out and " skipped" not in out.split(" passed")[-1].splitlines()[0]
     if not _RUN["compiles"]:
         pytest.skip("NVVM is not installed (pip install nvidia-cuda-nvcc-cu12 "
                     "nvidia-cuda-nvrtc-cu12): kernels not compiled to PTX")
-    found = re.search(r"(\d+) kernel signatures, (\d+) failed", out)
     assert found and found.group(2) == "0", out[-3000:]
     assert int(found.group(1)) >= 40, "the simulator run recorded too few kernels"
+    debt = re.search(r"(\d+) new offences, (\d+) stale debt entries, (\d+) debt-list "
+                     r"errors", out)
+    offences = "\n".join(line for line in out.splitlines()
+                         if line.startswith(("NEW ", "STALE ", "ERROR ")))
+    assert debt and debt.groups() == ("0", "0", "0"), offences or out[-3000:]
+    assert rc == 0, out[-3000:] + err[-3000:]
