@@ -57,14 +57,15 @@ def _table(s2: float) -> tuple[np.ndarray, np.ndarray]:
     t = np.linspace(-8.0, 8.0, NODES)
     w = np.exp(-0.5 * t * t)
     w /= w.sum()
-    inner = (2.0 * np.sqrt(np.maximum(k[:, None] + math.sqrt(s2) * t[None, :] + 0.375 + s2,
-                                      0.0))) @ w
+    # einsum's own loops, not BLAS, whose threads would spin on into the BM3D that follows
+    inner = np.einsum("kt,t->k", 2.0 * np.sqrt(np.maximum(
+        k[:, None] + math.sqrt(s2) * t[None, :] + 0.375 + s2, 0.0)), w)
     logfact = np.concatenate([[0.0], np.cumsum(np.log(k[1:]))])
     with np.errstate(divide="ignore", invalid="ignore"):
         loglam = np.log(lam)
         logpmf = k[None, :] * loglam[:, None] - lam[:, None] - logfact[None, :]
     logpmf[0] = np.where(k == 0, 0.0, -np.inf)  # lam = 0: all mass at k = 0
-    e = np.exp(logpmf) @ inner
+    e = np.einsum("lk,k->l", np.exp(logpmf), inner)
     e = np.maximum.accumulate(e)  # increasing (it is, up to rounding)
     for arr in (lam, e):
         arr.setflags(write=False)
