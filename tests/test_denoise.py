@@ -520,6 +520,16 @@ def test_bm3d_poisson_gaussian_dask_and_bad_models():
     got = imgops.bm3d(da.from_array(z, chunks=(50, 47)), model, profile="normal").compute()
     err = float(np.mean((got - whole) ** 2))
     assert err == 0 or 10 * np.log10(20.0**2 / err) > 50, err
+    # tiny images, non-finite samples kept where they are, integer dtypes
+    rng = np.random.default_rng(0)
+    for shape in ((1, 1), (1, 7), (5, 5), (3, 9, 3)):
+        out = imgops.bm3d(rng.poisson(5.0, shape).astype(np.float32), model)
+        assert out.shape == shape and out.dtype == np.float32 and np.isfinite(out).all()
+    x = rng.poisson(5.0, (24, 24)).astype(np.float64)
+    x[3, 4], x[5, 5] = np.nan, np.inf
+    out = imgops.bm3d(x, model)
+    assert np.isnan(out[3, 4]) and out[5, 5] == np.inf and np.isfinite(out).sum() == 24 * 24 - 2
+    assert imgops.bm3d(rng.poisson(5.0, (24, 24)).astype(np.uint8), model).dtype == np.uint8
     # a model for two channels on a three-channel image: the usual error
     two = NoiseModel("poisson_gaussian", np.ones((2, 2, 8, 8)), a=1.0, b=1.0)
     with pytest.raises(ValueError, match="noise model has 2 channels; the image has 3"):
