@@ -183,7 +183,8 @@ def main():
 @click.option("--noise-per", type=click.Choice(["plane", "stack"]), default="plane",
               show_default=True,
               help="Multi-page TIFFs (bm3d, nl-means): estimate the noise for each plane, "
-                   "or once for the whole stack (the median of the planes' estimates).")
+                   "or once for the whole stack (the median of the planes' estimates; "
+                   "bm3d: their median Poisson-Gaussian law where most planes have one).")
 def denoise(inputs, output, method, profile, h, noise, patch_size, patch_distance,
             sigma_color, sigma_spatial, size, sigma, noise_model, noise_per, backend, **kw):
     """Remove noise: the same result as imgops.denoise(image, method, ...)."""
@@ -218,8 +219,27 @@ def denoise(inputs, output, method, profile, h, noise, patch_size, patch_distanc
     if noise_per == "stack" and method in ("bm3d", "nl-means") and "sigma" not in params \
             and noise_model is None:
         def for_stack(pictures):
-            """One noise level for every plane of a stack: the median of theirs."""
-            s = float(np.median([imgops.estimate_noise(p.color) for p in pictures]))
+            """One noise estimate for every plane of a stack: the median of theirs (bm3d:
+            the median Poisson-Gaussian law where most planes have one, as the blind
+            default would find plane by plane; else the median white sigma)."""
+            colors = (np.asarray(p.color) for p in pictures)
+            if method != "bm3d":
+                s = float(np.median([imgops.estimate_noise(c) for c in colors]))
+            else:
+                laws, sigmas = [], []
+                for c in colors:
+                    m = imgops.estimate_noise_model(c) if c.size and min(c.shape[:2]) >= 8 \
+                        else None
+                    if m is not None and m.kind == "poisson_gaussian" and m.a and m.a > 0:
+                        laws.append((m.a, m.b))
+                    sigmas.append(imgops.estimate_noise(c))
+                if 2 * len(laws) > len(sigmas):
+                    a, b = (float(v) for v in np.median(np.array(laws), axis=0))
+                    law = imgops.NoiseModel("poisson_gaussian", np.ones((8, 8)), a=a, b=b)
+                    prof = params.get("profile", "fast")
+                    return _filter(lambda arr: imgops.bm3d(arr, law, profile=prof,
+                                                           backend=backend))
+                s = float(np.median(sigmas))
             fixed = {"sigma": s, **({"h": 0.8 * s} if method == "nl-means" else {}),
                      **params}
             if s == 0.0:  # no noise found: the planes come back unchanged
