@@ -72,6 +72,8 @@ FLAT_RATIO = 1.8
 #: ... and Poisson-Gaussian when, besides, the variance grows linearly with intensity by
 #: at least this fraction across the levels and the line fits within REL_RESIDUAL.
 PG_SLOPE, PG_RESIDUAL = 0.3, 0.2
+#: ... and the line's variance at the darkest level is at least this fraction of the mean.
+PG_FLOOR = 0.05
 
 
 def _dct_matrix(n: int = BLOCK) -> np.ndarray:
@@ -308,7 +310,9 @@ def estimate_noise_model(image: np.ndarray, model: str = "auto") -> NoiseModel:
         ones, ``u + v >= 8``), and then Poisson-Gaussian if, over at least 3 bins, the
         variance grows with intensity, by at least `PG_SLOPE` of its mean from the
         lowest to the highest level, on a line (relative rms residual below
-        `PG_RESIDUAL`) whose intercept is not markedly negative; correlated otherwise.
+        `PG_RESIDUAL`) whose intercept is not markedly negative (above -0.3 times the
+        mean variance) or, if it is (a black level), that stays positive at the darkest
+        level (at least `PG_FLOOR` of the mean variance); correlated otherwise.
 
     Returns
     -------
@@ -718,6 +722,10 @@ def _fit_pg(levels, gain, counts, full, lo_hi):
     rel = (v - a * y - b) / np.maximum(v, 1e-300)
     resid = math.sqrt(float((counts[ok] * rel * rel).sum() / counts[ok].sum()))
     span = a * (y.max() - y.min()) / max(float(np.average(v, weights=counts[ok])), 1e-300)
+    # the intercept not markedly negative, or, where it is (a black level: var =
+    # a (y - g) + s^2), the line still positive at the darkest level seen, by at least
+    # PG_FLOOR of the mean variance
+    mean_v = float(np.average(v, weights=counts[ok]))
     pg = bool(a > 0 and span >= PG_SLOPE and resid <= PG_RESIDUAL
-              and b >= -0.3 * float(np.average(v, weights=counts[ok])))
+              and (b >= -0.3 * mean_v or a * float(y.min()) + b >= PG_FLOOR * mean_v))
     return a, b, pg

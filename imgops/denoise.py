@@ -223,11 +223,13 @@ def bm3d(image: np.ndarray, sigma, *, profile: str = "normal",
           channel, given to every channel independently, or one per channel with
           their covariances); its intensity law (``levels``, ``gain``) is not used:
           the covariance applies at every intensity. A ``"poisson_gaussian"`` model
-          with ``a > 0`` is the exception: its law ``var(y) = a y + b`` (``b`` below
-          0 taken as 0) is stabilized by the generalized Anscombe transform
+          with ``a > 0`` is the exception: its law ``var(y) = a y + b`` is stabilized
+          by the generalized Anscombe transform
           ``f(z) = (2 / a) sqrt(max(a z + 3 a**2 / 8 + b, 0))``, BM3D runs on ``f(z)``
           at sigma 1, and its output is mapped back by the exact unbiased inverse
           [5]_ (the intensity whose expected transform it is, tabulated per call);
+          ``b < -a**2`` is read as a black level ``-b / a`` (above one count) with
+          no Gaussian part, a smaller negative ``b`` as 0;
           clipping is not modelled. Every channel uses the same ``a`` and ``b``.
           On a CUDA device array the two transforms run on the host.
 
@@ -346,7 +348,7 @@ def bm3d(image: np.ndarray, sigma, *, profile: str = "normal",
             and str(getattr(image, "dtype", "")) in ("uint8", "uint16", "float32", "float64") \
             and getattr(image, "ndim", 0) in (2, 3, 4) \
             and sigma.channels in (1, _layout.channels(image)):
-        return _bm3d_poisson_gaussian(image, sigma.a, max(sigma.b, 0.0), profile, backend)
+        return _bm3d_poisson_gaussian(image, sigma.a, sigma.b, profile, backend)
     # a float Dask image's chunks share the whole image's nominal range, measured here,
     # and get a PSD as its covariance on the lags (small, the same for every chunk)
     return _dispatch.run("bm3d", image, backend, **{"sigma": sigma, "profile": profile,
@@ -364,11 +366,17 @@ def _bm3d_poisson_gaussian(image, a: float, b: float, profile: str, backend: str
     dtype = np.dtype(image.dtype)
     work = np.float64 if dtype == np.float64 else np.float32
 
+    # b < -a^2: an offset g = -b / a above one count (a black level) and no Gaussian part,
+    # the smallest offset the law allows; the transform is then Anscombe's on the counts
+    # (z - g) / a. A smaller negative b is the estimate's own error around 0: taken as 0.
+    offset = -b / a if b < -a * a else 0.0
+    b = b if offset else max(b, 0.0)  # the forward and inverse transforms share one law
+
     def forward(x):
         return gat(x, a, b).astype(work)
 
     def inverse(d):
-        y = gat_inverse(d, a, b)
+        y = gat_inverse(d, a, max(b, 0.0)) + offset  # b < 0 only with the offset
         if dtype.kind == "u":
             return np.clip(np.rint(y), 0, np.iinfo(dtype).max).astype(dtype)
         return y.astype(dtype)

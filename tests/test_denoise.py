@@ -510,6 +510,26 @@ def test_denoise_default_takes_the_anscombe_path_for_poisson_gaussian_data():
             imgops.denoise(img), imgops.bm3d(img, imgops.estimate_noise(img), profile="fast"))
 
 
+def test_poisson_gaussian_with_a_black_level():
+    """16-bit counts with a black level (offset 100, 0.5 ADU per electron, read noise
+    0.8 ADU): var = a y + b with b = 0.64 - 50 < 0. "auto" finds the law; the Anscombe
+    path reads b < -a^2 as the offset and beats one white sigma (given the true law or
+    blind)."""
+    from imgops._noise import NoiseModel
+
+    rng = np.random.default_rng(1)
+    electrons = skdata.camera()[100:356, 100:356].astype(np.float64) / 255 * 400
+    truth = 0.5 * electrons + 100
+    z = 0.5 * rng.poisson(electrons) + 100 + rng.normal(0, 0.8, electrons.shape)
+    u = np.clip(np.rint(z), 0, 65535).astype(np.uint16)
+    model = imgops.estimate_noise_model(u)
+    assert model.kind == "poisson_gaussian" and model.b < -model.a ** 2
+    white = _psnr_at(truth, imgops.bm3d(u, imgops.estimate_noise(u), profile="fast"), 200)
+    true = NoiseModel("poisson_gaussian", np.ones((8, 8)), a=0.5, b=0.64 - 50)
+    assert _psnr_at(truth, imgops.bm3d(u, true, profile="fast"), 200) > white + 0.7
+    assert _psnr_at(truth, imgops.denoise(u), 200) > white + 0.4
+
+
 def test_bm3d_poisson_gaussian_dask_and_bad_models():
     from imgops._noise import NoiseModel
 
