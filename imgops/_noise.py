@@ -683,7 +683,8 @@ def _extrapolate(full: np.ndarray) -> None:
     if not meas.any():
         return  # no noise measured: zero stays zero
     uu, vv = np.nonzero(meas)
-    if len(uu) >= 2 * BLOCK:
+    # a row or column without a measured coefficient would leave its factor free
+    if len(uu) >= 2 * BLOCK and meas.any(axis=1).all() and meas.any(axis=0).all():
         a = np.zeros((len(uu), 2 * BLOCK))
         a[np.arange(len(uu)), uu] = 1
         a[np.arange(len(uu)), BLOCK + vv] = 1
@@ -701,7 +702,12 @@ def _extrapolate(full: np.ndarray) -> None:
 
 
 def _fit_pg(levels, gain, counts, full, lo_hi):
-    """Weighted line var = a y + b through the bins' levels; is it Poisson-Gaussian?"""
+    """Weighted line var = a y + b through the bins' levels; is it Poisson-Gaussian?
+
+    A markedly negative intercept (below -0.3 times the mean variance) is kept: a black
+    level ``-b / a``, as bm3d reads it. A slightly negative one is returned as 0: it is
+    the fit's error (pure Poisson data, whose darkest blocks are left out as clipped,
+    reads a line with such an intercept), not an offset."""
     c = full.shape[0]
     base = float(np.einsum("ccuv->", full) / (c * BLOCK * BLOCK))
     var = gain**2 * base
@@ -728,4 +734,6 @@ def _fit_pg(levels, gain, counts, full, lo_hi):
     mean_v = float(np.average(v, weights=counts[ok]))
     pg = bool(a > 0 and span >= PG_SLOPE and resid <= PG_RESIDUAL
               and (b >= -0.3 * mean_v or a * float(y.min()) + b >= PG_FLOOR * mean_v))
+    if -0.3 * mean_v <= b < 0:
+        b = 0.0
     return a, b, pg

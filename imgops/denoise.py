@@ -228,8 +228,9 @@ def bm3d(image: np.ndarray, sigma, *, profile: str = "normal",
           ``f(z) = (2 / a) sqrt(max(a z + 3 a**2 / 8 + b, 0))``, BM3D runs on ``f(z)``
           at sigma 1, and its output is mapped back by the exact unbiased inverse
           [5]_ (the intensity whose expected transform it is, tabulated per call);
-          ``b < -a**2`` is read as a black level ``-b / a`` (above one count) with
-          no Gaussian part, a smaller negative ``b`` as 0;
+          ``b < 0`` is read as a black level ``-b / a`` with no Gaussian part
+          (:func:`imgops.estimate_noise_model` returns a negative ``b`` only for a
+          marked one);
           clipping is not modelled. Every channel uses the same ``a`` and ``b``.
           On a CUDA device array the two transforms run on the host.
 
@@ -345,7 +346,7 @@ def bm3d(image: np.ndarray, sigma, *, profile: str = "normal",
 
     if isinstance(sigma, NoiseModel) and sigma.kind == "poisson_gaussian" \
             and sigma.a is not None and sigma.a > 0 \
-            and str(getattr(image, "dtype", "")) in ("uint8", "uint16", "float32", "float64") \
+            and _native_dtype(image) in (np.uint8, np.uint16, np.float32, np.float64) \
             and getattr(image, "ndim", 0) in (2, 3, 4) \
             and sigma.channels in (1, _layout.channels(image)):
         return _bm3d_poisson_gaussian(image, sigma.a, sigma.b, profile, backend)
@@ -353,6 +354,19 @@ def bm3d(image: np.ndarray, sigma, *, profile: str = "normal",
     # and get a PSD as its covariance on the lags (small, the same for every chunk)
     return _dispatch.run("bm3d", image, backend, **{"sigma": sigma, "profile": profile,
                                                     **bm3d_chunk_arguments(image, sigma)})
+
+
+def _native_dtype(image):
+    """The NumPy dtype of `image` in native byte order (CuPy, PyTorch and Numba device
+    arrays too); None if it has none."""
+    try:
+        return np.dtype(image.dtype).newbyteorder("=")
+    except (TypeError, AttributeError):
+        if _dispatch.is_device_array(image):
+            from numba import cuda
+
+            return np.dtype(cuda.as_cuda_array(image).dtype).newbyteorder("=")
+        return None
 
 
 def _bm3d_poisson_gaussian(image, a: float, b: float, profile: str, backend: str):
@@ -363,23 +377,33 @@ def _bm3d_poisson_gaussian(image, a: float, b: float, profile: str, backend: str
 
     from ._vst import gat, gat_inverse
 
-    dtype = np.dtype(image.dtype)
-    work = np.float64 if dtype == np.float64 else np.float32
+    dtype = _native_dtype(image)
+    s2 = max(b, 0.0) / (a * a) if a * a > 0 else math.inf
+    if not (math.isfinite(2.0 / a) and math.isfinite(s2) and math.isfinite(b / a)):
+        raise ValueError(f"the Poisson-Gaussian law a={a!r}, b={b!r} is out of range for "
+                         "the Anscombe transform (a too small or too large)")
+    # float32 holds the transformed noise (unit variance) only while the transform's
+    # values stay below about 1e4; beyond (a tiny a against b), float64
+    top = float(np.sqrt(s2 + 0.375)) * 2.0
+    work = np.float64 if dtype == np.float64 or top > 1e4 else np.float32
 
-    # b < -a^2: an offset g = -b / a above one count (a black level) and no Gaussian part,
-    # the smallest offset the law allows; the transform is then Anscombe's on the counts
-    # (z - g) / a. A smaller negative b is the estimate's own error around 0: taken as 0.
-    offset = -b / a if b < -a * a else 0.0
-    b = b if offset else max(b, 0.0)  # the forward and inverse transforms share one law
+    # b < 0: an offset g = -b / a (a black level) and no Gaussian part, the smallest
+    # offset the law allows; the transform is then Anscombe's on the counts (z - g) / a
+    offset = max(-b / a, 0.0)
 
     def forward(x):
-        return gat(x, a, b).astype(work)
+        x = np.asarray(x)
+        t = gat(x, a, b)
+        if x.dtype.kind == "f":  # non-finite samples stay as they are, for BM3D to keep
+            t = np.where(np.isfinite(x), t, x)
+        return t.astype(work)
 
     def inverse(d):
+        d = np.asarray(d)
         y = gat_inverse(d, a, max(b, 0.0)) + offset  # b < 0 only with the offset
         if dtype.kind == "u":
             return np.clip(np.rint(y), 0, np.iinfo(dtype).max).astype(dtype)
-        return y.astype(dtype)
+        return np.where(np.isfinite(d), y, d).astype(dtype)
 
     da = sys.modules.get("dask.array")
     if da is not None and isinstance(image, da.Array):
@@ -388,7 +412,9 @@ def _bm3d_poisson_gaussian(image, a: float, b: float, profile: str, backend: str
     if _dispatch.is_device_array(image):
         from numba import cuda
 
-        t = cuda.to_device(forward(image.copy_to_host()))
+        host = image if type(image).__name__ in ("DeviceNDArray", "FakeCUDAArray") \
+            else cuda.as_cuda_array(image)  # CuPy, PyTorch, ...: a view, no copy
+        t = cuda.to_device(forward(host.copy_to_host()))
         d = bm3d(t, 1.0, profile=profile, backend=backend).copy_to_host()
         return cuda.to_device(inverse(d))
     return inverse(bm3d(forward(image), 1.0, profile=profile, backend=backend))
@@ -556,7 +582,8 @@ def denoise(image: np.ndarray, method: str = "bm3d", **params) -> np.ndarray:
         return gaussian(image, **{"sigma": 1.0, **params}, backend=backend)
     if method == "bm3d" and "sigma" not in params and isinstance(image, np.ndarray) \
             and image.ndim in (2, 3) and image.size \
-            and image.dtype in (np.uint8, np.uint16, np.float32, np.float64) \
+            and image.dtype.newbyteorder("=") in (np.uint8, np.uint16, np.float32,
+                                                  np.float64) \
             and min(image.shape[:2]) >= 8:
         from ._noise import estimate_noise_model
 
