@@ -340,6 +340,16 @@ def estimate_noise_model(image: np.ndarray, model: str = "auto") -> NoiseModel:
         raise ValueError(f"image must be 2-D (H, W) or 3-D (H, W, C); got {image.ndim}-D")
     if image.size == 0:
         raise ValueError(f"image must not be empty; got shape {image.shape}")
+    if image.dtype.kind == "f":
+        # far from 1 (|x| beyond 2**+-40), energies would overflow or underflow float32:
+        # estimate on the image scaled by a power of two (exact), then scale the model back
+        step = max(1, int(math.sqrt(image.size / 250_000)))
+        sample = np.abs(image[::step, ::step]).astype(np.float64)
+        peak = float(sample[np.isfinite(sample)].max(initial=0.0))
+        e = math.frexp(peak)[1] if peak > 0 else 0
+        if abs(e) > 40:
+            return estimate_noise_model(np.ldexp(image, -e).astype(image.dtype),
+                                        model).scaled(2.0 ** e)
     x = image[..., None] if image.ndim == 2 else image
     h, w, c = x.shape
     if h < BLOCK or w < BLOCK:

@@ -344,6 +344,19 @@ def bm3d(image: np.ndarray, sigma, *, profile: str = "normal",
     """
     from ._noise import NoiseModel  # NumPy only
 
+    e = _far_exponent(image)
+    if e:  # |x| far from 1: on the image scaled by a power of two (exact), scaled back
+        k = 2.0 ** -e
+        if isinstance(sigma, NoiseModel):
+            scaled = sigma.scaled(k)
+        elif np.ndim(sigma) >= 2:
+            scaled = np.asarray(sigma, np.float64) * (k * k)  # a PSD
+        else:
+            scaled = np.asarray(sigma, np.float64) * k
+            scaled = float(scaled) if scaled.ndim == 0 else scaled
+        out = bm3d(np.ldexp(image, -e).astype(image.dtype), scaled, profile=profile,
+                   backend=backend)
+        return np.ldexp(out, e).astype(image.dtype)
     if isinstance(sigma, NoiseModel) and sigma.kind == "poisson_gaussian" \
             and sigma.a is not None and sigma.a > 0 \
             and _native_dtype(image) in (np.uint8, np.uint16, np.float32, np.float64) \
@@ -354,6 +367,18 @@ def bm3d(image: np.ndarray, sigma, *, profile: str = "normal",
     # and get a PSD as its covariance on the lags (small, the same for every chunk)
     return _dispatch.run("bm3d", image, backend, **{"sigma": sigma, "profile": profile,
                                                     **bm3d_chunk_arguments(image, sigma)})
+
+
+def _far_exponent(image) -> int:
+    """For a NumPy float image whose largest finite magnitude is beyond 2**+-40 (where
+    squared sums overflow or underflow float32), the exponent ``e`` that brings it near
+    1 (``image * 2**-e``); else 0."""
+    if not isinstance(image, np.ndarray) or image.dtype.kind != "f" or image.size == 0:
+        return 0
+    with np.errstate(invalid="ignore"):
+        peak = np.abs(image[np.isfinite(image)]).max(initial=0.0)
+    e = math.frexp(float(peak))[1] if peak > 0 else 0
+    return e if abs(e) > 40 else 0
 
 
 def _native_dtype(image):
@@ -572,6 +597,10 @@ def denoise(image: np.ndarray, method: str = "bm3d", **params) -> np.ndarray:
     >>> bool((out == flat).all()), out is flat
     (True, False)
     """
+    e = _far_exponent(image)
+    if e:  # denoise(k x) = k denoise(x): on the image scaled near 1 by a power of two
+        return np.ldexp(denoise(np.ldexp(image, -e).astype(image.dtype), method, **params),
+                        e).astype(image.dtype)
     method = method.replace("-", "_") if isinstance(method, str) else method
     if method not in DENOISE_METHODS:
         raise ValueError(f"method must be one of {list(DENOISE_METHODS)}; got {method!r}")

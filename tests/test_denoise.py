@@ -539,6 +539,20 @@ def test_poisson_gaussian_with_a_black_level():
     assert _psnr_at(y, got, 30) > _psnr_at(y, white, 30) + 1 and got.min() < 0.5
 
 
+@pytest.mark.parametrize("k", [2.0 ** 70, 2.0 ** -100, 2.0 ** -60])
+def test_denoise_and_bm3d_at_extreme_float_scales(k):
+    """Float images far from 1 (squared sums beyond float32's range) are denoised on the
+    image scaled by a power of two: finite, and k times the unscaled result exactly
+    (before: NaN from the noise estimate, or a ValueError from the model estimate)."""
+    rng = np.random.default_rng(0)
+    z = (skdata.camera()[:96, :96] + rng.normal(0, 10, (96, 96))).astype(np.float32)
+    x = (z.astype(np.float64) * k).astype(np.float32)
+    np.testing.assert_array_equal(imgops.denoise(x), (imgops.denoise(z) * k).astype(np.float32))
+    np.testing.assert_array_equal(imgops.bm3d(x, 10.0 * k),
+                                  (imgops.bm3d(z, 10.0) * k).astype(np.float32))
+    assert imgops.estimate_noise_model(x).kind == imgops.estimate_noise_model(z).kind
+
+
 def test_bm3d_poisson_gaussian_dask_and_bad_models():
     from imgops._noise import NoiseModel
 
