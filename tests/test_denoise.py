@@ -553,6 +553,20 @@ def test_denoise_and_bm3d_at_extreme_float_scales(k):
     assert imgops.estimate_noise_model(x).kind == imgops.estimate_noise_model(z).kind
 
 
+def test_bm3d_model_with_a_noiseless_opponent_channel():
+    """A colour NoiseModel whose luminance (the channels' mean) has no noise, the
+    channels' noise summing to zero (found on a JPEG crop whose luminance noise the
+    estimator read as 0): finite output, near the input (before: all zeros, from a
+    division by the luminance's zero variance)."""
+    from imgops._noise import NoiseModel
+
+    mix = np.array([[1.0, -0.5, -0.5], [-0.5, 1.0, -0.5], [-0.5, -0.5, 1.0]])
+    model = NoiseModel("correlated", mix[:, :, None, None] * np.full((8, 8), 4.0))
+    img = skdata.astronaut()[:64, :64]
+    out = imgops.bm3d(img, model, profile="fast")
+    assert np.abs(out.astype(float) - img).mean() < 3
+
+
 def test_bm3d_poisson_gaussian_dask_and_bad_models():
     from imgops._noise import NoiseModel
 

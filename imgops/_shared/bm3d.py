@@ -911,13 +911,17 @@ def mixed_noise(acf: np.ndarray, mix: np.ndarray):
     float64, coefficient ``(u, v)`` at ``8 u + v`` as the kernels hold blocks; exactly 1
     for a white channel), and the mixed channels' autocovariances ``r`` (``(K, 2L + 1,
     2L + 1)``). Variances are floored at :data:`VAR_FLOOR` times their mean over the
-    mixed channels."""
+    mixed channels, and each channel's level at :data:`VAR_FLOOR` times the largest."""
     r = mixed_acf(acf, mix)
     vd = dct_variances(r)
     floor = VAR_FLOOR * max(float(vd.mean()), 0.0)
     vd = np.maximum(vd, floor)
     vb = np.maximum(bior_variances(vd), floor)
     level = np.maximum(r[:, ACF_LAGS, ACF_LAGS], 0.0)
+    # a mixed channel without noise next to noisy ones (a model whose luminance noise
+    # rounds to 0 or below): floored like the coefficients, so that its weights (1 / its
+    # variance) stay finite; all channels at 0 is the caller's copy
+    level = np.maximum(level, VAR_FLOOR * float(level.max()))
     sig = np.sqrt(level)
     norm = np.where(level > 0, level, 1.0)[:, None]
     rel_d = vd.reshape(-1, BLOCK2) / norm
