@@ -42,7 +42,7 @@ BLOCK = 8
 #: The coefficients with u + v below MIN_FREQ are extrapolated from the others, at most
 #: EXTRAPOLATION_CAP times the largest variance of the band u + v = MIN_FREQ.
 MIN_FREQ = 3
-EXTRAPOLATION_CAP = 2.0
+EXTRAPOLATION_CAP = 4.0
 #: The most blocks read from one image (a stride-4 grid of 8x8 blocks, evenly thinned
 #: where it would hold more): bounds time and memory on large images.
 MAX_BLOCKS = 4096
@@ -287,7 +287,9 @@ def estimate_noise_model(image: np.ndarray, model: str = "auto") -> NoiseModel:
     quietest blocks of a photograph hold) are not measured but extrapolated: the
     channels' summed variances are fitted by a separable spectrum ``A(u) B(v)`` (least
     squares in logs, exact for white noise and for noise filtered by a separable
-    kernel), capped at `EXTRAPOLATION_CAP` times the band ``u + v = 3``'s largest.
+    kernel), capped at `EXTRAPOLATION_CAP` times the band ``u + v = 3``'s largest (the
+    cap binds for strongly low-pass noise, e.g. a Gaussian kernel of 2 px, whose DC it
+    underestimates).
 
     Parameters
     ----------
