@@ -342,16 +342,10 @@ def estimate_noise_model(image: np.ndarray, model: str = "auto") -> NoiseModel:
         raise ValueError(f"image must be 2-D (H, W) or 3-D (H, W, C); got {image.ndim}-D")
     if image.size == 0:
         raise ValueError(f"image must not be empty; got shape {image.shape}")
-    if image.dtype.kind == "f":
-        # far from 1 (|x| beyond 2**+-40), energies would overflow or underflow float32:
-        # estimate on the image scaled by a power of two (exact), then scale the model back
-        step = max(1, int(math.sqrt(image.size / 250_000)))
-        sample = np.abs(image[::step, ::step]).astype(np.float64)
-        peak = float(sample[np.isfinite(sample)].max(initial=0.0))
-        e = math.frexp(peak)[1] if peak > 0 else 0
-        if abs(e) > 40:
-            return estimate_noise_model(np.ldexp(image, -e).astype(image.dtype),
-                                        model).scaled(2.0 ** e)
+    e = far_exponent(image)
+    if e:  # estimate on the image scaled near 1 by a power of two (exact), scale back
+        return estimate_noise_model(np.ldexp(image, -e).astype(image.dtype),
+                                    model).scaled(2.0 ** e)
     x = image[..., None] if image.ndim == 2 else image
     h, w, c = x.shape
     if h < BLOCK or w < BLOCK:
@@ -372,6 +366,21 @@ def estimate_noise_model(image: np.ndarray, model: str = "auto") -> NoiseModel:
     intensity = dc.mean(axis=1) / BLOCK
     cov_ac, levels, gain, counts = _fit(ac, intensity, active)
     return _finish(cov_ac, levels, gain, counts, model, lo_hi)
+
+
+def far_exponent(image) -> int:
+    """For a NumPy float image whose largest finite magnitude (on a regular subsample of
+    about 250,000 samples) is beyond 2**+-40, where squared sums overflow or underflow
+    float32, the exponent ``e`` that brings it near 1 (``image * 2**-e``, exact); else 0.
+    The estimator, :func:`imgops.bm3d` and :func:`imgops.denoise` work on such images
+    scaled so (all three scale with the data)."""
+    if not isinstance(image, np.ndarray) or image.dtype.kind != "f" or image.size == 0:
+        return 0
+    flat = image.reshape(-1)
+    sample = np.abs(flat[::max(1, flat.size // 250_000)]).astype(np.float64)
+    peak = float(sample[np.isfinite(sample)].max(initial=0.0))
+    e = math.frexp(peak)[1] if peak > 0 else 0
+    return e if abs(e) > 40 else 0
 
 
 def _tiny(x: np.ndarray, model: str) -> NoiseModel:

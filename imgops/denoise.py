@@ -342,9 +342,9 @@ def bm3d(image: np.ndarray, sigma, *, profile: str = "normal",
     >>> bool(np.abs(out - clean).mean() < np.abs(noisy - clean).mean())
     True
     """
-    from ._noise import NoiseModel  # NumPy only
+    from ._noise import NoiseModel, far_exponent  # NumPy only
 
-    e = _far_exponent(image)
+    e = far_exponent(image)
     if e:  # |x| far from 1: on the image scaled by a power of two (exact), scaled back
         k = 2.0 ** -e
         if isinstance(sigma, NoiseModel):
@@ -367,18 +367,6 @@ def bm3d(image: np.ndarray, sigma, *, profile: str = "normal",
     # and get a PSD as its covariance on the lags (small, the same for every chunk)
     return _dispatch.run("bm3d", image, backend, **{"sigma": sigma, "profile": profile,
                                                     **bm3d_chunk_arguments(image, sigma)})
-
-
-def _far_exponent(image) -> int:
-    """For a NumPy float image whose largest finite magnitude is beyond 2**+-40 (where
-    squared sums overflow or underflow float32), the exponent ``e`` that brings it near
-    1 (``image * 2**-e``); else 0."""
-    if not isinstance(image, np.ndarray) or image.dtype.kind != "f" or image.size == 0:
-        return 0
-    with np.errstate(invalid="ignore"):
-        peak = np.abs(image[np.isfinite(image)]).max(initial=0.0)
-    e = math.frexp(float(peak))[1] if peak > 0 else 0
-    return e if abs(e) > 40 else 0
 
 
 def _native_dtype(image):
@@ -597,7 +585,9 @@ def denoise(image: np.ndarray, method: str = "bm3d", **params) -> np.ndarray:
     >>> bool((out == flat).all()), out is flat
     (True, False)
     """
-    e = _far_exponent(image)
+    from ._noise import far_exponent  # NumPy only
+
+    e = far_exponent(image)
     if e:  # denoise(k x) = k denoise(x): on the image scaled near 1 by a power of two
         return np.ldexp(denoise(np.ldexp(image, -e).astype(image.dtype), method, **params),
                         e).astype(image.dtype)
@@ -611,8 +601,7 @@ def denoise(image: np.ndarray, method: str = "bm3d", **params) -> np.ndarray:
         return gaussian(image, **{"sigma": 1.0, **params}, backend=backend)
     if method == "bm3d" and "sigma" not in params and isinstance(image, np.ndarray) \
             and image.ndim in (2, 3) and image.size \
-            and image.dtype.newbyteorder("=") in (np.uint8, np.uint16, np.float32,
-                                                  np.float64) \
+            and _native_dtype(image) in (np.uint8, np.uint16, np.float32, np.float64) \
             and min(image.shape[:2]) >= 8:
         from ._noise import estimate_noise_model
 

@@ -138,21 +138,18 @@ from .._shared.bm3d import (
     DCT,
     OPP,
     OPP_INV,
-    OPP_NORMS,
     Profile,
     Whitener,
-    correlated_params,
+    channel_noise,
     data_range_of,
     finite_max_abs,
     haar_forward,
     haar_inverse,
     hard_threshold,
     insert_best,
-    is_white,
     kaiser_1d,
     kaiser_window,
     kept_variance,
-    mixed_noise,
     pow2_floor,
     profile_params,
     range_grid,
@@ -692,35 +689,22 @@ def bm3d_hwc_range(image: np.ndarray, sigma: float, profile: str,
     if (ph, pw) != (H, W):
         planes = np.pad(planes, ((0, 0), (0, ph - H), (0, pw - W)), mode="symmetric")
     if C == 3:
-        p = profile_params(sigma * scale, profile)
+        p, sig, rel_ht, rel_wiener, match = channel_noise(noise, sigma, scale, profile, OPP,
+                                                          True)
         opp = np.empty(planes.shape, _F)
         mix3(OPP.astype(_F), planes, opp)
-        if noise is None:
-            sig, rel_ht, rel_wiener, match = (sigma * OPP_NORMS).astype(_F), None, None, None
-        else:
-            sig, rel_ht, rel_wiener, r = mixed_noise(noise, OPP)
-            match = None if is_white(r[0]) else r[0]
-            if match is not None:
-                p = correlated_params(p, profile, True)
         est = bm3d_planes(opp, sig, p, scale, CHROMA_LAMBDA, origin, rel_ht, rel_wiener,
                           match)
         out = np.empty(est.shape, _F)
         mix3(OPP_INV.astype(_F), est, out)
     else:
         out = np.empty(planes.shape, _F)
-        if noise is None:
-            p = profile_params(sigma * scale, profile)
         for c in range(C):
-            sig, rel_ht, rel_wiener, match = np.array([sigma], _F), None, None, None
-            if noise is not None:
-                sig, rel_ht, rel_wiener, r = mixed_noise(noise, np.eye(C)[c:c + 1])
-                if sig[0] == 0.0:
-                    out[c] = planes[c]
-                    continue
-                p = profile_params(float(sig[0]) * scale, profile)
-                match = None if is_white(r[0]) else r[0]
-                if match is not None:
-                    p = correlated_params(p, profile, False)
+            p, sig, rel_ht, rel_wiener, match = channel_noise(
+                noise, sigma, scale, profile, np.eye(C)[c:c + 1], False)
+            if sig[0] == 0.0:  # a noiseless channel: as it is
+                out[c] = planes[c]
+                continue
             out[c] = bm3d_planes(planes[c:c + 1], sig, p, scale, origin=origin,
                                  rel_ht=rel_ht, rel_wiener=rel_wiener, match_r=match)[0]
     out = np.ascontiguousarray(out[:, :H, :W].transpose(1, 2, 0))

@@ -43,11 +43,10 @@ from .._shared.bm3d import (
     DCT,
     OPP,
     OPP_INV,
-    OPP_NORMS,
     Profile,
     Whitener,
     block_ssd,
-    correlated_params,
+    channel_noise,
     data_range_of,
     finite_max_abs,
     fwd2_at,
@@ -56,13 +55,10 @@ from .._shared.bm3d import (
     hard_threshold,
     insert_best,
     inv2,
-    is_white,
     kaiser_1d,
     kaiser_window,
     kept_variance,
-    mixed_noise,
     pow2_floor,
-    profile_params,
     range_grid,
     ref_positions,
     resolve_noise,
@@ -478,37 +474,24 @@ def bm3d_hwc_cuda_range(image_dev, sigma: float, profile: str, data_range: float
     pgrid, pblock = _grid2(pw, ph)
     out = cuda.device_array((H, W, C), _F)
     if C == 3:
-        p = profile_params(sigma * scale, profile)
+        p, sig, rel_ht, rel_wiener, match_r = channel_noise(noise, sigma, scale, profile,
+                                                            OPP, True)
         planes = cuda.device_array((3, ph, pw), _F)
         _to_planes[pgrid, pblock](src, cuda.to_device(OPP.astype(_F)), 0, planes)
-        if noise is None:
-            sig, rel_ht, rel_wiener, match_r = (sigma * OPP_NORMS).astype(_F), None, None, None
-        else:
-            sig, rel_ht, rel_wiener, r = mixed_noise(noise, OPP)
-            match_r = None if is_white(r[0]) else r[0]
-            if match_r is not None:
-                p = correlated_params(p, profile, True)
         est = bm3d_planes_cuda(planes, sig, p, scale, CHROMA_LAMBDA, origin, rel_ht,
                                rel_wiener, match_r)
         _from_planes[grid, block](est, cuda.to_device(OPP_INV.astype(_F)), 0, out)
     else:
         one = cuda.to_device(np.ones((1, 1), _F))
-        if noise is None:
-            p = profile_params(sigma * scale, profile)
         for c in range(C):
             planes = cuda.device_array((1, ph, pw), _F)
             _to_planes[pgrid, pblock](src, one, c, planes)
-            sig, rel_ht, rel_wiener, match_r = np.array([sigma], _F), None, None, None
-            if noise is not None:
-                sig, rel_ht, rel_wiener, r = mixed_noise(noise, np.eye(C)[c:c + 1])
-                if sig[0] == 0.0:  # a noiseless channel: as it is (the fill's values
-                    est = planes  # where it was not finite, restored below)
-                    _from_planes[grid, block](est, one, c, out)
-                    continue
-                p = profile_params(float(sig[0]) * scale, profile)
-                match_r = None if is_white(r[0]) else r[0]
-                if match_r is not None:
-                    p = correlated_params(p, profile, False)
+            p, sig, rel_ht, rel_wiener, match_r = channel_noise(
+                noise, sigma, scale, profile, np.eye(C)[c:c + 1], False)
+            if sig[0] == 0.0:  # a noiseless channel: as it is (the fill's values
+                est = planes  # where it was not finite, restored below)
+                _from_planes[grid, block](est, one, c, out)
+                continue
             est = bm3d_planes_cuda(planes, sig, p, scale, origin=origin, rel_ht=rel_ht,
                                    rel_wiener=rel_wiener, match_r=match_r)
             _from_planes[grid, block](est, one, c, out)

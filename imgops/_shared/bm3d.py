@@ -932,6 +932,29 @@ def mixed_noise(acf: np.ndarray, mix: np.ndarray):
     return sig, rel_b, rel_d, r
 
 
+def channel_noise(noise, sigma: float, scale: float, profile: str, mix: np.ndarray,
+                  colour: bool):
+    """What both drivers hand their planes' filter for the channels ``mix @ x`` (the
+    opponent channels of CBM3D, or one channel): ``(p, sig, rel_ht, rel_wiener, match_r)``,
+    the profile's parameters (for correlated noise :func:`correlated_params`), each
+    channel's noise level (float32) and coefficients' relative variances (None: white),
+    and the autocovariance stage 1 whitens its matching by (None: white). ``noise`` is
+    the covariance on the lags from :func:`imgops._ops.bm3d_noise`, or None for white
+    noise of ``sigma`` in every input channel. A channel whose ``sig`` is 0 has no noise:
+    the caller keeps it as it is."""
+    if noise is None:
+        norms = OPP_NORMS if colour else np.ones(1)
+        return (profile_params(sigma * scale, profile), (sigma * norms).astype(np.float32),
+                None, None, None)
+    sig, rel_ht, rel_wiener, r = mixed_noise(noise, mix)
+    level = sigma if colour else float(sig[0])  # colour: the parameters of the input's
+    p = profile_params(level * scale, profile)  # noise, as for white noise
+    match_r = None if is_white(r[0]) else r[0]
+    if match_r is not None:
+        p = correlated_params(p, profile, colour)
+    return p, sig, rel_ht, rel_wiener, match_r
+
+
 #: Stage 1 matches on the image whitened by the noise's spectrum (gain sqrt(mean PSD /
 #: PSD) at each frequency, at most sqrt(1 / WHITEN_FLOOR)), reflected by WHITEN_PAD
 #: pixels on each side first. See :func:`whiten`.
