@@ -248,9 +248,13 @@ def default_processes() -> int:
 def can_fork() -> bool:
     """Worker processes are forked (the command's function is inherited, not pickled):
     on Linux, and only while this process has not started Numba's kernel threads (a
-    fork after OpenMP has started kills the child; a process that has run kernels, an
-    embedding program or a test session, keeps the single-process pipeline)."""
-    if not sys.platform.startswith("linux"):
+    fork after OpenMP has started kills the child) nor any other thread (a lock another
+    thread holds at the fork stays locked in the child for good): a process that has
+    run kernels or runs threads, an embedding program or a test session, keeps the
+    single-process pipeline."""
+    import threading
+
+    if not sys.platform.startswith("linux") or threading.active_count() > 1:
         return False
     try:
         from numba.np.ufunc import parallel

@@ -1,8 +1,20 @@
+import importlib.metadata
 import os
+import sys
+from pathlib import Path
 
-import numpy as np
-import pytest
-from helpers import DTYPES, MODES
+# The tests run against the installed package, whose command line is installed from
+# cli/ as imgops.cli: `python -m pytest` puts the working directory first on sys.path,
+# where the source tree's imgops has no cli (and the processes a test starts, Dask's
+# workers among them, inherit that path)
+_ROOT = Path(__file__).resolve().parents[1]
+_PATH = [p for p in sys.path if Path(p or os.curdir).resolve() != _ROOT]
+if next(iter(importlib.metadata.distributions(name="imgops", path=_PATH)), None):
+    sys.path[:] = _PATH  # else not installed: the source tree it is
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from helpers import DTYPES, MODES  # noqa: E402
 
 
 @pytest.fixture(params=DTYPES, ids=lambda d: np.dtype(d).name)

@@ -49,13 +49,21 @@ def start() -> None:
     _RUN.update(proc=proc, out=out, err=err, compiles=has_nvvm())
 
 
+WAIT_S = 1800  # the run takes 2-4 minutes on 2 cores; a stuck one fails the test
+
+
 @pytest.mark.cuda
+@pytest.mark.timeout(WAIT_S + 300)
 def test_cuda_suite_in_the_simulator_and_its_kernels_compile_to_ptx():
     if imgops.backends()["cuda"]["available"]:
         pytest.skip("a GPU is present: tests/cuda run in this process")
     start()  # already running unless this test was collected some other way
     proc = _RUN["proc"]
-    rc = proc.wait(timeout=3000)
+    try:
+        rc = proc.wait(timeout=WAIT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        rc = proc.wait()
     out, err = (_RUN[k].seek(0) or _RUN[k].read() for k in ("out", "err"))
     _RUN["out"].close()
     _RUN["err"].close()

@@ -471,10 +471,14 @@ def test_workqueue_layer_is_serialised():
 def cluster_client():
     """Two worker processes of one thread each (no dashboard: no port to warn about)."""
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+    client = distributed.Client(cluster)
+    try:
         yield client
+    finally:  # bounded: a worker that does not close must not hold the session
+        client.close(timeout=60)
+        cluster.close(timeout=120)
 
 
 def test_distributed_cluster(cluster_client):
@@ -709,16 +713,20 @@ def test_cli_worker_killed_mid_batch_loses_no_file(tmp_path):
         tifffile.imwrite(src / name, img)
     # a port of its own for the dashboard (None means the default 8787, which the
     # module's cluster may hold)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address="127.0.0.1:0") as cluster, \
-            distributed.Client(cluster) as client:
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address="127.0.0.1:0")
+    client = distributed.Client(cluster)
+    # the command's output to files: unread pipes fill (64 KiB) and block it for good
+    # when many files are reported
+    logs = [open(tmp_path / name, "w+") for name in ("stdout", "stderr")]  # noqa: SIM115
+    p = None
+    try:
         client.run(lambda: imgops.median(np.zeros((8, 8), np.uint8), 5))  # compiled
         pids = list(client.run(os.getpid).values())
         p = subprocess.Popen([sys.executable, "-m", "imgops.cli.main", "blur", "--method",
                               "median", "--size", "5", "--scheduler",
                               cluster.scheduler_address, str(src), str(out)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             cwd=tmp_path)
+                             stdout=logs[0], stderr=logs[1], text=True, cwd=tmp_path)
         first_inode: dict[str, int] = {}  # each output's first inode: a rewrite changes it
         killed = False
         deadline = time.time() + 600
@@ -732,7 +740,16 @@ def test_cli_worker_killed_mid_batch_loses_no_file(tmp_path):
                 os.kill(pids[0], signal.SIGKILL)
                 killed = True
             time.sleep(0.002)
-        stdout, stderr = p.communicate(timeout=60)
+        p.wait(timeout=60)
+        _, stderr = (f.seek(0) or f.read() for f in logs)
+    finally:  # nothing left running, whatever failed: a closing cluster waits on it
+        if p is not None and p.poll() is None:
+            p.kill()
+            p.wait()
+        for f in logs:
+            f.close()
+        client.close(timeout=60)
+        cluster.close(timeout=120)
     assert killed, "the batch ended before a worker could be killed"
     assert p.returncode in (0, 1), stderr
     reported = {line.split(": ")[0] for line in stderr.splitlines() if ": " in line}

@@ -951,6 +951,31 @@ def test_worker_processes_write_the_same_files(tmp_path):
     assert runs["1"] == runs["2"] and len(runs["1"]) == 9
 
 
+FORK_CHECK = """
+import sys, threading
+from imgops.cli import batch, main
+fresh = batch.can_fork()
+hold = threading.Event()
+t = threading.Thread(target=hold.wait)
+t.start()
+busy = batch.can_fork()
+hold.set()
+t.join()
+print(fresh, busy)
+"""
+
+
+def test_worker_processes_are_forked_only_from_a_single_threaded_process():
+    """A fresh command-line process forks its workers; with another thread running
+    (a test session, an embedding program) it keeps one process: a lock that thread
+    held at the fork would stay locked in the child, which would hang."""
+    r = subprocess.run([sys.executable, "-c", FORK_CHECK], capture_output=True, text=True,
+                       env=_env(), timeout=300)
+    assert r.returncode == 0, r.stderr
+    expected = "True False" if sys.platform.startswith("linux") else "False False"
+    assert r.stdout.split() == expected.split()
+
+
 def test_noise_command(tmp_path):
     """`imgops noise` prints each file's model: white noise of sigma 10 on a smooth
     image reads as white, about 10; --json gives one object per file; an unreadable
