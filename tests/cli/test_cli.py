@@ -965,12 +965,12 @@ print(fresh, busy)
 """
 
 
-def test_worker_processes_are_forked_only_from_a_single_threaded_process():
+def test_worker_processes_are_forked_only_from_a_single_threaded_process(tmp_path):
     """A fresh command-line process forks its workers; with another thread running
     (a test session, an embedding program) it keeps one process: a lock that thread
     held at the fork would stay locked in the child, which would hang."""
     r = subprocess.run([sys.executable, "-c", FORK_CHECK], capture_output=True, text=True,
-                       env=_env(), timeout=300)
+                       env=_env(), timeout=300, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     expected = "True False" if sys.platform.startswith("linux") else "False False"
     assert r.stdout.split() == expected.split()
