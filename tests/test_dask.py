@@ -832,6 +832,52 @@ def test_cli_ome_zarr_round_trip(tmp_path, zarr_format):
         assert len(ms["datasets"]) == 3
 
 
+@pytest.mark.slow
+def test_cli_one_gib_ome_zarr_in_bounded_memory(tmp_path):
+    """A 1 GiB float32 OME-Zarr (NGFF 0.5, one 16384 x 16384 plane, three levels)
+    through the command line: level 0 and the rebuilt pyramid chunk by chunk, peak RSS
+    under 0.7 GiB, as for a plain Zarr array; level 0 equal to the filter's, level 1 to
+    the area resampling of level 0."""
+    zarr = pytest.importorskip("zarr")
+    n, chunk = 16384, 2048
+    src = tmp_path / "big.zarr"
+    group = zarr.open_group(str(src), mode="w", zarr_format=3)
+    datasets = []
+    for k in range(3):  # levels 1 and 2 as written (fill values): the command rebuilds them
+        m = n >> k
+        a = group.create_array(str(k), shape=(m, m), chunks=(min(chunk, m),) * 2,
+                               dtype=np.float32, compressors=None)
+        if k == 0:
+            rows = np.linspace(0, 1, n, dtype=np.float32)
+            for y in range(0, n, chunk):  # a band at a time: this process stays small too
+                a[y:y + chunk] = rows[y:y + chunk, None] * rows[None, :]
+        datasets.append({"path": str(k), "coordinateTransformations": [
+            {"type": "scale", "scale": [2.0**k, 2.0**k]}]})
+    axes = [{"name": a, "type": "space", "unit": "micrometer"} for a in "yx"]
+    group.attrs.update({"ome": {"version": "0.5", "multiscales": [
+        {"axes": axes, "datasets": datasets, "name": "big"}]}})
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-c", PEAK_RSS, "blur", "--sigma", "2", str(src),
+                        str(out)], capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    code, peak = r.stdout.split()[-2:]
+    assert int(code) == 0, r.stderr[-2000:]
+    assert float(peak) < 0.7 * 1024, f"peak RSS {float(peak):.0f} MiB for a 1024 MiB image"
+    got = zarr.open_group(str(out / "big.zarr"), mode="r")
+    ms = got.attrs.asdict()["ome"]["multiscales"][0]
+    assert ms["axes"] == axes and [d["path"] for d in ms["datasets"]] == ["0", "1", "2"]
+    level0, level1 = got["0"], got["1"]
+    assert level0.shape == (n, n) and level0.dtype == np.float32
+    assert level1.shape == (n // 2, n // 2)
+    for y, x in [(0, 0), (6000, 14000), (n - chunk, n - chunk)]:  # corners and inside
+        y0, x0 = max(0, y - 16), max(0, x - 16)  # a window with more than the radius 8
+        window = rows[y0:y + chunk + 16, None] * rows[None, x0:x + chunk + 16]
+        want = imgops.gaussian(window, 2.0)[y - y0:y - y0 + chunk, x - x0:x - x0 + chunk]
+        np.testing.assert_allclose(level0[y:y + chunk, x:x + chunk], want, rtol=0, atol=1e-6)
+    y, x = 4096, 8192  # level 1 from level 0 as written
+    np.testing.assert_array_equal(level1[y // 2:y // 2 + 512, x // 2:x // 2 + 512],
+                                  imgops.downsample(level0[y:y + 1024, x:x + 1024], 2))
+
+
 def test_cli_ome_zarr_plain_array_and_bad_axes(tmp_path):
     """A zarr 3 group that is not OME-Zarr is not taken for an array; axes without y, x
     last are a per-file failure."""
