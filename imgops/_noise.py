@@ -309,7 +309,9 @@ def estimate_noise_model(image: np.ndarray, model: str = "auto") -> NoiseModel:
         spectrum. ``"auto"``
         (default) chooses: white if the spectrum is flat (the mean level of the low AC
         frequencies, ``1 <= u + v <= 3``, within `FLAT_RATIO` of that of the high
-        ones, ``u + v >= 8``), and then Poisson-Gaussian if, over at least 3 bins, the
+        ones, ``u + v >= 8``, widened by 3 standard errors of that ratio for the
+        number of blocks kept: a heavily clipped image may leave only a few), and
+        then Poisson-Gaussian if, over at least 3 bins, the
         variance grows with intensity, by at least `PG_SLOPE` of its mean from the
         lowest to the highest level, on a line (relative rms residual below
         `PG_RESIDUAL`) whose intercept is not markedly negative (above -0.3 times the
@@ -671,7 +673,16 @@ def _finish(cov_ac, levels, gain, counts, model, lo_hi) -> NoiseModel:
     low = (_FREQ >= 1) & (_FREQ <= 3)
     high = _FREQ >= 8
     ratio = tr[low].mean() / tr[high].mean() if tr[high].mean() > 0 else np.inf
-    flat = 1 / FLAT_RATIO <= ratio <= FLAT_RATIO
+    # the ratio's sampling error: each band's mean variance over n blocks, c channels
+    # and k coefficients has a relative variance of 2 / (n c k) for Gaussian noise (the
+    # low band's measured coefficients are its u + v = 3 ones); a spectrum is read as
+    # not flat only beyond FLAT_RATIO by 3 standard errors (a heavily clipped image may
+    # leave a handful of blocks, whose ratio says little)
+    dof = max(float(counts.sum()), 1.0) * c
+    se = math.sqrt(2 / (dof * int(np.count_nonzero(_FREQ == MIN_FREQ)))
+                   + 2 / (dof * int(np.count_nonzero(high))))
+    lim = FLAT_RATIO * math.exp(3 * se)
+    flat = 1 / lim <= ratio <= lim
     a = b = None
     pg_ok = False
     if len(levels) >= 3:
