@@ -1,4 +1,5 @@
 import importlib.metadata
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -10,7 +11,9 @@ from pathlib import Path
 _ROOT = Path(__file__).resolve().parents[1]
 _PATH = [p for p in sys.path if Path(p or os.curdir).resolve() != _ROOT]
 if next(iter(importlib.metadata.distributions(name="imgops", path=_PATH)), None):
-    sys.path[:] = _PATH  # else not installed: the source tree it is
+    _SAVED, sys.path[:] = sys.path[:], _PATH
+    if importlib.util.find_spec("imgops") is None:  # an install that needs the root
+        sys.path[:] = _SAVED
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
