@@ -13,9 +13,12 @@ the command's operation, and ``OUTPUT/NAME.zarr`` is written as OME-Zarr again:
   channel names and colours, anything else) is carried over, the y and x ``scale``
   of every level's coordinate transformations divided by the resampling factor.
 
-Other children of the input group (``labels``, plates) are not copied: the command
-writes the image. A layout that is not understood (no y and x as the last two axes, a
-missing level) is a per-file failure with the reason.
+The input's ``labels`` (NGFF label images: segmentations on the image's pixel grid)
+are copied unchanged, every level and its metadata, when the result keeps the image's
+size, with which they still align; a resampled result leaves them out (they would no
+longer align with it). Other children of the input group (plates, wells) are not
+copied: the command writes the image. A layout that is not understood (no y and x as
+the last two axes, a missing level) is a per-file failure with the reason.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -180,3 +184,6 @@ def write(job, process, tmp: Path) -> None:
     if (fy, fx) != (1.0, 1.0):
         _scaled_transforms(_ome(meta)["multiscales"][0], axes, fy, fx)
     out.attrs.update(meta)
+    labels = Path(job.src) / "labels"
+    if (fy, fx) == (1.0, 1.0) and labels.is_dir():  # still on the result's pixel grid
+        shutil.copytree(labels, Path(tmp) / "labels")

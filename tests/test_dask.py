@@ -878,6 +878,47 @@ def test_cli_one_gib_ome_zarr_in_bounded_memory(tmp_path):
                                   imgops.downsample(level0[y:y + 1024, x:x + 1024], 2))
 
 
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_cli_ome_zarr_labels_follow_a_result_of_the_same_size(tmp_path, zarr_format):
+    """The image's NGFF labels (a segmentation on its pixel grid, with its own levels and
+    image-label metadata) are copied unchanged next to a blurred result, and left out of
+    a downsampled one, with which they would no longer align."""
+    zarr = pytest.importorskip("zarr")
+    invoke = _cli()
+    img = random_image((2, 1, 48, 64), np.uint16, seed=52)
+    src = tmp_path / "scene.zarr"
+    group = _write_ome_zarr(src, img, zarr_format, levels=2)
+    labels = group.create_group("labels")
+    cells = labels.create_group("cells")
+    masks = [np.random.default_rng(53).integers(0, 5, (48, 64)).astype(np.uint32)]
+    masks.append(masks[0][::2, ::2])
+    for k, m in enumerate(masks):
+        cells.create_array(str(k), shape=m.shape, dtype=m.dtype, chunks=(24, 32))[:] = m
+    ms = {"axes": [{"name": a, "type": "space"} for a in "yx"], "name": "cells",
+          "datasets": [{"path": str(k), "coordinateTransformations": [
+              {"type": "scale", "scale": [2.0**k, 2.0**k]}]} for k in range(2)]}
+    label_meta = {"multiscales": [ms], "image-label": {"colors": [
+        {"label-value": 1, "rgba": [255, 0, 0, 255]}]}}
+    if zarr_format == 2:
+        labels.attrs.update({"labels": ["cells"]})
+        cells.attrs.update({**label_meta, "multiscales": [{**ms, "version": "0.4"}]})
+    else:
+        labels.attrs.update({"ome": {"version": "0.5", "labels": ["cells"]}})
+        cells.attrs.update({"ome": {"version": "0.5", **label_meta}})
+    for cmd, out, kept in [(["blur", "--sigma", 1.5], "blurred", True),
+                           (["downsample", "--factor", 2], "small", False)]:
+        res = invoke(*cmd, src, tmp_path / out)
+        assert res.exit_code == 0, res.output
+        got = zarr.open_group(str(tmp_path / out / "scene.zarr"), mode="r")
+        assert got["0"].shape[-2:] == ((48, 64) if kept else (24, 32))
+        assert ("labels" in got) == kept
+        if kept:
+            assert got["labels"].attrs.asdict() == labels.attrs.asdict()
+            assert got["labels/cells"].attrs.asdict() == cells.attrs.asdict()
+            for k, m in enumerate(masks):
+                np.testing.assert_array_equal(got[f"labels/cells/{k}"][:], m)
+
+
 def test_cli_ome_zarr_plain_array_and_bad_axes(tmp_path):
     """A zarr 3 group that is not OME-Zarr is not taken for an array; axes without y, x
     last are a per-file failure."""
