@@ -633,6 +633,28 @@ print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 102
 """
 
 
+def _blur_in_bounded_memory(src: Path, out: Path, cwd: Path) -> None:
+    """``imgops blur --sigma 2 SRC OUT`` in its own process: exit 0, peak RSS under
+    0.7 GiB (the contract for a 1 GiB image: well under 0.75 GiB)."""
+    r = subprocess.run([sys.executable, "-c", PEAK_RSS, "blur", "--sigma", "2", str(src),
+                        str(out)], capture_output=True, text=True, timeout=900, cwd=cwd)
+    code, peak = r.stdout.split()[-2:]
+    assert int(code) == 0, r.stderr[-2000:]
+    assert float(peak) < 0.7 * 1024, f"peak RSS {float(peak):.0f} MiB for a 1024 MiB image"
+
+
+def _assert_blurred_product(got, rows: np.ndarray, chunk: int) -> None:
+    """``got`` is the Gaussian (sigma 2) of ``rows[:, None] * rows[None, :]``: checked on
+    three chunk-sized windows (corners and inside), each computed with a margin wider
+    than the radius 8."""
+    n = rows.size
+    for y, x in [(0, 0), (6000, 14000), (n - chunk, n - chunk)]:
+        y0, x0 = max(0, y - 16), max(0, x - 16)
+        window = rows[y0:y + chunk + 16, None] * rows[None, x0:x + chunk + 16]
+        want = imgops.gaussian(window, 2.0)[y - y0:y - y0 + chunk, x - x0:x - x0 + chunk]
+        np.testing.assert_allclose(got[y:y + chunk, x:x + chunk], want, rtol=0, atol=1e-6)
+
+
 @pytest.mark.slow
 def test_cli_one_gib_zarr_in_bounded_memory(tmp_path):
     """A 1 GiB float32 Zarr image through the command line: chunk by chunk, peak RSS
@@ -646,18 +668,10 @@ def test_cli_one_gib_zarr_in_bounded_memory(tmp_path):
     for y in range(0, n, chunk):  # written a band at a time: this process stays small too
         z[y:y + chunk] = rows[y:y + chunk, None] * rows[None, :]
     out = tmp_path / "out"
-    r = subprocess.run([sys.executable, "-c", PEAK_RSS, "blur", "--sigma", "2", str(src),
-                        str(out)], capture_output=True, text=True, timeout=900, cwd=tmp_path)
-    code, peak = r.stdout.split()[-2:]
-    assert int(code) == 0, r.stderr[-2000:]
-    assert float(peak) < 0.7 * 1024, f"peak RSS {float(peak):.0f} MiB for a 1024 MiB image"
+    _blur_in_bounded_memory(src, out, tmp_path)
     got = zarr.open_array(str(out / "big.zarr"), mode="r")
     assert got.shape == (n, n) and got.chunks == (chunk, chunk) and got.dtype == np.float32
-    for y, x in [(0, 0), (6000, 14000), (n - chunk, n - chunk)]:  # corners and inside
-        y0, x0 = max(0, y - 16), max(0, x - 16)  # a window with more than the radius 8
-        window = rows[y0:y + chunk + 16, None] * rows[None, x0:x + chunk + 16]
-        want = imgops.gaussian(window, 2.0)[y - y0:y - y0 + chunk, x - x0:x - x0 + chunk]
-        np.testing.assert_allclose(got[y:y + chunk, x:x + chunk], want, rtol=0, atol=1e-6)
+    _assert_blurred_product(got, rows, chunk)
 
 
 # The command line as users start it, in its own process against a scheduler's address:
@@ -857,22 +871,14 @@ def test_cli_one_gib_ome_zarr_in_bounded_memory(tmp_path):
     group.attrs.update({"ome": {"version": "0.5", "multiscales": [
         {"axes": axes, "datasets": datasets, "name": "big"}]}})
     out = tmp_path / "out"
-    r = subprocess.run([sys.executable, "-c", PEAK_RSS, "blur", "--sigma", "2", str(src),
-                        str(out)], capture_output=True, text=True, timeout=900, cwd=tmp_path)
-    code, peak = r.stdout.split()[-2:]
-    assert int(code) == 0, r.stderr[-2000:]
-    assert float(peak) < 0.7 * 1024, f"peak RSS {float(peak):.0f} MiB for a 1024 MiB image"
+    _blur_in_bounded_memory(src, out, tmp_path)
     got = zarr.open_group(str(out / "big.zarr"), mode="r")
     ms = got.attrs.asdict()["ome"]["multiscales"][0]
     assert ms["axes"] == axes and [d["path"] for d in ms["datasets"]] == ["0", "1", "2"]
     level0, level1 = got["0"], got["1"]
     assert level0.shape == (n, n) and level0.dtype == np.float32
     assert level1.shape == (n // 2, n // 2)
-    for y, x in [(0, 0), (6000, 14000), (n - chunk, n - chunk)]:  # corners and inside
-        y0, x0 = max(0, y - 16), max(0, x - 16)  # a window with more than the radius 8
-        window = rows[y0:y + chunk + 16, None] * rows[None, x0:x + chunk + 16]
-        want = imgops.gaussian(window, 2.0)[y - y0:y - y0 + chunk, x - x0:x - x0 + chunk]
-        np.testing.assert_allclose(level0[y:y + chunk, x:x + chunk], want, rtol=0, atol=1e-6)
+    _assert_blurred_product(level0, rows, chunk)
     y, x = 4096, 8192  # level 1 from level 0 as written
     np.testing.assert_array_equal(level1[y // 2:y // 2 + 512, x // 2:x // 2 + 512],
                                   imgops.downsample(level0[y:y + 1024, x:x + 1024], 2))
