@@ -124,23 +124,10 @@ def _pool(fn, files: list[Path], out: Path, job: str) -> None:
 
 def _floor_one(path: str, out: str, job: str) -> None:
     """Decode and encode only (at the job's output size: a strided view for 2x)."""
-    if path.endswith(".jpg"):
-        import simplejpeg
-
-        a = simplejpeg.decode_jpeg(Path(path).read_bytes())
-        a = np.ascontiguousarray(a[::2, ::2]) if job == "downsample" else a
-        Path(out).write_bytes(simplejpeg.encode_jpeg(a, quality=95,
-                                                     colorsubsampling="444"))
-    elif path.endswith(".png"):
-        import imagecodecs
-
-        a = imagecodecs.png_decode(Path(path).read_bytes())
-        Path(out).write_bytes(imagecodecs.png_encode(a, level=6))
-    else:
-        import tifffile
-
-        a = tifffile.imread(path)
-        tifffile.imwrite(out, a, photometric="rgb", compression="zlib")
+    a = _decode(path)
+    if job == "downsample":
+        a = a[::2, ::2]
+    Path(out).write_bytes(_encode(a, out))
 
 
 def _decode(path: str):
