@@ -470,7 +470,7 @@ def test_bm3d_poisson_gaussian_model_is_the_anscombe_path():
     assert out.dtype == np.float64 and out.min() >= 0
     white = max(_psnr_at(y, imgops.bm3d(z, s, profile="fast"), 5.0)
                 for s in (0.6, 0.8, 1.0, 1.3, 1.7, 2.2))
-    assert _psnr_at(y, out, 5.0) > white + 0.2
+    assert _psnr_at(y, out, 5.0) > white + 0.3
     # scale: bm3d(k z, model.scaled(k)) = k bm3d(z, model)
     for k in (1 / 255, 1000.0):
         got = imgops.bm3d(k * z, model.scaled(k), profile="fast")
