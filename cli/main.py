@@ -420,9 +420,13 @@ def warmup(dtypes):
 def noise(paths, recursive, glob, model, as_json):
     """Print each file's estimated noise model: its kind, an equivalent white sigma per
     channel (in the image's units), the white estimate imgops.estimate_noise gives,
-    and a Poisson-Gaussian fit var = a*y + b where one was made. FILES are files or
-    folders. Exit status 1 if a file could not be read."""
+    a Poisson-Gaussian fit var = a*y + b where one was made, and what `imgops
+    denoise` assumes by default (the model where it is Poisson-Gaussian, else one
+    white sigma: the white estimate, or the level of a camera's sRGB noise read from
+    a pilot denoiser where that is larger). FILES are files or folders. Exit status 1
+    if a file could not be read."""
     import imgops
+    from imgops.denoise import _camera_level
 
     found = batch.find_inputs(list(paths), recursive, glob)
     failed = 0
@@ -432,6 +436,10 @@ def noise(paths, recursive, glob, model, as_json):
             color = np.asarray(pic.color)
             m = imgops.estimate_noise_model(color, model.replace("-", "_"))
             white = float(imgops.estimate_noise(color))
+            auto = m if model == "auto" else imgops.estimate_noise_model(color)
+            anscombe = auto.kind == "poisson_gaussian" and auto.a is not None and auto.a > 0
+            default = None if anscombe or color.ndim not in (2, 3) or min(color.shape[:2]) < 8 \
+                else max(white, _camera_level(color, "cpu"))
         except Exception as exc:  # any file's failure is reported, the rest go on
             failed += 1
             click.echo(f"{src}: {exc}", err=True)
@@ -440,14 +448,17 @@ def noise(paths, recursive, glob, model, as_json):
                  "sigma": [round(float(s), 4) for s in m.sigma],
                  "white_sigma": round(white, 4),
                  "a": None if m.a is None else float(m.a),
-                 "b": None if m.b is None else float(m.b)}
+                 "b": None if m.b is None else float(m.b),
+                 "default_sigma": None if default is None else round(default, 4)}
         if as_json:
             click.echo(json.dumps(entry))
             continue
         sig = ", ".join(f"{s:.3g}" for s in entry["sigma"])
         pg = f", var = {m.a:.4g}*y + {m.b:.4g}" if m.kind == "poisson_gaussian" else ""
+        dflt = "under the Poisson-Gaussian model" if anscombe else \
+            f"at sigma {default:.3g}" if default is not None else "at the white estimate"
         click.echo(f"{src}: {m.kind}, sigma per channel [{sig}] (white estimate "
-                   f"{white:.3g}){pg}")
+                   f"{white:.3g}){pg}; imgops denoise runs BM3D {dflt}")
     sys.exit(1 if failed else 0)
 
 

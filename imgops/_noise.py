@@ -769,3 +769,132 @@ def _fit_pg(levels, gain, counts, full, lo_hi):
     if -0.3 * mean_v <= b < 0:
         b = 0.0
     return a, b, pg
+
+
+# --- The level of camera-processed noise, read from a pilot denoiser's residual ----------
+#
+# In camera sRGB images (demosaiced, noise-reduced by the camera, JPEG-compressed) the
+# noise is strongly low-pass and its level varies from region to region: JPEG and the
+# camera's own noise reduction leave whole flat areas without measurable high-frequency
+# noise, so every estimator that reads the quietest blocks (`estimate_noise_model`,
+# Immerkaer's `estimate_noise`) finds almost nothing where BM3D at a white sigma of
+# 10-30 (uint8 units) gains 2-3 dB. The blind default therefore measures the noise a
+# strong pilot denoiser removes: the residual (image minus pilot) in the half of the
+# blocks where the pilot is flattest, in the DCT band u + v <= 2; the same in the band
+# u + v >= 8 tells whether that residual is low-pass (camera noise) or white.
+
+#: The pilot: BM3D fast at this fraction of the luminance's 1-99 % range (uint8: about
+#: 25), so that it scales with the data; run again at twice the level read (at most
+#: PILOT_PASSES times in all) while that level exceeds half the pilot's sigma.
+PILOT_STRENGTH, PILOT_PASSES = 0.1, 3
+#: The pilot runs on square tiles of this side spread over the image, at most
+#: PILOT_AREA of its area (and PILOT_MAX_TILES tiles); images with a side below two
+#: tiles are read whole.
+PILOT_TILE, PILOT_AREA, PILOT_MAX_TILES = 128, 0.25, 64
+#: The blocks whose residual is read: each weighs exp(-m / (FLAT_SLOPE * pilot
+#: sigma)**2), m its pilot's mean squared step between neighbours. Where the image's
+#: content is not flat, the residual holds what the pilot smoothed away, which no
+#: statistic tells from noise. Weights summing to less than MIN_FLAT of the blocks: no
+#: reading (a texture, a small crop of one). The same with LOOSE times the slope tells
+#: whether the pilot was strong enough (see `residual_level`).
+FLAT_SLOPE, MIN_FLAT, LOOSE = 0.1, 0.1, 3.0
+#: The blind default takes the residual's level as its sigma for colour images whose
+#: residual is this much stronger in the low band than in the high band (white noise:
+#: about 1; clean photographs: 1.4-2.1; camera sRGB noise: 2-8, mostly above 3.5).
+CAMERA_RATIO = 3.0
+_LOW_BAND = _FREQ <= 2
+_HIGH_BAND = _FREQ >= 8
+
+
+def pilot_windows(shape: tuple[int, ...]) -> list[tuple[slice, slice]]:
+    """The tiles ``(rows, cols)`` of an image of `shape` that the pilot denoises.
+
+    A centred grid of ``PILOT_TILE``-square tiles, of which as many as fit in
+    ``PILOT_AREA`` of the image (at most ``PILOT_MAX_TILES``, at least one) are taken,
+    evenly spaced in raster order; the whole image when either side is below two tiles.
+    """
+    h, w = int(shape[0]), int(shape[1])
+    t = PILOT_TILE
+    ny, nx = h // t, w // t
+    if ny < 2 or nx < 2:
+        return [(slice(0, h), slice(0, w))]
+    n = ny * nx
+    take = max(1, min(PILOT_MAX_TILES, n, int(PILOT_AREA * h * w) // (t * t)))
+    picked = np.unique(np.linspace(0, n - 1, take).round().astype(int))  # spread evenly
+    y0, x0 = (h - ny * t) // 2, (w - nx * t) // 2  # the grid centred
+    return [(slice(y0 + (i // nx) * t, y0 + (i // nx + 1) * t),
+             slice(x0 + (i % nx) * t, x0 + (i % nx + 1) * t)) for i in picked.tolist()]
+
+
+
+
+def residual_level(pairs, strength: float) -> tuple[float, float, float]:
+    """The noise level a pilot denoiser removed, and whether it is low-pass.
+
+    Parameters
+    ----------
+    pairs : iterable of (ndarray, ndarray)
+        ``(image, pilot)`` tiles of the same shape ``(H, W)`` or ``(H, W, C)``: the
+        noisy image and the pilot's result on it.
+    strength : float
+        The pilot's sigma: blocks whose pilot varies by more than ``FLAT_SLOPE`` of it
+        from pixel to pixel are not read.
+
+    Returns
+    -------
+    low : float
+        The residual's (image minus pilot) standard deviation per channel in the DCT
+        band ``u + v <= 2`` of 8x8 blocks (on grids at offsets 0 and 4), over the flat
+        blocks (see ``FLAT_SLOPE``); for ``C`` channels, that of the channels' mean
+        times ``sqrt(C)`` (the per-channel level of independent noise). 0 when too few
+        blocks are flat.
+    ratio : float
+        `low` over the same in the band ``u + v >= 8``: about 1 for white noise, 4-8
+        for the noise of camera sRGB images (inf where the high band holds nothing, 0
+        when `low` is 0).
+    loose : float
+        `low` with ``LOOSE`` times the slope: above half the pilot's sigma, the pilot
+        was too weak to flatten the noise (and `low` reads too little of it).
+    """
+    acts, pows, c = [], [], 1
+    for img, pil in pairs:
+        x = np.asarray(img, np.float64)
+        p = np.asarray(pil, np.float64)
+        if x.ndim == 3:
+            c = x.shape[2]
+            x, p = x.mean(axis=2), p.mean(axis=2)
+        g = np.zeros_like(p)
+        g[:, :-1] += np.diff(p, axis=1) ** 2
+        g[:-1] += np.diff(p, axis=0) ** 2
+        r = x - p
+        for off in (0, BLOCK // 2):
+            hb, wb = (x.shape[0] - off) // BLOCK, (x.shape[1] - off) // BLOCK
+            if hb < 1 or wb < 1:
+                continue
+
+            def blocks(a, hb=hb, wb=wb, off=off):
+                a = a[off:off + hb * BLOCK, off:off + wb * BLOCK]
+                return a.reshape(hb, BLOCK, wb, BLOCK).swapaxes(1, 2).reshape(-1, 1, BLOCK,
+                                                                                BLOCK)
+            acts.append(blocks(g).sum(axis=(1, 2, 3)))
+            pows.append(_dct(blocks(r))[:, 0] ** 2)
+    if not acts:
+        return 0.0, 0.0, 0.0
+    act, pw = np.concatenate(acts), np.concatenate(pows)
+    k = math.sqrt(c)
+
+    def bands(w):  # the low and high bands' per-channel level, blocks weighted by w
+        v = (w @ pw / w.sum()).reshape(BLOCK, BLOCK).T  # [u, v] (flattened v * 8 + u)
+        return (k * math.sqrt(float(v[_LOW_BAND].mean())),
+                k * math.sqrt(float(v[_HIGH_BAND].mean())))
+
+    # smooth weights, not a selection: the reading is then a smooth function of the
+    # data, and scales with it to rounding (a ranking would reorder near-ties)
+    unit = BLOCK * BLOCK * (FLAT_SLOPE * strength) ** 2
+    flat = np.exp(-act / unit)
+    loose = bands(np.exp(-act / (LOOSE * LOOSE * unit)))[0]
+    if flat.sum() < MIN_FLAT * len(act):
+        return 0.0, 0.0, loose
+    low, high = bands(flat)
+    ratio = low / high if high > 0 else (math.inf if low > 0 else 0.0)
+    return low, ratio, loose

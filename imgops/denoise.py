@@ -433,6 +433,47 @@ def _bm3d_poisson_gaussian(image, a: float, b: float, profile: str, backend: str
     return inverse(bm3d(forward(image), 1.0, profile=profile, backend=backend))
 
 
+def _camera_level(image: np.ndarray, backend: str) -> float:
+    """The white sigma for the noise of a camera sRGB image, or 0 if it shows none.
+
+    For a 3-channel image: the level of the noise that BM3D fast at a strong sigma (the
+    pilot; stronger if the noise proves strong) removes from the image's flat areas,
+    when that noise is low-pass enough to be a camera's
+    (`imgops._noise.residual_level`, ``CAMERA_RATIO``); 0 otherwise, and for images
+    with non-finite samples or no contrast.
+    """
+    from ._noise import CAMERA_RATIO, PILOT_PASSES, PILOT_STRENGTH, pilot_windows, residual_level
+
+    if image.ndim != 3 or image.shape[2] != 3:
+        return 0.0
+    step = max(1, int(math.sqrt(image.shape[0] * image.shape[1] / 2 ** 18)))
+    y = image[::step, ::step].mean(axis=2, dtype=np.float64)  # ~256k samples at most
+    if not np.isfinite(y).all():
+        return 0.0
+    lo, hi = np.percentile(y, [1, 99])
+    strength = PILOT_STRENGTH * float(hi - lo)
+    if not strength > 0:
+        return 0.0
+    tiles = [image[rows, cols] for rows, cols in pilot_windows(image.shape)]
+    for _ in range(PILOT_PASSES):
+        pairs = [(t, bm3d(t, strength, profile="fast", backend=backend)) for t in tiles]
+        low, ratio, loose = residual_level(pairs, strength)
+        if low == 0 or loose <= strength / 2:
+            break
+        # a residual that is a large part of the pilot's sigma: the pilot was too weak
+        # for this noise (it removes about what it is told); again, stronger. Not where
+        # nothing is flat: a stronger pilot smooths more content (a cat's fur, tissue),
+        # whose loss reads as low-pass noise.
+        strength = 2 * max(strength, loose)
+    if ratio < CAMERA_RATIO or not low > 0:
+        return 0.0
+    # read to a 64th of an octave of the pilot's sigma (which scales with the data to
+    # float rounding): the reading itself scales only to about 1e-5 (the pilot's
+    # outputs do not scale exactly), and BM3D at sigmas that close may still differ
+    q = round(64 * math.log2(low / strength)) / 64
+    return strength * 2.0 ** q
+
+
 def estimate_noise(image: np.ndarray, *, backend: str = "auto") -> float:
     """Estimate the standard deviation of Gaussian noise, by Immerkær's method.
 
@@ -498,14 +539,25 @@ def denoise(image: np.ndarray, method: str = "bm3d", **params) -> np.ndarray:
     defaults:
 
     - ``"bm3d"`` (default): :func:`bm3d` with ``sigma = s`` and
-      ``profile="fast"``; except that a NumPy image shaped ``(H, W)`` or ``(H, W, C)``
-      whose noise :func:`imgops.estimate_noise_model` finds Poisson-Gaussian
-      (``model="auto"``: a flat spectrum whose variance grows linearly with intensity,
-      as in raw, linear and scientific data) is denoised under that model: the
-      generalized Anscombe transform, BM3D fast at sigma 1, the exact unbiased inverse
-      (see :func:`bm3d`). Camera sRGB images, whose noise is correlated, and white
-      noise keep ``sigma = s``: under the estimated correlated model, fine texture
-      read as noise is smoothed away (see the documentation's benchmark page).
+      ``profile="fast"``; except for NumPy images shaped ``(H, W)`` or ``(H, W, C)``:
+
+      * one whose noise :func:`imgops.estimate_noise_model` finds Poisson-Gaussian
+        (``model="auto"``: a flat spectrum whose variance grows linearly with
+        intensity, as in raw, linear and scientific data) is denoised under that
+        model: the generalized Anscombe transform, BM3D fast at sigma 1, the exact
+        unbiased inverse (see :func:`bm3d`);
+      * a 3-channel image with the noise of a camera's sRGB output gets a larger
+        sigma: that noise is low-pass (demosaiced, reduced by the camera, compressed)
+        and JPEG leaves flat areas without high frequencies, so ``s`` reads a
+        fraction of it. A pilot BM3D fast at a tenth of the luminance's 1-99 % range
+        (on tiles covering a quarter of the image; stronger if the noise proves
+        strong) is run, and the residual (image minus pilot) measured in the flat
+        areas, in the lowest DCT frequencies of 8x8 blocks; where that residual is at
+        least 3 times stronger there than in the highest frequencies (white noise:
+        about 1, clean photographs 1.4-2.1), its level replaces ``s`` if larger.
+        White noise, gray images and clean photographs keep ``sigma = s``. Under the
+        estimated correlated model itself, fine texture read as noise would be
+        smoothed away (see the documentation's benchmark page).
     - ``"nl_means"``: :func:`nl_means` with ``h = 0.8 * s``,
       ``sigma = s``, ``patch_size = 5``, ``patch_distance = 6`` (scikit-image's
       documented recipe [1]_).
@@ -608,6 +660,9 @@ def denoise(image: np.ndarray, method: str = "bm3d", **params) -> np.ndarray:
         model = estimate_noise_model(image)
         if model.kind == "poisson_gaussian" and model.a is not None and model.a > 0:
             return bm3d(image, model, backend=backend, **{"profile": "fast", **params})
+        camera = _camera_level(image, backend)
+    else:
+        camera = 0.0
     needs_sigma = method == "nl_means" and not {"h", "sigma"} <= params.keys() or \
         method == "bilateral" and "sigma_color" not in params or \
         method == "bm3d" and "sigma" not in params
@@ -615,9 +670,11 @@ def denoise(image: np.ndarray, method: str = "bm3d", **params) -> np.ndarray:
     # says NaN), from the windows that avoid them (the denoisers keep those samples)
     sig = _dispatch.run("estimate_noise", image, backend, finite_only=True) \
         if needs_sigma else 0.0
-    if needs_sigma and sig == 0.0:
+    if needs_sigma and sig == 0.0 and camera == 0.0:
         return _dispatch.run("copy", image, backend)
     if method == "bm3d":
+        if camera > sig:  # camera sRGB noise, which the white estimate misses (see above)
+            sig = camera
         return bm3d(image, backend=backend, **{"sigma": sig, "profile": "fast", **params})
     if method == "nl_means":
         p = {"h": 0.8 * sig, "sigma": sig, "patch_size": 5, "patch_distance": 6, **params}

@@ -42,8 +42,13 @@ def filtered_noise(shape: tuple[int, ...], kernel: np.ndarray,
                    rng: np.random.Generator) -> np.ndarray:
     """Unit white noise convolved (circularly, by FFT) with `kernel` (unit l2: the
     result has unit variance), shaped `shape` ``(H, W)`` or ``(H, W, C)``."""
-    h, w = shape[:2]
-    z = rng.standard_normal(shape)
+    return convolve_circular(rng.standard_normal(shape), kernel)
+
+
+def convolve_circular(z: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """`z` ``(H, W)`` or ``(H, W, C)`` convolved circularly (by FFT) with `kernel`,
+    each channel alike."""
+    h, w = z.shape[:2]
     k = np.zeros((h, w))
     kh, kw = kernel.shape
     k[:kh, :kw] = kernel
@@ -53,6 +58,27 @@ def filtered_noise(shape: tuple[int, ...], kernel: np.ndarray,
         return np.fft.irfft2(np.fft.rfft2(z) * fk, s=(h, w))
     return np.stack([np.fft.irfft2(np.fft.rfft2(z[..., c]) * fk, s=(h, w))
                      for c in range(z.shape[2])], axis=-1)
+
+
+def camera_like(sigma: float = 3.0, blur: float = 1.0, rho: float = 0.5, seed: int = 0,
+                size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """A smooth colour scene (flat areas, a ramp, discs), float, and the same with
+    camera-like noise, uint8: per channel ``sigma`` after a Gaussian filter of `blur`
+    px (strongly low-pass, as demosaicing and a camera's noise reduction leave it),
+    the channels correlated `rho`; rounded and clipped."""
+    yy, xx = np.mgrid[:size, :size].astype(np.float64)
+    clean = np.empty((size, size, 3))
+    clean[...] = (70.0, 110.0, 150.0)
+    clean[..., 0] += 60 * xx / size  # a ramp
+    for cy, cx, r, col in ((64, 64, 30, (220, 60, 40)), (180, 90, 40, (30, 170, 60)),
+                           (120, 190, 35, (240, 230, 200))):
+        clean[(yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = col
+    rng = np.random.default_rng(seed)
+    white = math.sqrt(rho) * rng.standard_normal((size, size, 1)) + \
+        math.sqrt(1 - rho) * rng.standard_normal((size, size, 3))
+    noise = convolve_circular(white, gaussian_kernel(blur))
+    noise *= sigma / noise.std(axis=(0, 1))
+    return clean, np.clip(np.rint(clean + noise), 0, 255).astype(np.uint8)
 
 
 def dct_blocks(img: np.ndarray) -> np.ndarray:

@@ -1,6 +1,7 @@
 """The noise-model estimator (imgops._noise) on synthetic noise of known model, textures
 without noise, scaling, dtypes, NaN, tiny images and bad arguments; NoiseModel's
-validation, ``psd()`` and ``scaled()``. Small images only: a few seconds in all."""
+validation, ``psd()`` and ``scaled()``; the pilot residual's reading of the blind
+default. Small images only: a few seconds in all."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from noise_synth import (
     bands,
     colour_correlated,
     correlated,
+    filtered_noise,
     gaussian_kernel,
     line_kernel,
     poisson_gaussian,
@@ -284,3 +286,45 @@ def test_scaled():
     assert (m.scaled(0.0).cov == 0).all()
     with pytest.raises(ValueError):
         m.scaled(float("nan"))
+
+
+# ---------------------------------------------------------------- the pilot's residual
+@pytest.mark.parametrize("shape", [(512, 512), (100, 300), (3000, 4000, 3), (300, 700)])
+def test_pilot_windows_cover_a_quarter_spread_over_the_image(shape):
+    from imgops._noise import PILOT_AREA, PILOT_MAX_TILES, PILOT_TILE, pilot_windows
+
+    wins = pilot_windows(shape)
+    h, w = shape[:2]
+    if min(h, w) < 2 * PILOT_TILE:
+        assert wins == [(slice(0, h), slice(0, w))]
+        return
+    assert 1 <= len(wins) <= PILOT_MAX_TILES
+    assert len(wins) * PILOT_TILE ** 2 <= max(PILOT_AREA * h * w, PILOT_TILE ** 2)
+    corners = {(r.start, c.start) for r, c in wins}
+    assert len(corners) == len(wins)
+    for r, c in wins:
+        assert 0 <= r.start < r.stop <= h and 0 <= c.start < c.stop <= w
+        assert r.stop - r.start == c.stop - c.start == PILOT_TILE
+    rows = {r.start for r, _ in wins}
+    assert len(wins) < 3 or len(rows) > 1  # not all from one row
+
+
+def test_residual_level_tells_low_pass_from_white_and_flat_from_texture():
+    """The residual of a pilot that found the clean image: white noise reads its sigma
+    with a ratio near 1; Gaussian-filtered noise (the camera's kind) a ratio above 3;
+    with a pilot that varies everywhere (content not flat) there is no reading."""
+    from imgops._noise import residual_level
+
+    rng = np.random.default_rng(0)
+    flat = np.full((128, 128, 3), 100.0)
+    white = flat + rng.normal(0, 5, flat.shape)
+    low, ratio, loose = residual_level([(white, flat)], 25.0)
+    assert low == pytest.approx(5, rel=0.1) and 0.8 < ratio < 1.25 and loose == \
+        pytest.approx(low, rel=0.05)
+    lp = filtered_noise(flat.shape, gaussian_kernel(1.2), rng) * 5
+    low, ratio, _ = residual_level([(flat + lp, flat)], 25.0)
+    assert ratio > 3 and low > 5
+    steep = np.broadcast_to(np.arange(128.0)[None, :, None] * 5, flat.shape)
+    low, ratio, loose = residual_level([(steep + rng.normal(0, 5, flat.shape), steep)], 25.0)
+    assert low == 0 and ratio == 0 and loose > 0
+    assert residual_level([(flat[:5, :5], flat[:5, :5])], 25.0) == (0.0, 0.0, 0.0)

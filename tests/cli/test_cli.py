@@ -978,9 +978,12 @@ def test_worker_processes_are_forked_only_from_a_single_threaded_process(tmp_pat
 
 def test_noise_command(tmp_path):
     """`imgops noise` prints each file's model: white noise of sigma 10 on a smooth
-    image reads as white, about 10; --json gives one object per file; an unreadable
-    file is reported and the exit status is 1."""
+    image reads as white, about 10; --json gives one object per file, with the sigma
+    that `imgops denoise` takes by default; an unreadable file is reported and the
+    exit status is 1."""
     import json
+
+    from imgops.denoise import _camera_level
 
     rng = np.random.default_rng(3)
     ramp = np.linspace(60, 190, 96)[None, :, None] * np.ones((80, 1, 3))
@@ -991,8 +994,21 @@ def test_noise_command(tmp_path):
     entry = json.loads(r.output.strip())
     assert entry["kind"] == "white" and len(entry["sigma"]) == 3
     assert all(8.5 < s < 11.5 for s in entry["sigma"]), entry
+    assert entry["default_sigma"] == pytest.approx(entry["white_sigma"], abs=1e-3)
     r = invoke("noise", tmp_path / "in" / "n.png")
     assert r.exit_code == 0 and "white, sigma per channel" in r.output
+    # camera-like noise (low-pass): the default's sigma is the pilot's reading, which
+    # `imgops denoise` uses, several times the white estimate
+    from noise_synth import camera_like
+
+    _, z = camera_like(size=192)
+    save_png(tmp_path / "cam" / "c.png", z)
+    entry = json.loads(invoke("noise", "--json", tmp_path / "cam").output.strip())
+    assert entry["default_sigma"] > 3 * entry["white_sigma"], entry
+    assert invoke("denoise", tmp_path / "cam", tmp_path / "out").exit_code == 0
+    np.testing.assert_array_equal(
+        load(tmp_path / "out" / "c.png"),
+        imgops.bm3d(z, _camera_level(z, "cpu"), profile="fast"))
     (tmp_path / "in" / "bad.png").write_bytes(b"no")
     r = invoke("noise", tmp_path / "in")
     assert r.exit_code == 1 and "bad.png" in r.output and "n.png: white" in r.output
