@@ -103,6 +103,7 @@ def bands(cov: np.ndarray, mix: np.ndarray | None = None) -> dict[str, np.ndarra
     mean variance over the 64 coefficients) and the low / high band levels."""
     var = np.einsum("ccuv->cuv", cov) if mix is None else \
         np.einsum("ic,id,cduv->iuv", mix, mix, cov)
+    var = np.maximum(var, 0)  # a mix that the model finds noiseless may round below 0
     return {"sigma": np.sqrt(var.mean(axis=(1, 2))), "low": np.sqrt(var[:, LOW].mean(axis=1)),
             "high": np.sqrt(var[:, HIGH].mean(axis=1))}
 
