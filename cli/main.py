@@ -189,6 +189,7 @@ def denoise(inputs, output, method, profile, h, noise, patch_size, patch_distanc
             sigma_color, sigma_spatial, size, sigma, noise_model, noise_per, backend, **kw):
     """Remove noise: the same result as imgops.denoise(image, method, ...)."""
     import imgops
+    from imgops.denoise import _blind_bm3d
 
     given = {"profile": profile, "h": h, "noise": noise, "noise_model": noise_model,
              "patch_size": patch_size,
@@ -220,19 +221,21 @@ def denoise(inputs, output, method, profile, h, noise, patch_size, patch_distanc
             and noise_model is None:
         def for_stack(pictures):
             """One noise estimate for every plane of a stack: the median of theirs (bm3d:
-            the median Poisson-Gaussian law where most planes have one, as the blind
-            default would find plane by plane; else the median white sigma)."""
+            the median Poisson-Gaussian law where most planes have one, else the median
+            of the sigmas the blind default takes plane by plane; nl-means: the median
+            white sigma)."""
             colors = (np.asarray(p.color) for p in pictures)
             if method != "bm3d":
                 s = float(np.median([imgops.estimate_noise(c) for c in colors]))
             else:
                 laws, sigmas = [], []
                 for c in colors:
-                    m = imgops.estimate_noise_model(c) if c.size and min(c.shape[:2]) >= 8 \
-                        else None
-                    if m is not None and m.kind == "poisson_gaussian" and m.a and m.a > 0:
-                        laws.append((m.a, m.b))
-                    sigmas.append(imgops.estimate_noise(c))
+                    noise = _blind_bm3d(c, backend)  # what the default takes per plane
+                    if isinstance(noise, float):
+                        sigmas.append(noise)
+                    else:
+                        laws.append((noise.a, noise.b))
+                        sigmas.append(imgops.estimate_noise(c))
                 if 2 * len(laws) > len(sigmas):
                     a, b = (float(v) for v in np.median(np.array(laws), axis=0))
                     law = imgops.NoiseModel("poisson_gaussian", np.ones((8, 8)), a=a, b=b)
@@ -426,7 +429,7 @@ def noise(paths, recursive, glob, model, as_json):
     a pilot denoiser where that is larger). FILES are files or folders. Exit status 1
     if a file could not be read."""
     import imgops
-    from imgops.denoise import _camera_level
+    from imgops.denoise import _blind_bm3d
 
     found = batch.find_inputs(list(paths), recursive, glob)
     failed = 0
@@ -436,10 +439,9 @@ def noise(paths, recursive, glob, model, as_json):
             color = np.asarray(pic.color)
             m = imgops.estimate_noise_model(color, model.replace("-", "_"))
             white = float(imgops.estimate_noise(color))
-            auto = m if model == "auto" else imgops.estimate_noise_model(color)
-            anscombe = auto.kind == "poisson_gaussian" and auto.a is not None and auto.a > 0
-            default = None if anscombe or color.ndim not in (2, 3) or min(color.shape[:2]) < 8 \
-                else max(white, _camera_level(color, "cpu"))
+            default = _blind_bm3d(color)  # what `imgops denoise` assumes
+            if not isinstance(default, float):  # Poisson-Gaussian: the Anscombe path
+                default = None
         except Exception as exc:  # any file's failure is reported, the rest go on
             failed += 1
             click.echo(f"{src}: {exc}", err=True)
@@ -449,16 +451,17 @@ def noise(paths, recursive, glob, model, as_json):
                  "white_sigma": round(white, 4),
                  "a": None if m.a is None else float(m.a),
                  "b": None if m.b is None else float(m.b),
-                 "default_sigma": None if default is None else round(default, 4)}
+                 "default_sigma": None if default is None else round(default, 6)}
         if as_json:
             click.echo(json.dumps(entry))
             continue
         sig = ", ".join(f"{s:.3g}" for s in entry["sigma"])
         pg = f", var = {m.a:.4g}*y + {m.b:.4g}" if m.kind == "poisson_gaussian" else ""
-        dflt = "under the Poisson-Gaussian model" if anscombe else \
-            f"at sigma {default:.3g}" if default is not None else "at the white estimate"
+        dflt = "runs BM3D under the Poisson-Gaussian model" if default is None else \
+            "leaves it unchanged (no noise measured)" if default == 0 else \
+            f"runs BM3D at sigma {default:.3g}"
         click.echo(f"{src}: {m.kind}, sigma per channel [{sig}] (white estimate "
-                   f"{white:.3g}){pg}; imgops denoise runs BM3D {dflt}")
+                   f"{white:.3g}){pg}; imgops denoise {dflt}")
     sys.exit(1 if failed else 0)
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -784,23 +785,25 @@ def _fit_pg(levels, gain, counts, full, lo_hi):
 # u + v >= 8 tells whether that residual is low-pass (camera noise) or white.
 
 #: The pilot: BM3D fast at this fraction of the luminance's 1-99 % range (uint8: about
-#: 25), so that it scales with the data; run again at twice the level read (at most
-#: PILOT_PASSES times in all) while that level exceeds half the pilot's sigma.
+#: 25), so that it scales with the data; run again at twice the larger of its sigma and
+#: the level read (at most PILOT_PASSES times in all) while flat blocks are found and
+#: the level exceeds half the pilot's sigma (see `residual_level`).
 PILOT_STRENGTH, PILOT_PASSES = 0.1, 3
 #: The pilot runs on square tiles of this side spread over the image, at most
-#: PILOT_AREA of its area (and PILOT_MAX_TILES tiles); images with a side below two
-#: tiles are read whole.
+#: PILOT_AREA of its area (and PILOT_MAX_TILES tiles; at least one); images with a side
+#: below one tile are read whole.
 PILOT_TILE, PILOT_AREA, PILOT_MAX_TILES = 128, 0.25, 64
 #: The blocks whose residual is read: each weighs exp(-m / (FLAT_SLOPE * pilot
 #: sigma)**2), m its pilot's mean squared step between neighbours. Where the image's
 #: content is not flat, the residual holds what the pilot smoothed away, which no
-#: statistic tells from noise. Weights summing to less than MIN_FLAT of the blocks: no
-#: reading (a texture, a small crop of one). The same with LOOSE times the slope tells
-#: whether the pilot was strong enough (see `residual_level`).
-FLAT_SLOPE, MIN_FLAT, LOOSE = 0.1, 0.1, 3.0
+#: statistic tells from noise. Weights summing to less than MIN_FLAT of the blocks, or
+#: to less than MIN_BLOCKS: no reading (a texture, a small or thin crop). The same with
+#: LOOSE times the slope tells whether the pilot was strong enough (`residual_level`).
+FLAT_SLOPE, MIN_FLAT, MIN_BLOCKS, LOOSE = 0.1, 0.1, 32, 3.0
 #: The blind default takes the residual's level as its sigma for colour images whose
 #: residual is this much stronger in the low band than in the high band (white noise:
-#: about 1; clean photographs: 1.4-2.1; camera sRGB noise: 2-8, mostly above 3.5).
+#: about 1; clean photographs: mostly 1.4-2.3, but smooth noise-free ones up to 7 (a
+#: retina, a rendered logo); camera sRGB noise: 2-8, mostly 3.5-6).
 CAMERA_RATIO = 3.0
 _LOW_BAND = _FREQ <= 2
 _HIGH_BAND = _FREQ >= 8
@@ -811,12 +814,12 @@ def pilot_windows(shape: tuple[int, ...]) -> list[tuple[slice, slice]]:
 
     A centred grid of ``PILOT_TILE``-square tiles, of which as many as fit in
     ``PILOT_AREA`` of the image (at most ``PILOT_MAX_TILES``, at least one) are taken,
-    evenly spaced in raster order; the whole image when either side is below two tiles.
+    evenly spaced in raster order; the whole image when a side is below one tile.
     """
     h, w = int(shape[0]), int(shape[1])
     t = PILOT_TILE
     ny, nx = h // t, w // t
-    if ny < 2 or nx < 2:
+    if ny < 1 or nx < 1:
         return [(slice(0, h), slice(0, w))]
     n = ny * nx
     take = max(1, min(PILOT_MAX_TILES, n, int(PILOT_AREA * h * w) // (t * t)))
@@ -828,7 +831,15 @@ def pilot_windows(shape: tuple[int, ...]) -> list[tuple[slice, slice]]:
 
 
 
-def residual_level(pairs, strength: float) -> tuple[float, float, float]:
+class Reading(NamedTuple):
+    """What `residual_level` read; see there."""
+
+    low: float
+    ratio: float
+    loose: float
+
+
+def residual_level(pairs, strength: float) -> Reading:
     """The noise level a pilot denoiser removed, and whether it is low-pass.
 
     Parameters
@@ -838,23 +849,20 @@ def residual_level(pairs, strength: float) -> tuple[float, float, float]:
         noisy image and the pilot's result on it.
     strength : float
         The pilot's sigma: blocks whose pilot varies by more than ``FLAT_SLOPE`` of it
-        from pixel to pixel are not read.
+        from pixel to pixel weigh little.
 
     Returns
     -------
-    low : float
-        The residual's (image minus pilot) standard deviation per channel in the DCT
-        band ``u + v <= 2`` of 8x8 blocks (on grids at offsets 0 and 4), over the flat
-        blocks (see ``FLAT_SLOPE``); for ``C`` channels, that of the channels' mean
-        times ``sqrt(C)`` (the per-channel level of independent noise). 0 when too few
-        blocks are flat.
-    ratio : float
-        `low` over the same in the band ``u + v >= 8``: about 1 for white noise, 4-8
-        for the noise of camera sRGB images (inf where the high band holds nothing, 0
-        when `low` is 0).
-    loose : float
-        `low` with ``LOOSE`` times the slope: above half the pilot's sigma, the pilot
-        was too weak to flatten the noise (and `low` reads too little of it).
+    Reading
+        ``low``: the residual's (image minus pilot) standard deviation per channel in
+        the DCT band ``u + v <= 2`` of 8x8 blocks (on grids at offsets 0 and 4) over
+        the flat blocks (see ``FLAT_SLOPE``); for ``C`` channels, that of the channels'
+        mean times ``sqrt(C)`` (the per-channel level of independent noise); 0 when
+        too few blocks are flat. ``ratio``: `low` over the same in the band
+        ``u + v >= 8``: about 1 for white noise, mostly 3.5-6 for the noise of camera
+        sRGB images (inf where the high band holds nothing, 0 when `low` is 0).
+        ``loose``: `low` with ``LOOSE`` times the slope: above half the pilot's sigma,
+        the pilot was too weak to flatten the noise (and `low` reads too little of it).
     """
     acts, pows, c = [], [], 1
     for img, pil in pairs:
@@ -878,23 +886,24 @@ def residual_level(pairs, strength: float) -> tuple[float, float, float]:
                                                                                 BLOCK)
             acts.append(blocks(g).sum(axis=(1, 2, 3)))
             pows.append(_dct(blocks(r))[:, 0] ** 2)
-    if not acts:
-        return 0.0, 0.0, 0.0
+    if not acts or not strength > 0:
+        return Reading(0.0, 0.0, 0.0)
     act, pw = np.concatenate(acts), np.concatenate(pows)
     k = math.sqrt(c)
 
-    def bands(w):  # the low and high bands' per-channel level, blocks weighted by w
+    def bands(w):  # the low band's per-channel level and its ratio to the high band's
+        if not w.sum() > 0:  # every weight underflowed: nothing is flat
+            return 0.0, 0.0
         v = (w @ pw / w.sum()).reshape(BLOCK, BLOCK).T  # [u, v] (flattened v * 8 + u)
-        return (k * math.sqrt(float(v[_LOW_BAND].mean())),
-                k * math.sqrt(float(v[_HIGH_BAND].mean())))
+        low = k * math.sqrt(float(v[_LOW_BAND].mean()))
+        high = k * math.sqrt(float(v[_HIGH_BAND].mean()))
+        return low, low / high if high > 0 else (math.inf if low > 0 else 0.0)
 
     # smooth weights, not a selection: the reading is then a smooth function of the
     # data, and scales with it to rounding (a ranking would reorder near-ties)
     unit = BLOCK * BLOCK * (FLAT_SLOPE * strength) ** 2
     flat = np.exp(-act / unit)
     loose = bands(np.exp(-act / (LOOSE * LOOSE * unit)))[0]
-    if flat.sum() < MIN_FLAT * len(act):
-        return 0.0, 0.0, loose
-    low, high = bands(flat)
-    ratio = low / high if high > 0 else (math.inf if low > 0 else 0.0)
-    return low, ratio, loose
+    if flat.sum() < max(MIN_FLAT * len(act), MIN_BLOCKS):
+        return Reading(0.0, 0.0, loose)
+    return Reading(*bands(flat), loose)

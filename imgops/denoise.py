@@ -433,6 +433,31 @@ def _bm3d_poisson_gaussian(image, a: float, b: float, profile: str, backend: str
     return inverse(bm3d(forward(image), 1.0, profile=profile, backend=backend))
 
 
+def _blind_bm3d(image, backend: str = "auto"):
+    """The noise that :func:`denoise`'s default (``"bm3d"``, no sigma) assumes: a
+    Poisson-Gaussian :class:`~imgops.NoiseModel`, or a white sigma as a float (0: none
+    measured, the image comes back unchanged). See :func:`denoise`."""
+    from ._noise import estimate_noise_model, far_exponent
+
+    e = far_exponent(image)
+    if e:  # as denoise: on the image scaled near 1 by a power of two
+        noise = _blind_bm3d(np.ldexp(image, -e).astype(image.dtype), backend)
+        return noise.scaled(2.0 ** e) if not isinstance(noise, float) else \
+            float(np.ldexp(noise, e))
+    camera = 0.0
+    if isinstance(image, np.ndarray) and image.ndim in (2, 3) and image.size \
+            and _native_dtype(image) in (np.uint8, np.uint16, np.float32, np.float64) \
+            and min(image.shape[:2]) >= 8:
+        model = estimate_noise_model(image)
+        if model.kind == "poisson_gaussian" and model.a is not None and model.a > 0:
+            return model
+        camera = _camera_level(image, backend)
+    # estimate_noise's value; where a float image holds NaN or infinity (for which it
+    # says NaN), from the windows that avoid them (the denoisers keep those samples)
+    white = float(_dispatch.run("estimate_noise", image, backend, finite_only=True))
+    return max(white, camera)  # camera sRGB noise, which the white estimate misses
+
+
 def _camera_level(image: np.ndarray, backend: str) -> float:
     """The white sigma for the noise of a camera sRGB image, or 0 if it shows none.
 
@@ -454,23 +479,27 @@ def _camera_level(image: np.ndarray, backend: str) -> float:
     strength = PILOT_STRENGTH * float(hi - lo)
     if not strength > 0:
         return 0.0
-    tiles = [image[rows, cols] for rows, cols in pilot_windows(image.shape)]
+    # float tiles: an integer pilot's rounding would read as variation in flat areas
+    work = image if image.dtype.kind == "f" else image.astype(np.float32)
+    tiles = [work[rows, cols] for rows, cols in pilot_windows(image.shape)]
     for _ in range(PILOT_PASSES):
         pairs = [(t, bm3d(t, strength, profile="fast", backend=backend)) for t in tiles]
-        low, ratio, loose = residual_level(pairs, strength)
-        if low == 0 or loose <= strength / 2:
+        r = residual_level(pairs, strength)
+        if r.low == 0 or r.loose <= strength / 2:
             break
         # a residual that is a large part of the pilot's sigma: the pilot was too weak
         # for this noise (it removes about what it is told); again, stronger. Not where
         # nothing is flat: a stronger pilot smooths more content (a cat's fur, tissue),
-        # whose loss reads as low-pass noise.
-        strength = 2 * max(strength, loose)
-    if ratio < CAMERA_RATIO or not low > 0:
+        # whose loss reads as low-pass noise (on the camera pipelines of the benchmarks,
+        # retrying there too lost 1 dB); very strong camera noise, which leaves nothing
+        # flat under the first pilot, keeps the white estimate
+        strength = 2 * max(strength, r.loose)
+    if r.ratio < CAMERA_RATIO or not r.low > 0:
         return 0.0
     # read to a 64th of an octave of the pilot's sigma (which scales with the data to
     # float rounding): the reading itself scales only to about 1e-5 (the pilot's
     # outputs do not scale exactly), and BM3D at sigmas that close may still differ
-    q = round(64 * math.log2(low / strength)) / 64
+    q = round(64 * math.log2(r.low / strength)) / 64
     return strength * 2.0 ** q
 
 
@@ -550,14 +579,18 @@ def denoise(image: np.ndarray, method: str = "bm3d", **params) -> np.ndarray:
         sigma: that noise is low-pass (demosaiced, reduced by the camera, compressed)
         and JPEG leaves flat areas without high frequencies, so ``s`` reads a
         fraction of it. A pilot BM3D fast at a tenth of the luminance's 1-99 % range
-        (on tiles covering a quarter of the image; stronger if the noise proves
+        (on 128x128 tiles covering up to a quarter of the image, or the whole image
+        when a side is shorter; stronger, up to three passes, where the noise proves
         strong) is run, and the residual (image minus pilot) measured in the flat
         areas, in the lowest DCT frequencies of 8x8 blocks; where that residual is at
         least 3 times stronger there than in the highest frequencies (white noise:
-        about 1, clean photographs 1.4-2.1), its level replaces ``s`` if larger.
-        White noise, gray images and clean photographs keep ``sigma = s``. Under the
-        estimated correlated model itself, fine texture read as noise would be
-        smoothed away (see the documentation's benchmark page).
+        about 1, most clean photographs 1.4-2.3), its level replaces ``s`` if larger.
+        White noise, gray images and most clean photographs keep ``sigma = s``;
+        smooth, noise-free colour images (a rendered logo, a retina) may read as
+        camera noise and be smoothed slightly, and very strong camera noise (which
+        leaves nothing flat to read) keeps ``s``. Under the estimated correlated
+        model itself, fine texture read as noise would be smoothed away (see the
+        documentation's benchmark page).
     - ``"nl_means"``: :func:`nl_means` with ``h = 0.8 * s``,
       ``sigma = s``, ``patch_size = 5``, ``patch_distance = 6`` (scikit-image's
       documented recipe [1]_).
@@ -568,8 +601,9 @@ def denoise(image: np.ndarray, method: str = "bm3d", **params) -> np.ndarray:
 
     Each parameter given in `params` replaces its own default only; the noise is
     not estimated when the given parameters make it unneeded. An image without
-    measurable noise (``s = 0``) comes back unchanged, as a copy, from the methods
-    whose strength comes from ``s`` (``"bm3d"``, ``"nl_means"`` and ``"bilateral"``).
+    measurable noise (``s = 0``, and no camera noise read) comes back unchanged, as a
+    copy, from the methods whose strength comes from ``s`` (``"bm3d"``,
+    ``"nl_means"`` and ``"bilateral"``).
     A float image holding NaN or infinities (for which :func:`estimate_noise` says
     NaN) is estimated from the 3x3 windows that avoid them; the denoisers keep those
     samples where they are.
@@ -651,31 +685,23 @@ def denoise(image: np.ndarray, method: str = "bm3d", **params) -> np.ndarray:
         return median(image, **{"size": 3, **params}, backend=backend)
     if method == "gaussian":
         return gaussian(image, **{"sigma": 1.0, **params}, backend=backend)
-    if method == "bm3d" and "sigma" not in params and isinstance(image, np.ndarray) \
-            and image.ndim in (2, 3) and image.size \
-            and _native_dtype(image) in (np.uint8, np.uint16, np.float32, np.float64) \
-            and min(image.shape[:2]) >= 8:
-        from ._noise import estimate_noise_model
-
-        model = estimate_noise_model(image)
-        if model.kind == "poisson_gaussian" and model.a is not None and model.a > 0:
-            return bm3d(image, model, backend=backend, **{"profile": "fast", **params})
-        camera = _camera_level(image, backend)
-    else:
-        camera = 0.0
+    if method == "bm3d" and "sigma" not in params:
+        noise = _blind_bm3d(image, backend)
+        if not isinstance(noise, float):  # a Poisson-Gaussian NoiseModel
+            return bm3d(image, noise, backend=backend, **{"profile": "fast", **params})
+        if noise == 0.0:
+            return _dispatch.run("copy", image, backend)
+        return bm3d(image, backend=backend, **{"sigma": noise, "profile": "fast", **params})
+    if method == "bm3d":
+        return bm3d(image, backend=backend, **{"profile": "fast", **params})
     needs_sigma = method == "nl_means" and not {"h", "sigma"} <= params.keys() or \
-        method == "bilateral" and "sigma_color" not in params or \
-        method == "bm3d" and "sigma" not in params
+        method == "bilateral" and "sigma_color" not in params
     # estimate_noise's value; where a float image holds NaN or infinity (for which it
     # says NaN), from the windows that avoid them (the denoisers keep those samples)
     sig = _dispatch.run("estimate_noise", image, backend, finite_only=True) \
         if needs_sigma else 0.0
-    if needs_sigma and sig == 0.0 and camera == 0.0:
+    if needs_sigma and sig == 0.0:
         return _dispatch.run("copy", image, backend)
-    if method == "bm3d":
-        if camera > sig:  # camera sRGB noise, which the white estimate misses (see above)
-            sig = camera
-        return bm3d(image, backend=backend, **{"sigma": sig, "profile": "fast", **params})
     if method == "nl_means":
         p = {"h": 0.8 * sig, "sigma": sig, "patch_size": 5, "patch_distance": 6, **params}
         return nl_means(image, backend=backend, **p)

@@ -328,3 +328,8 @@ def test_residual_level_tells_low_pass_from_white_and_flat_from_texture():
     low, ratio, loose = residual_level([(steep + rng.normal(0, 5, flat.shape), steep)], 25.0)
     assert low == 0 and ratio == 0 and loose > 0
     assert residual_level([(flat[:5, :5], flat[:5, :5])], 25.0) == (0.0, 0.0, 0.0)
+    assert residual_level([(white, flat)], 0.0) == (0.0, 0.0, 0.0)
+    # a pilot that varies steeply everywhere (a 1-px checkerboard): every weight
+    # underflows to 0; no reading, and no division by zero (a warning, so an error here)
+    checker = np.indices((64, 64)).sum(axis=0) % 2 * 255.0
+    assert residual_level([(checker, checker)], 2.0) == (0.0, 0.0, 0.0)

@@ -901,6 +901,28 @@ def test_stack_noise_per_stack_poisson_gaussian(tmp_path):
         np.testing.assert_array_equal(g, imgops.denoise(p))
 
 
+def test_stack_noise_per_stack_camera_noise(tmp_path):
+    """bm3d --noise-per stack on RGB planes with camera-like noise: the median of the
+    sigmas the blind default takes plane by plane (its pilot's reading), not of the white
+    estimates (a review found 3.2 where each plane takes about 19)."""
+    from noise_synth import camera_like
+
+    from imgops.denoise import _blind_bm3d
+
+    src = tmp_path / "in"
+    src.mkdir()
+    planes = np.stack([camera_like(size=192, seed=s)[1] for s in range(3)])
+    tifffile.imwrite(src / "z.tif", planes, photometric="rgb")
+    sigmas = [_blind_bm3d(p) for p in planes]
+    assert min(sigmas) > 3 * max(imgops.estimate_noise(p) for p in planes)
+    r = invoke("denoise", "--noise-per", "stack", src, tmp_path / "one")
+    assert r.exit_code == 0, r.output
+    got = tifffile.imread(tmp_path / "one" / "z.tif")
+    s = float(np.median(sigmas))
+    for g, p in zip(got, planes, strict=True):
+        np.testing.assert_array_equal(g, imgops.bm3d(p, s, profile="fast"))
+
+
 # --------------------------------------------------------------------------- speed paths
 @pytest.mark.parametrize("mode", ["RGB", "L"])
 def test_jpeg_fast_decode_equals_pillow(tmp_path, mode):
@@ -1009,6 +1031,11 @@ def test_noise_command(tmp_path):
     np.testing.assert_array_equal(
         load(tmp_path / "out" / "c.png"),
         imgops.bm3d(z, _camera_level(z, "cpu"), profile="fast"))
+    # a constant image: nothing to remove, and the output says so (before: "sigma 0")
+    save_png(tmp_path / "flat" / "f.png", np.full((50, 50, 3), 77, np.uint8))
+    entry = json.loads(invoke("noise", "--json", tmp_path / "flat").output.strip())
+    assert entry["default_sigma"] == 0
+    assert "leaves it unchanged" in invoke("noise", tmp_path / "flat").output
     (tmp_path / "in" / "bad.png").write_bytes(b"no")
     r = invoke("noise", tmp_path / "in")
     assert r.exit_code == 1 and "bad.png" in r.output and "n.png: white" in r.output
