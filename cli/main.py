@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -448,7 +449,7 @@ def noise(paths, recursive, glob, model, as_json):
             continue
         entry = {"file": str(src), "kind": m.kind,
                  "sigma": [round(float(s), 4) for s in m.sigma],
-                 "white_sigma": round(white, 4),
+                 "white_sigma": round(white, 4) if math.isfinite(white) else None,
                  "a": None if m.a is None else float(m.a),
                  "b": None if m.b is None else float(m.b),
                  "default_sigma": None if default is None else round(default, 6)}

@@ -1005,7 +1005,7 @@ def test_noise_command(tmp_path):
     exit status is 1."""
     import json
 
-    from imgops.denoise import _camera_level
+    from imgops.denoise import _blind_bm3d, _camera_level
 
     rng = np.random.default_rng(3)
     ramp = np.linspace(60, 190, 96)[None, :, None] * np.ones((80, 1, 3))
@@ -1036,6 +1036,16 @@ def test_noise_command(tmp_path):
     entry = json.loads(invoke("noise", "--json", tmp_path / "flat").output.strip())
     assert entry["default_sigma"] == 0
     assert "leaves it unchanged" in invoke("noise", tmp_path / "flat").output
+    # a float image with a NaN: the sigma the default takes (from the windows that
+    # avoid it), not NaN, which is not JSON
+    x = np.random.default_rng(0).normal(0.5, 0.05, (64, 64, 3)).astype(np.float32)
+    x[10, 10, 1] = np.nan
+    (tmp_path / "nan").mkdir()
+    tifffile.imwrite(tmp_path / "nan" / "x.tif", x, photometric="rgb")
+    entry = json.loads(invoke("noise", "--json", tmp_path / "nan").output.strip(),
+                       parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
+    assert entry["default_sigma"] == pytest.approx(_blind_bm3d(x), abs=1e-6)
+    assert 0.03 < entry["default_sigma"] < 0.07 and entry["white_sigma"] is None
     (tmp_path / "in" / "bad.png").write_bytes(b"no")
     r = invoke("noise", tmp_path / "in")
     assert r.exit_code == 1 and "bad.png" in r.output and "n.png: white" in r.output
