@@ -37,7 +37,7 @@ def y_variances(model: NoiseModel) -> np.ndarray:
     colour, the only channel otherwise)."""
     c = model.channels
     w = np.full(c, 1 / c)
-    return np.einsum("c,d,cduv->uv", w, w, model.cov)
+    return np.maximum(np.einsum("c,d,cduv->uv", w, w, model.cov), 0)  # rounding below 0
 
 
 def rule_sigma(model: NoiseModel, p: float = RULE_P, scale: float = RULE_SCALE) -> float:
