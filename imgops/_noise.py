@@ -839,7 +839,7 @@ class Reading(NamedTuple):
     loose: float
 
 
-def residual_level(pairs, strength: float) -> Reading:
+def residual_level(pairs, strength: float, step: float = 0.0) -> Reading:
     """The noise level a pilot denoiser removed, and whether it is low-pass.
 
     Parameters
@@ -850,6 +850,10 @@ def residual_level(pairs, strength: float) -> Reading:
     strength : float
         The pilot's sigma: blocks whose pilot varies by more than ``FLAT_SLOPE`` of it
         from pixel to pixel weigh little.
+    step : float, optional
+        The pilot's quantization step (1 for integer images, whose pilot is rounded:
+        in a flat area of a low-contrast image its steps of one level would otherwise
+        read as variation). Default 0.
 
     Returns
     -------
@@ -901,7 +905,7 @@ def residual_level(pairs, strength: float) -> Reading:
 
     # smooth weights, not a selection: the reading is then a smooth function of the
     # data, and scales with it to rounding (a ranking would reorder near-ties)
-    unit = BLOCK * BLOCK * (FLAT_SLOPE * strength) ** 2
+    unit = BLOCK * BLOCK * ((FLAT_SLOPE * strength) ** 2 + step * step)
     flat = np.exp(-act / unit)
     loose = bands(np.exp(-act / (LOOSE * LOOSE * unit)))[0]
     if flat.sum() < max(MIN_FLAT * len(act), MIN_BLOCKS):

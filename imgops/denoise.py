@@ -479,12 +479,11 @@ def _camera_level(image: np.ndarray, backend: str) -> float:
     strength = PILOT_STRENGTH * float(hi - lo)
     if not strength > 0:
         return 0.0
-    # float tiles: an integer pilot's rounding would read as variation in flat areas
-    work = image if image.dtype.kind == "f" else image.astype(np.float32)
-    tiles = [work[rows, cols] for rows, cols in pilot_windows(image.shape)]
+    tiles = [image[rows, cols] for rows, cols in pilot_windows(image.shape)]
+    step = 0.0 if image.dtype.kind == "f" else 1.0  # an integer pilot's rounding
     for _ in range(PILOT_PASSES):
         pairs = [(t, bm3d(t, strength, profile="fast", backend=backend)) for t in tiles]
-        r = residual_level(pairs, strength)
+        r = residual_level(pairs, strength, step)
         if r.low == 0 or r.loose <= strength / 2:
             break
         # a residual that is a large part of the pilot's sigma: the pilot was too weak
