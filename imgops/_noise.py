@@ -780,9 +780,9 @@ def _fit_pg(levels, gain, counts, full, lo_hi):
 # noise, so every estimator that reads the quietest blocks (`estimate_noise_model`,
 # Immerkaer's `estimate_noise`) finds almost nothing where BM3D at a white sigma of
 # 10-30 (uint8 units) gains 2-3 dB. The blind default therefore measures the noise a
-# strong pilot denoiser removes: the residual (image minus pilot) in the half of the
-# blocks where the pilot is flattest, in the DCT band u + v <= 2; the same in the band
-# u + v >= 8 tells whether that residual is low-pass (camera noise) or white.
+# strong pilot denoiser removes: the residual (image minus pilot) in the blocks where
+# the pilot is flat, in the DCT band u + v <= 2; the same in the band u + v >= 8 tells
+# whether that residual is low-pass (camera noise) or white.
 
 #: The pilot: BM3D fast at this fraction of the luminance's 1-99 % range (uint8: about
 #: 25), so that it scales with the data; run again at twice the larger of its sigma and
@@ -793,8 +793,9 @@ PILOT_STRENGTH, PILOT_PASSES = 0.1, 3
 #: PILOT_AREA of its area (and PILOT_MAX_TILES tiles; at least one); images with a side
 #: below one tile are read whole.
 PILOT_TILE, PILOT_AREA, PILOT_MAX_TILES = 128, 0.25, 64
-#: The blocks whose residual is read: each weighs exp(-m / (FLAT_SLOPE * pilot
-#: sigma)**2), m its pilot's mean squared step between neighbours. Where the image's
+#: The blocks whose residual is read: each weighs exp(-m / ((FLAT_SLOPE * pilot
+#: sigma)**2 + q**2)), m its pilot's mean squared step between neighbours, q the
+#: pilot's rounding step (1 for integer images). Where the image's
 #: content is not flat, the residual holds what the pilot smoothed away, which no
 #: statistic tells from noise. Weights summing to less than MIN_FLAT of the blocks, or
 #: to less than MIN_BLOCKS: no reading (a texture, a small or thin crop). The same with
@@ -827,8 +828,6 @@ def pilot_windows(shape: tuple[int, ...]) -> list[tuple[slice, slice]]:
     y0, x0 = (h - ny * t) // 2, (w - nx * t) // 2  # the grid centred
     return [(slice(y0 + (i // nx) * t, y0 + (i // nx + 1) * t),
              slice(x0 + (i % nx) * t, x0 + (i % nx + 1) * t)) for i in picked.tolist()]
-
-
 
 
 class Reading(NamedTuple):

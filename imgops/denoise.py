@@ -471,8 +471,8 @@ def _camera_level(image: np.ndarray, backend: str) -> float:
 
     if image.ndim != 3 or image.shape[2] != 3:
         return 0.0
-    step = max(1, int(math.sqrt(image.shape[0] * image.shape[1] / 2 ** 18)))
-    y = image[::step, ::step].mean(axis=2, dtype=np.float64)  # ~256k samples at most
+    stride = max(1, int(math.sqrt(image.shape[0] * image.shape[1] / 2 ** 18)))
+    y = image[::stride, ::stride].mean(axis=2, dtype=np.float64)  # ~256k samples at most
     if not np.isfinite(y).all():
         return 0.0
     lo, hi = np.percentile(y, [1, 99])

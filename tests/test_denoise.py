@@ -513,9 +513,9 @@ def test_denoise_default_takes_the_anscombe_path_for_poisson_gaussian_data():
 def test_denoise_default_reads_camera_noise_from_a_pilot():
     """Camera sRGB noise (low-pass, channels correlated) is read as a white sigma from
     what a strong pilot BM3D removes in the image's flat areas: the white estimate finds
-    almost nothing there (sigma 0.5 where the low band holds 8), and the default at that
-    estimate barely changed such images (on the PolyU real crops: +0.05 dB; now +1.7).
-    Here +5 dB over the old default."""
+    almost nothing there (0.9 here, where the reading is 6.6), and the default at that
+    estimate barely changed such images (on the PolyU real crops: +0.05 dB over the
+    noisy input; now +2.0). Here +4.4 dB over the old default."""
     from noise_synth import camera_like
 
     from imgops.denoise import _camera_level
@@ -574,7 +574,7 @@ def test_denoise_camera_reading_for_strong_noise_low_contrast_and_patterns():
 
 def test_denoise_default_leaves_white_noise_and_clean_photographs_to_the_white_estimate():
     """No pilot reading where the pilot's residual is not low-pass (white noise: ratio
-    about 1; clean photographs: 1.4-2.1) or where there is nothing flat to read (a
+    about 1; most clean photographs: 1.4-2.3) or where there is nothing flat to read (a
     texture), nor for gray images: the default there is what it was."""
     from imgops.denoise import _camera_level
 
