@@ -1072,3 +1072,35 @@ def test_denoise_noise_model_option(tmp_path):
     r = invoke("denoise", "--method", "nl-means", "--noise-model", "auto", tmp_path / "in",
                tmp_path / "o3")
     assert r.exit_code == 2
+
+
+HEAP_CHECK = """
+import ctypes, sys
+import numpy as np
+from imgops.cli import batch
+
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+
+if sys.argv[1] == "keep":
+    batch._keep_heap(ctypes.CDLL(None))
+a = np.ones(2**26 // 8)  # 64 MiB: above glibc's largest mmap threshold (32 MiB)
+before = rss()
+del a
+print(before - rss() > 2**25)  # freed memory went back to the system
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
+def test_worker_heap_keeps_a_files_memory_for_the_next(tmp_path):
+    """A worker's freed image arrays stay in its heap for the next file instead of
+    being unmapped and page-faulted in again; a process that did not ask keeps glibc's
+    default (a large array's memory goes back to the system when freed)."""
+    got = []
+    for arg in ("default", "keep"):
+        r = subprocess.run([sys.executable, "-c", HEAP_CHECK, arg], capture_output=True,
+                           text=True, env=_env(), timeout=300, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        got.append(r.stdout.strip())
+    assert got == ["True", "False"]
