@@ -141,6 +141,7 @@ def _tiff_meta(path: Path) -> dict:
         dtype = np.dtype(page.dtype).newbyteorder("=")
         if dtype not in _SUPPORTED:
             raise files.ImageFileError(f"unsupported TIFF sample type {page.dtype}")
+        files.check_tiff_samples(page, dtype)
         extras = tuple(int(e) for e in (page.extrasamples or ()))
         icc = page.tags.get("InterColorProfile")
         meta = {"shape": tuple(int(s) for s in page.shape), "dtype": dtype,

@@ -39,6 +39,8 @@ EXTENSIONS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".
 FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "tiff": ".tif", "tif": ".tif",
            "bmp": ".bmp", "webp": ".webp"}
 JPEG_QUALITY = 95  # with 4:4:4 chroma: visually lossless for photographs
+FLOAT_SLACK = 0.01  # float results this far outside [0, 1] (a filter's overshoot) are
+# clipped when stored as integers; farther, the data is not on that scale: refused
 _JPEG_MARKER_MAX = 65533  # bytes in one JPEG APP marker: the most EXIF a JPEG holds
 MAX_PIXELS = 89_478_485  # Pillow's decompression-bomb limit, applied to every format
 TMP_PREFIX = ".imgops-tmp-"
@@ -187,6 +189,17 @@ def _read_pillow(path: Path, kind: str) -> Picture:
                 return Picture(pix, has_alpha=pix.ndim == 3 and pix.shape[2] in (2, 4),
                                icc=icc, exif=exif, meta=meta)
             mode = im.mode
+            if kind == "png" and mode in ("1", "L") and "transparency" in im.info and \
+                    (depth := _png_depth(path)) < 8:
+                # a 1-, 2- or 4-bit gray color key: Pillow scales the pixels to 0-255,
+                # a 2- or 4-bit key not (so convert("LA") would match nothing), and
+                # drops a 1-bit image's key in convert("L")
+                gray = np.asarray(im.convert("L"))
+                t = int(im.info["transparency"])
+                key = (255 if t else 0) if mode == "1" else t * 255 // (2 ** depth - 1)
+                alpha = np.where(gray == key, 0, 255).astype(np.uint8)
+                return Picture(np.dstack([gray, alpha]), has_alpha=True, icc=icc,
+                               exif=exif, meta=meta)
             if mode == "P" or mode == "PA":
                 im = im.convert("RGBA" if ("transparency" in im.info or mode == "PA")
                                 else "RGB")
@@ -286,6 +299,8 @@ def page_picture(page, path: Path) -> Picture:
             pix = (pix // 257).astype(np.uint8)
     if pix.dtype.newbyteorder("=") not in (np.uint8, np.uint16, np.float32, np.float64):
         raise ImageFileError(f"unsupported TIFF sample type {pix.dtype}")
+    if colormap is None:
+        check_tiff_samples(page, pix.dtype)
     if pix.ndim not in (2, 3):
         raise ImageFileError(f"unsupported TIFF layout {pix.shape}")
     if photometric == 0:  # min-is-white: store as min-is-black
@@ -297,6 +312,20 @@ def page_picture(page, path: Path) -> Picture:
     if extras:
         meta["extrasamples"] = extras
     return Picture(pix, has_alpha=len(extras) > 0 and pix.ndim == 3, icc=icc, meta=meta)
+
+
+def check_tiff_samples(page, dtype: np.dtype) -> None:
+    """:class:`ImageFileError` for samples that would come back changed: a bit depth
+    other than the decoded dtype's (4 or 12 bits, decoded to uint8 or uint16, would be
+    written back in that dtype, the same values then meaning another brightness), and
+    extra samples of unspecified meaning (neither alpha nor colour)."""
+    bits = int(page.bitspersample)
+    if bits != 8 * np.dtype(dtype).itemsize:
+        raise ImageFileError(f"unsupported {bits}-bit TIFF samples (8, 16, 32 and 64 "
+                             "bits are read)")
+    if 0 in tuple(int(e) for e in (page.extrasamples or ())):
+        raise ImageFileError("TIFF with an unspecified extra sample (neither alpha nor "
+                             "color): not supported")
 
 
 def _dpi_meta(dpi) -> dict:
@@ -330,6 +359,13 @@ def _to_depth(pix: np.ndarray, allowed: tuple) -> np.ndarray:
     if pix.dtype in allowed:
         return pix
     if pix.dtype.kind == "f":  # floats in [0, 1] -> the deepest integer the format holds
+        if np.isnan(pix).any():
+            raise ImageFileError("float samples with NaN: an integer format cannot hold "
+                                 "them; write TIFF")
+        lo, hi = (float(pix.min()), float(pix.max())) if pix.size else (0.0, 0.0)
+        if not (lo >= -FLOAT_SLACK and hi <= 1.0 + FLOAT_SLACK):
+            raise ImageFileError(f"float samples from {lo:g} to {hi:g}: only [0, 1] "
+                                 "converts to an integer format; write TIFF")
         target = np.uint16 if np.uint16 in allowed else np.uint8
         return np.rint(np.clip(pix, 0.0, 1.0) * np.iinfo(target).max).astype(target)
     if pix.dtype == np.uint16 and np.uint8 in allowed:
@@ -396,7 +432,7 @@ def encode(pic: Picture, kind: str, fileobj) -> None:
     if kind == "jpeg":
         kw.update(quality=JPEG_QUALITY, subsampling=0)
     elif kind == "webp":
-        kw.update(lossless=True)
+        kw.update(lossless=True, exact=True)  # exact: keep the color under alpha 0
     elif kind == "png":
         kw.update(compress_level=6)
     im.save(fileobj, format={"jpeg": "JPEG", "png": "PNG", "bmp": "BMP", "webp": "WEBP"}[kind],

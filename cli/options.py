@@ -23,7 +23,8 @@ def batch_options(f):
                      help="Choose files by name pattern instead of by extension."),
         click.option("--format", "fmt", type=click.Choice(sorted(files.FORMATS)),
                      help="Output format (default: each input's own). 16-bit data goes "
-                          "to 8-bit-only formats rounded (x/257); JPEG drops alpha."),
+                          "to 8-bit-only formats rounded (x/257); float data in [0, 1] "
+                          "to the deepest integer (others fail); JPEG drops alpha."),
         click.option("--overwrite", is_flag=True, help="Replace existing outputs."),
         click.option("--skip-existing", is_flag=True, help="Leave existing outputs alone."),
         click.option("--backend", type=click.Choice(BACKENDS), default="auto",

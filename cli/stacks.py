@@ -44,17 +44,19 @@ class StackJob:
     kind: str
 
 
-def is_stack(path: Path) -> bool:
-    """A TIFF of more than one page, or of one page whose series is more than a plane
-    (tifffile's shape (1, H, W), volumetric tiles); False if it cannot be parsed (the
-    in-memory path reports it)."""
+def is_stack(path: Path, to_tiff: bool = True) -> bool:
+    """A TIFF of more than one page, of one page whose series is more than a plane
+    (tifffile's shape (1, H, W), volumetric tiles), or, written as TIFF (``to_tiff``),
+    an ImageJ or OME-TIFF of one plane (whose calibration lives in the description this
+    path carries over); False if it cannot be parsed (the in-memory path reports it)."""
     import tifffile
 
     try:
         with tifffile.TiffFile(path) as tf:
             n = len(tf.pages)
-            return n > 1 or (n == 1 and len(tf.series) == 1 and
-                             tf.series[0].axes not in ("YX", "YXS", "SYX"))
+            return n > 1 or (n == 1 and to_tiff and (tf.is_imagej or tf.is_ome)) or (
+                n == 1 and len(tf.series) == 1 and
+                tf.series[0].axes not in ("YX", "YXS", "SYX"))
     except Exception:
         return False
 
@@ -63,16 +65,18 @@ def take_stacks(jobs: list) -> tuple[list[StackJob], list]:
     """Split the batch's jobs: TIFF stacks (:func:`is_stack`) become stack jobs."""
     stacks, rest = [], []
     for job in jobs:
-        if files.kind_of(job.src) == "tiff" and is_stack(job.src):
+        if files.kind_of(job.src) == "tiff" and is_stack(job.src, job.kind == "tiff"):
             stacks.append(StackJob(job.src, job.dst, job.kind))
         else:
             rest.append(job)
     return stacks, rest
 
 
-def check_stack(tf) -> None:
+def check_stack(tf, pages: list | None = None) -> None:
     """:class:`files.ImageFileError` (with the reason) unless every page of the open
-    ``tifffile.TiffFile`` is a plane that can be processed and written back."""
+    ``tifffile.TiffFile`` is a plane that can be processed and written back. ``pages``:
+    its full pages, read before anything parsed the series (an OME series caches the
+    pages as frames, without their tags); default ``tf.pages``."""
     for series in tf.series:
         if len(series.levels) > 1:
             raise files.ImageFileError(f"pyramidal TIFF ({len(series.levels)} levels): "
@@ -84,7 +88,7 @@ def check_stack(tf) -> None:
             raise files.ImageFileError(f"ImageJ hyperstack of {planes} planes stored "
                                        f"with {len(tf.pages)} page(s) (its contiguous "
                                        "form): not supported")
-    for i, page in enumerate(tf.pages):
+    for i, page in enumerate(tf.pages if pages is None else pages):
         if getattr(page, "subifds", None):
             raise files.ImageFileError("TIFF with sub-images (SubIFDs): not supported")
         if int(getattr(page, "imagedepth", 1)) > 1:
@@ -120,13 +124,16 @@ def _resolution(page, sy: float, sx: float) -> dict:
     return {"resolution": (x * sx, y * sy), "resolutionunit": int(page.resolutionunit)}
 
 
-def _description(text: str, old_hw: tuple, new_hw: tuple, new_shape: tuple) -> str:
-    """The page's description with the plane size changed where it states it: OME-XML
-    (SizeX, SizeY, PhysicalSizeX, PhysicalSizeY) or tifffile's JSON shape."""
-    if old_hw == new_hw:
-        return text
+def _description(text: str, old_hw: tuple, new_hw: tuple, old_page: tuple,
+                 new_page: tuple) -> str:
+    """The page's description with the plane changed where it states it: OME-XML
+    (SizeX, SizeY, PhysicalSizeX, PhysicalSizeY) or tifffile's JSON shape, whose last
+    dimensions are the page's as stored (``old_page``, e.g. (3, H, W) for separate
+    planes) and become the written page's (``new_page``)."""
     (h0, w0), (h1, w1) = old_hw, new_hw
     if text.lstrip().startswith("<") and "OME" in text[:2000]:
+        if old_hw == new_hw:
+            return text
         def pixels(m: re.Match) -> str:
             tag = m.group(0)
 
@@ -144,8 +151,9 @@ def _description(text: str, old_hw: tuple, new_hw: tuple, new_shape: tuple) -> s
         except ValueError:
             return text
         shape = meta.get("shape")
-        if isinstance(shape, list) and len(shape) >= len(new_shape):
-            meta["shape"] = shape[:len(shape) - len(new_shape)] + list(new_shape)
+        if old_page != new_page and isinstance(shape, list) and \
+                list(shape[len(shape) - len(old_page):]) == list(old_page):
+            meta["shape"] = shape[:len(shape) - len(old_page)] + list(new_page)
             return json.dumps(meta)
     return text
 
@@ -189,7 +197,7 @@ def _write_page(writer, page, out: files.Picture, byteorder: str, in_dtype) -> N
     text = page.tags.get("ImageDescription")
     if text is not None:
         kw["description"] = _description(str(text.value), (h0, w0), (h1, w1),
-                                         tuple(out.pixels.shape))
+                                         tuple(page.shape), tuple(pix.shape))
     software, stamp = _tag(page, "Software"), _tag(page, "DateTime")
     kw["software"] = software if isinstance(software, str) else None
     if isinstance(stamp, str):
@@ -219,7 +227,7 @@ def process_stack(job: StackJob, process) -> None:
         # full pages before anything parses the series (OME's parsing caches the pages
         # as frames, without their tags)
         pages = [tf.pages[i] for i in range(len(tf.pages))]
-        check_stack(tf)
+        check_stack(tf, pages)
         prepare = getattr(process, "for_stack", None)
         if prepare is not None:  # e.g. one noise estimate for the whole stack
             process = prepare(files.page_picture(p, job.src) for p in pages)
