@@ -294,9 +294,17 @@ def page_picture(page, path: Path) -> Picture:
     if colormap is not None:  # palette -> RGB through the 16-bit color map (as Pillow's P)
         if pix.ndim != 2:
             raise ImageFileError(f"unsupported palette TIFF layout {pix.shape}")
-        pix = np.moveaxis(np.asarray(colormap)[:, pix], 0, -1).astype(np.uint16)
-        if not (pix % 257).any():
-            pix = (pix // 257).astype(np.uint8)
+        cmap = np.asarray(colormap).astype(np.uint16)
+        # 8-bit palettes stored in the 16-bit map: scaled by 257 (tifffile), by 256
+        # (Pillow, libtiff's writers) or not at all (old files, as libtiff reads them)
+        for scale in (257, 256):
+            if not (cmap % scale).any():
+                cmap = (cmap // scale).astype(np.uint8)
+                break
+        else:
+            if cmap.max() < 256:
+                cmap = cmap.astype(np.uint8)
+        pix = np.moveaxis(cmap[:, pix], 0, -1)
     if pix.dtype.newbyteorder("=") not in (np.uint8, np.uint16, np.float32, np.float64):
         raise ImageFileError(f"unsupported TIFF sample type {pix.dtype}")
     if colormap is None:

@@ -192,3 +192,20 @@ def test_floats_outside_0_1_or_nan_are_not_squeezed_into_integer_formats(tmp_pat
     out = pixels(tmp_path / "out" / "ok.png")
     np.testing.assert_array_equal(out, np.rint(np.clip(ok, 0, 1) * 65535).astype(np.uint16))
     assert not (tmp_path / "out" / "big.png").exists()
+
+
+def test_palette_tiff_written_by_pillow_reads_as_8_bit(tmp_path):
+    """Pillow stores an 8-bit palette as value x 256: it came out as 16-bit RGB whose
+    white was 65280."""
+    src = tmp_path / "in"
+    src.mkdir()
+    idx = np.random.default_rng(3).integers(0, 4, (16, 16), dtype=np.uint8)
+    im = Image.fromarray(idx, mode="P")
+    pal = [0, 0, 0, 255, 255, 255, 200, 10, 10, 10, 200, 10]
+    im.putpalette(pal + [0] * (768 - len(pal)))
+    im.save(src / "p.tif")
+    r = invoke("blur", "--sigma", "0", src, tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    got = tifffile.imread(tmp_path / "out" / "p.tif")
+    assert got.dtype == np.uint8
+    np.testing.assert_array_equal(got, np.asarray(pal, np.uint8).reshape(-1, 3)[idx])
