@@ -148,7 +148,7 @@ def _tiff_meta(path: Path) -> dict:
                 "tile": (int(page.tilelength), int(page.tilewidth)) if page.is_tiled
                 else None, "rows": int(page.rowsperstrip or page.shape[0]),
                 "extras": extras, "icc": bytes(icc.value) if icc is not None else None,
-                "dpi": files._tiff_dpi(page)}
+                "resolution": files.tiff_resolution(page)}
     if len(meta["shape"]) not in (2, 3):
         raise files.ImageFileError(f"unsupported TIFF layout {meta['shape']}")
     return meta
@@ -201,8 +201,7 @@ def read_lazy(job: BigJob) -> files.Picture:
                       meta=np.empty((0,) * len(meta["shape"]), meta["dtype"]))
     has_alpha = bool(meta["extras"]) and len(meta["shape"]) == 3
     extra = {"extrasamples": meta["extras"]} if meta["extras"] else {}
-    if meta["dpi"]:
-        extra["dpi"] = meta["dpi"]
+    extra.update(meta["resolution"])
     return files.Picture(x, has_alpha=has_alpha, icc=meta["icc"], meta=extra)
 
 
@@ -264,8 +263,7 @@ def write_tiled_tiff(pic: files.Picture, tmp: Path) -> None:
     channels = 1 if pix.ndim == 2 else pix.shape[2]
     color = channels - (1 if pic.has_alpha else 0)
     kw = {"iccprofile": pic.icc} if pic.icc else {}
-    if "dpi" in pic.meta:
-        kw.update(resolution=pic.meta["dpi"], resolutionunit="INCH")
+    kw.update(files.tiff_resolution_kw(pic.meta))
     extras = None
     if pic.has_alpha:
         kept = pic.meta.get("extrasamples") or (2,)

@@ -287,7 +287,6 @@ def page_picture(page, path: Path) -> Picture:
     icc = page.tags.get("InterColorProfile")
     icc = bytes(icc.value) if icc is not None else None
     extras = tuple(int(e) for e in (page.extrasamples or ()))
-    dpi = _tiff_dpi(page)
     colormap = page.colormap if photometric == 3 else None
     if pix.ndim == 3 and page.planarconfig == 2:  # separate planes -> channels last
         pix = np.moveaxis(pix, 0, -1)
@@ -316,7 +315,7 @@ def page_picture(page, path: Path) -> Picture:
             raise ImageFileError("unsupported min-is-white floating-point TIFF")
         pix = np.iinfo(pix.dtype).max - pix
     pix = np.ascontiguousarray(pix, dtype=pix.dtype.newbyteorder("="))
-    meta = _dpi_meta(dpi)
+    meta = tiff_resolution(page)
     if extras:
         meta["extrasamples"] = extras
     return Picture(pix, has_alpha=len(extras) > 0 and pix.ndim == 3, icc=icc, meta=meta)
@@ -345,20 +344,35 @@ def _dpi_meta(dpi) -> dict:
     return {"dpi": (x, y)} if 0 < x < 1e6 and 0 < y < 1e6 else {}
 
 
-def _tiff_dpi(page):
-    """A TIFF page's resolution in pixels per inch (centimetre units converted), or None."""
+def tiff_resolution(page) -> dict:
+    """A TIFF page's resolution as a Picture's meta: ``{"dpi": (x, y)}`` in pixels per
+    inch (centimetres converted), ``{"resolution": (x, y)}`` for ResolutionUnit NONE
+    (a pixel aspect ratio, or a calibration kept elsewhere: carried over as it is),
+    else {}."""
     tags = page.tags
     if "XResolution" not in tags or "YResolution" not in tags:
-        return None
+        return {}
     unit = int(tags["ResolutionUnit"].value) if "ResolutionUnit" in tags else 2
-    if unit not in (2, 3):  # 1: no absolute unit
-        return None
-    per_inch = 2.54 if unit == 3 else 1.0
+    if unit not in (1, 2, 3):
+        return {}
     x, y = (tags[k].value for k in ("XResolution", "YResolution"))
     try:
-        return (x[0] / x[1] * per_inch, y[0] / y[1] * per_inch)
+        x, y = x[0] / x[1], y[0] / y[1]
     except (TypeError, IndexError, ZeroDivisionError):
-        return None
+        return {}
+    if unit == 1:
+        return {"resolution": (x, y)} if 0 < x < 1e9 and 0 < y < 1e9 else {}
+    per_inch = 2.54 if unit == 3 else 1.0
+    return _dpi_meta((x * per_inch, y * per_inch))
+
+
+def tiff_resolution_kw(meta: dict) -> dict:
+    """tifffile's ``resolution`` and ``resolutionunit`` for a Picture's meta."""
+    if "dpi" in meta:
+        return {"resolution": meta["dpi"], "resolutionunit": "INCH"}
+    if "resolution" in meta:
+        return {"resolution": meta["resolution"], "resolutionunit": "NONE"}
+    return {}
 
 
 # ----------------------------------------------------------------------------- writing
@@ -395,8 +409,7 @@ def encode(pic: Picture, kind: str, fileobj) -> None:
             kept = pic.meta.get("extrasamples") or (2,)
             extras = [kept[0] if kept[0] in (1, 2) else 2]
         kw = {"iccprofile": pic.icc} if pic.icc else {}
-        if "dpi" in pic.meta:
-            kw.update(resolution=pic.meta["dpi"], resolutionunit="INCH")
+        kw.update(tiff_resolution_kw(pic.meta))
         buf = io.BytesIO()  # tifffile wants a named file or a seekable buffer
         tifffile.imwrite(buf, pix, photometric=photometric, extrasamples=extras,
                          compression="zlib", planarconfig="contig" if pix.ndim == 3 else None,

@@ -139,14 +139,16 @@ def _filter(fn):
 
 
 def _resample(fn):
-    """Apply ``fn`` to every channel, alpha included; the resolution (dpi) scales with
-    the size, so the image keeps its physical size (as a stack's does)."""
+    """Apply ``fn`` to every channel, alpha included; the resolution (dpi, or a TIFF's
+    unitless one) scales with the size, so the image keeps its physical size (as a
+    stack's does)."""
     def process(pic: files.Picture) -> files.Picture:
         out = fn(pic.pixels)
         meta = dict(pic.meta)
-        if "dpi" in meta:
-            (h0, w0), (h1, w1) = pic.pixels.shape[:2], out.shape[:2]
-            meta["dpi"] = (meta["dpi"][0] * w1 / w0, meta["dpi"][1] * h1 / h0)
+        (h0, w0), (h1, w1) = pic.pixels.shape[:2], out.shape[:2]
+        for key in ("dpi", "resolution"):
+            if key in meta:
+                meta[key] = (meta[key][0] * w1 / w0, meta[key][1] * h1 / h0)
         return dataclasses.replace(pic, pixels=out, meta=meta)
     return process
 

@@ -209,3 +209,21 @@ def test_palette_tiff_written_by_pillow_reads_as_8_bit(tmp_path):
     got = tifffile.imread(tmp_path / "out" / "p.tif")
     assert got.dtype == np.uint8
     np.testing.assert_array_equal(got, np.asarray(pal, np.uint8).reshape(-1, 3)[idx])
+
+
+def test_tiff_resolution_without_a_unit_is_kept_and_scaled(tmp_path):
+    """ResolutionUnit NONE (a pixel aspect, or a calibration kept elsewhere) was
+    dropped by single images; now written back, and scaled by resampling."""
+    src = tmp_path / "in"
+    src.mkdir()
+    tifffile.imwrite(src / "n.tif", np.zeros((32, 32), np.uint8), resolution=(4, 2),
+                     resolutionunit="NONE", photometric="minisblack")
+    for args, want in ((["blur"], ((4, 1), (2, 1))),
+                       (["downsample", "--factor", "2"], ((2, 1), (1, 1)))):
+        out = tmp_path / args[0]
+        r = invoke(*args, src, out)
+        assert r.exit_code == 0, r.output
+        with tifffile.TiffFile(out / "n.tif") as tf:
+            tags = tf.pages[0].tags
+            assert int(tags["ResolutionUnit"].value) == 1
+            assert (tags["XResolution"].value, tags["YResolution"].value) == want
