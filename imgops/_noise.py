@@ -33,11 +33,12 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import _validate
+
 __all__ = ["KINDS", "MODELS", "NoiseModel", "estimate_noise_model"]
 
 KINDS = ("white", "correlated", "poisson_gaussian")
 MODELS = ("auto", *KINDS)
-_DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
 
 BLOCK = 8
 #: The coefficients with u + v below MIN_FREQ are extrapolated from the others, at most
@@ -336,15 +337,8 @@ def estimate_noise_model(image: np.ndarray, model: str = "auto") -> NoiseModel:
     """
     if not isinstance(model, str) or model not in MODELS:
         raise ValueError(f"model must be one of {list(MODELS)}; got {model!r}")
-    if not isinstance(image, np.ndarray):
-        raise TypeError(f"image must be a NumPy array; got {type(image).__name__}")
-    if image.dtype.type not in _DTYPES:
-        raise TypeError(f"image dtype must be uint8, uint16, float32 or float64; got "
-                        f"{image.dtype}")
-    if image.ndim not in (2, 3):
-        raise ValueError(f"image must be 2-D (H, W) or 3-D (H, W, C); got {image.ndim}-D")
-    if image.size == 0:
-        raise ValueError(f"image must not be empty; got shape {image.shape}")
+    image = _validate.check_image(image, ndims=(2, 3))
+    image = image.astype(_validate.native(image.dtype), copy=False)  # byte order: as a copy
     e = far_exponent(image)
     if e:  # estimate on the image scaled near 1 by a power of two (exact), scale back
         return estimate_noise_model(np.ldexp(image, -e).astype(image.dtype),
@@ -379,7 +373,7 @@ def far_exponent(image) -> int:
     scaled so (all three scale with the data)."""
     if not isinstance(image, np.ndarray) or image.dtype.kind != "f" or image.size == 0:
         return 0
-    flat = image.reshape(-1)
+    flat = np.asarray(image).reshape(-1)  # a plain array (np.matrix stays 2-D)
     sample = np.abs(flat[::max(1, flat.size // 250_000)]).astype(np.float64)
     peak = float(sample[np.isfinite(sample)].max(initial=0.0))
     e = math.frexp(peak)[1] if peak > 0 else 0

@@ -39,10 +39,14 @@ MODE_DOC = """mode : {"reflect", "mirror", "nearest", "constant", "wrap"}, optio
 def check_image(image, name: str = "image", ndims: Sequence[int] = (2, 3, 4), *,
                 device: bool = False) -> np.ndarray:
     """Validate an image argument (a NumPy array, or a device array with ``device``);
-    never copied here."""
+    never copied here. A subclass of ``ndarray`` (``np.matrix``, a masked array: its
+    mask ignored, as SciPy's filters ignore it) comes back as a plain ``ndarray`` view,
+    whose indexing and methods the kernels rely on."""
     if not isinstance(image, np.ndarray) and not device:
         raise TypeError(f"{name} must be a NumPy array (or a CUDA device array), "
                         f"got {type(image).__name__}")
+    if isinstance(image, np.ndarray) and type(image) is not np.ndarray:
+        image = image.view(np.ndarray)
     if np.dtype(image.dtype).newbyteorder("=") not in SUPPORTED_DTYPES:
         raise TypeError(f"{name} has dtype {image.dtype}; supported dtypes are {_DTYPE_NAMES}")
     if image.ndim not in ndims:
@@ -123,23 +127,37 @@ def compute_dtype(dtype: np.dtype) -> np.dtype:
 
 def plane_dtype(dtype: np.dtype, policy=None) -> np.dtype:
     """The planes' dtype for an input dtype: None gives ``compute_dtype``; "native" the
-    input's own dtype; "wide" also computes uint16 in float64 (for float results whose
-    sums of 16-bit values cancel: on a flat 65535 image float32 Laplacian-of-Gaussian
-    taps miss SciPy's small result by 2e-4, beyond the float32 tolerance); or a dtype."""
+    input's own dtype; "wide" computes uint16 and float32 in float64, for weights that
+    cancel (derivatives, Laplacians, any kernel of both signs), whose small results
+    float32 sums of large values miss: on a flat 65535 image float32
+    Laplacian-of-Gaussian taps miss SciPy's result by 2e-4, and the Sobel magnitude of
+    1000 + U(0, 1) float32 data by 4e-4, beyond the float32 tolerance (1e-5 of the
+    result's magnitude, at least 1e-5); or a dtype."""
     dtype = native(dtype)
     if policy is None:
         return compute_dtype(dtype)
     if policy == "native":
         return dtype
     if policy == "wide":
-        return np.dtype(np.float64) if dtype == np.uint16 else compute_dtype(dtype)
+        return np.dtype(np.float64) if dtype in (np.uint16, np.float32) \
+            else compute_dtype(dtype)
     return np.dtype(policy)
+
+
+def cancels(kernel: np.ndarray) -> bool:
+    """Whether ``kernel`` has weights of both signs (its sums may cancel: see
+    :func:`plane_dtype`'s "wide")."""
+    k = np.asarray(kernel)
+    return bool((k > 0).any() and (k < 0).any())
 
 
 def native_cval(cval: float, dtype: np.dtype) -> float:
     """``cval`` as SciPy casts it into an image of ``dtype`` (rank filters, which compute
     in the image's own dtype): rounded and saturated for integers."""
     if np.dtype(dtype).kind == "u":
+        if not math.isfinite(cval):
+            raise ValueError(f"cval must be finite for a {np.dtype(dtype)} image (it fills "
+                             f"the border in the image's own dtype); got {cval}")
         info = np.iinfo(dtype)
         return min(max(round(cval), info.min), info.max)
     return cval

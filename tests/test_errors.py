@@ -69,3 +69,40 @@ def test_backends_report():
     assert info["cpu"]["threads"] >= 1
     assert isinstance(info["cuda"]["available"], bool)
     assert info["cuda"]["available"] or info["cuda"]["reason"]
+
+
+@pytest.mark.parametrize("call", [
+    lambda a: imgops.correlate(a, np.ones((3, 3))),
+    lambda a: imgops.convolve(a, np.ones((3, 3))),
+    lambda a: imgops.gaussian_laplace(a, 1.0),
+    lambda a: imgops.estimate_noise(a),
+    lambda a: imgops.estimate_noise_model(a).cov,
+    lambda a: imgops.bm3d(a, 0.1, profile="fast"),
+    lambda a: imgops.denoise(a),
+])
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # np.matrix's own
+def test_ndarray_subclasses_are_taken_as_plain_arrays(call):
+    """np.matrix (and a masked array, its mask ignored as SciPy ignores it) gave Numba
+    typing errors or 'matrix.max() got an unexpected keyword' in some functions."""
+    a = np.random.default_rng(0).random((16, 16))
+    want = call(a)
+    for sub in (np.matrix(a), np.ma.masked_array(a, mask=a > 0.9)):
+        np.testing.assert_array_equal(np.asarray(call(sub)), np.asarray(want))
+
+
+@pytest.mark.parametrize("cval", [np.nan, np.inf, -np.inf])
+def test_integer_rank_filters_refuse_a_non_finite_cval(cval):
+    """The median of an integer image fills its border in the image's dtype: a NaN or
+    infinite cval raised Python's bare 'cannot convert float NaN to integer' or an
+    OverflowError."""
+    with pytest.raises(ValueError, match="cval must be finite"):
+        imgops.median(np.zeros((5, 5), np.uint8), 3, mode="constant", cval=cval)
+
+
+def test_estimate_noise_model_of_big_endian_data_equals_the_native_copy():
+    """A '>f8' image was estimated at float32 precision (levels 1e-8 off)."""
+    z = np.random.default_rng(1).random((64, 64))
+    want = imgops.estimate_noise_model(z)
+    got = imgops.estimate_noise_model(z.astype(">f8"))
+    np.testing.assert_array_equal(got.cov, want.cov)
+    np.testing.assert_array_equal(got.levels, want.levels)

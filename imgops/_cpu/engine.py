@@ -159,14 +159,17 @@ def box(planes: np.ndarray, size: tuple[int, int], mode: str, cval: float) -> np
 
 
 # ----------------------------------------------------------------------------- fused sweeps
-def fused_io(image: np.ndarray, out_dtype: str = "same"):
+def fused_io(image: np.ndarray, out_dtype: str = "same", wide: bool = False):
     """(source, output, compute dtype, output dtype) of a fused sweep: the source is the
-    image in native order, C-contiguous; the output has its shape."""
+    image in native order, C-contiguous; the output has its shape, and the input's dtype
+    ("same"), the edge filters' ("float") or the compute dtype ("compute"). ``wide``:
+    weights that cancel, computed as ``_validate.plane_dtype``'s "wide" says."""
     dtype = _validate.native(image.dtype)
     src = np.ascontiguousarray(image, dtype=dtype)
-    odt = dtype if out_dtype == "same" else _validate.edge_dtype(dtype)
+    cdt = _validate.plane_dtype(dtype, "wide" if wide else None)
+    odt = {"same": dtype, "compute": cdt}.get(out_dtype, _validate.edge_dtype(dtype))
     out = np.empty(src.shape, odt)
-    return src, out, _validate.compute_dtype(dtype), odt
+    return src, out, cdt, odt
 
 
 def reciprocal(d: int, bits: int = 16) -> tuple[int, int]:
@@ -179,14 +182,15 @@ def reciprocal(d: int, bits: int = 16) -> tuple[int, int]:
 
 def fused_two_pass(image, wy, wx, *, mode: str, cval: float, cval_x: float,
                    before: tuple[int, int], out_dtype: str = "same",
-                   divisor: int = 0) -> np.ndarray:
+                   divisor: int = 0, wide: bool = False) -> np.ndarray:
     """Column pass ``wy`` (extended with cval) then row pass ``wx`` (extended with
-    cval_x), fused on the caller's layout in one sweep.
+    cval_x), fused on the caller's layout in one sweep (``out_dtype`` and ``wide`` as
+    :func:`fused_io` takes them).
 
     ``divisor``: integer weights on uint8 (a box's ones), summed exactly in uint16 and
     divided by ``divisor`` with rounding to nearest; cval must then be an integer.
     """
-    src, out, cdt, odt = fused_io(image, out_dtype)
+    src, out, cdt, odt = fused_io(image, out_dtype, wide)
     s3, c = _layout.rows_view(src)
     o3, _ = _layout.rows_view(out)
     lo, hi = _validate.int_range(odt, cdt)
@@ -201,12 +205,21 @@ def fused_two_pass(image, wy, wx, *, mode: str, cval: float, cval_x: float,
     return out
 
 
+def fused_pair(image, pair: tuple, mode: str, cval: float, out_dtype: str = "float"
+               ) -> np.ndarray:
+    """:func:`column_row`'s ``(wy, by, wx, bx, cvx)`` pass pair, fused on the caller's
+    layout, for weights that cancel (``wide``)."""
+    wy, by, wx, bx, cvx = pair
+    return fused_two_pass(image, wy, wx, mode=mode, cval=cval, cval_x=cvx, before=(by, bx),
+                          out_dtype=out_dtype, wide=True)
+
+
 def fused_gradient(image, deriv, smooth, *, mode: str, cval: float, cvx_a: float,
                    cvx_b: float) -> np.ndarray:
     """hypot(deriv down the columns then smooth along the rows, smooth down then deriv
     along), fused; the row passes extend with cvx_a and cvx_b. float32 out (float64
     for float64)."""
-    src, out, cdt, _ = fused_io(image, "float")
+    src, out, cdt, _ = fused_io(image, "float", wide=True)
     s3, c = _layout.rows_view(src)
     o3, _ = _layout.rows_view(out)
     stencil.gradient_hwc(s3, np.asarray(deriv, cdt), np.asarray(smooth, cdt), c,
@@ -218,7 +231,7 @@ def fused_gradient(image, deriv, smooth, *, mode: str, cval: float, cvx_a: float
 def fused_correlate2d(image, kernel, *, mode: str, cval: float, before: tuple[int, int]
                       ) -> np.ndarray:
     """A general 2-D correlation fused on the caller's layout, SciPy's semantics."""
-    src, out, cdt, odt = fused_io(image, "same")
+    src, out, cdt, odt = fused_io(image, "same", wide=_validate.cancels(kernel))
     s3, c = _layout.rows_view(src)
     o3, _ = _layout.rows_view(out)
     lo, hi = _validate.int_range(odt, cdt)
@@ -229,7 +242,7 @@ def fused_correlate2d(image, kernel, *, mode: str, cval: float, before: tuple[in
 
 def fused_laplace(image, *, mode: str, cval: float) -> np.ndarray:
     """SciPy's laplace fused on the caller's layout; float32 out (float64 for float64)."""
-    src, out, cdt, _ = fused_io(image, "float")
+    src, out, cdt, _ = fused_io(image, "float", wide=True)
     s3, c = _layout.rows_view(src)
     o3, _ = _layout.rows_view(out)
     stencil.laplace_hwc(s3, np.array([1.0, -2.0, 1.0], cdt), c, _validate.MODES[mode],

@@ -25,10 +25,13 @@ MODES = _validate.MODES
 def correlate(image, *, kernel, mode, cval, before):
     """General kernels (not valid, not rank 1) run fused on the caller's layout; the
     others through the plane engine (rank-1 kernels as two 1-D passes)."""
-    if mode != "valid" and min(kernel.shape) > 1 and taps.rank1_factors(kernel) is None:
+    cancels = _validate.cancels(kernel)  # computed wide: fused, where the planes cost 5x
+    if mode != "valid" and (cancels or min(kernel.shape) > 1 and
+                            taps.rank1_factors(kernel) is None):
         b = before if before is not None else (kernel.shape[0] // 2, kernel.shape[1] // 2)
         return engine.fused_correlate2d(image, kernel, mode=mode, cval=cval, before=b)
-    return engine.apply(image, lambda p: engine.correlate2d(p, kernel, mode, cval, before))
+    return engine.apply(image, lambda p: engine.correlate2d(p, kernel, mode, cval, before),
+                        plane_dtype="wide" if cancels else None)
 
 
 def gaussian(image, *, sigma, truncate, mode, cval):
@@ -121,18 +124,17 @@ def edge(image, *, name, axis, mode, cval):
     if axis is None and exact:
         return engine.fused_gradient(image, taps.DERIV, smooth, mode=mode, cval=cval,
                                      cvx_a=cvx_a, cvx_b=cvx_b)
+    if exact:  # one gradient: a column pass then a row pass
+        return engine.fused_pair(image, taps.centered(taps.DERIV, smooth, cvx_a) if axis == 0
+                                 else taps.centered(smooth, taps.DERIV, cvx_b), mode, cval)
 
     def body(planes):
-        if exact and axis is not None:  # one gradient: a column pass then a row pass
-            pair = (taps.centered(taps.DERIV, smooth, cvx_a) if axis == 0 else
-                    taps.centered(smooth, taps.DERIV, cvx_b))
-            return engine.column_row(planes, pair, mode, cval)
         if axis is not None:
             return _gradient(planes, name, axis, mode, cval)
         return engine.combine(_gradient(planes, name, 0, mode, cval),
                               _gradient(planes, name, 1, mode, cval), "hypot")
 
-    return engine.apply(image, body, out_dtype="float")
+    return engine.apply(image, body, out_dtype="float", plane_dtype="wide")
 
 
 def laplace(image, *, mode, cval):
@@ -141,19 +143,16 @@ def laplace(image, *, mode, cval):
 
 def gaussian_laplace(image, *, sigma, truncate, mode, cval):
     """The sum over both axes of the second derivative along it, smoothed along the
-    other (each term a column pass then a row pass, SciPy's chain); uint16 planes in
-    float64, where float32 taps miss SciPy's small results in flat areas."""
+    other (each term a column pass then a row pass, SciPy's chain, fused), uint16 and
+    float32 in float64 (their weights cancel), the terms added before rounding."""
     sy, sx = sigma
-
-    def body(planes):
-        a = taps.centered(taps.gaussian_or_one(sy, truncate, 2),
-                          taps.gaussian_or_one(sx, truncate), cval)
-        b = taps.centered(taps.gaussian_or_one(sy, truncate),
-                          taps.gaussian_or_one(sx, truncate, 2), cval)
-        return engine.column_row(planes, a, mode, cval) + engine.column_row(planes, b, mode,
-                                                                            cval)
-
-    return engine.apply(image, body, out_dtype="float", plane_dtype="wide")
+    a = taps.centered(taps.gaussian_or_one(sy, truncate, 2),
+                      taps.gaussian_or_one(sx, truncate), cval)
+    b = taps.centered(taps.gaussian_or_one(sy, truncate),
+                      taps.gaussian_or_one(sx, truncate, 2), cval)
+    total = engine.fused_pair(image, a, mode, cval, "compute")
+    total += engine.fused_pair(image, b, mode, cval, "compute")
+    return total.astype(_validate.edge_dtype(_validate.native(image.dtype)), copy=False)
 
 
 # ----------------------------------------------------------------------------- denoising

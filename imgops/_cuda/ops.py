@@ -18,7 +18,8 @@ MODES = _validate.MODES
 
 # ----------------------------------------------------------------------------- filters
 def correlate(image, *, kernel, mode, cval, before):
-    return engine.apply(image, lambda p: engine.correlate2d(p, kernel, mode, cval, before))
+    return engine.apply(image, lambda p: engine.correlate2d(p, kernel, mode, cval, before),
+                        plane_dtype="wide" if _validate.cancels(kernel) else None)
 
 
 def gaussian(image, *, sigma, truncate, mode, cval):
@@ -81,7 +82,7 @@ def edge(image, *, name, axis, mode, cval):
         return engine.combine(_gradient(planes, name, 0, mode, cval),
                               _gradient(planes, name, 1, mode, cval), "hypot")
 
-    return engine.apply(image, body, out_dtype="float")
+    return engine.apply(image, body, out_dtype="float", plane_dtype="wide")
 
 
 def laplace(image, *, mode, cval):
@@ -90,7 +91,7 @@ def laplace(image, *, mode, cval):
                             taps.centered(taps.ONE, taps.LAPLACE, cval), "add", mode, cval,
                             tiled_only=False)
 
-    return engine.apply(image, body, out_dtype="float")
+    return engine.apply(image, body, out_dtype="float", plane_dtype="wide")
 
 
 def gaussian_laplace(image, *, sigma, truncate, mode, cval):

@@ -230,3 +230,23 @@ def test_integer_ties_round_to_even_on_both_targets(dtype):
     gpu = np.asarray(imgops.box(a, (1, 2), mode="nearest", backend="cuda"))
     np.testing.assert_array_equal(cpu, expected)
     np.testing.assert_array_equal(gpu, expected)
+
+
+def test_weights_that_cancel_on_offset_float32_data():
+    """As on the CPU: derivatives, Laplacians and kernels of both signs compute float32
+    data far from zero (1000 + U(0, 1)) in float64, within the float tolerance of the
+    float64 result."""
+    import scipy.ndimage as ndi
+
+    a = (1000 + np.random.default_rng(6).random((11, 13))).astype(np.float32)
+    af = a.astype(np.float64)
+    k = np.array([[0.1, -0.2, 0.1], [-0.3, 0.6, -0.3], [0.1, -0.2, 0.1]])
+    cases = [(imgops.sobel(a, backend="cuda"), np.hypot(ndi.sobel(af, 0), ndi.sobel(af, 1))),
+             (imgops.sobel(a, axis=1, backend="cuda"), ndi.sobel(af, 1)),
+             (imgops.laplace(a, backend="cuda"), ndi.laplace(af)),
+             (imgops.gaussian_laplace(a, 1.0, backend="cuda"), ndi.gaussian_laplace(af, 1.0)),
+             (imgops.correlate(a, k, backend="cuda"), ndi.correlate(af, k))]
+    for got, ref in cases:
+        got = np.asarray(got)
+        assert got.dtype == np.float32
+        assert np.abs(got - ref).max() <= 1e-5 * max(1.0, np.abs(ref).max())
