@@ -39,8 +39,9 @@ EXTENSIONS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".
 FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "tiff": ".tif", "tif": ".tif",
            "bmp": ".bmp", "webp": ".webp"}
 JPEG_QUALITY = 95  # with 4:4:4 chroma: visually lossless for photographs
-FLOAT_SLACK = 0.01  # float results this far outside [0, 1] (a filter's overshoot) are
-# clipped when stored as integers; farther, the data is not on that scale: refused
+FLOAT_SLACK = 0.25  # float results this far outside [0, 1] (a denoiser's or sharpening
+# filter's overshoot) are clipped when stored as integers; farther, the data is not on
+# that scale (0-255, counts): refused
 _JPEG_MARKER_MAX = 65533  # bytes in one JPEG APP marker: the most EXIF a JPEG holds
 MAX_PIXELS = 89_478_485  # Pillow's decompression-bomb limit, applied to every format
 TMP_PREFIX = ".imgops-tmp-"
