@@ -33,12 +33,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _validate
-
 __all__ = ["KINDS", "MODELS", "NoiseModel", "estimate_noise_model"]
 
 KINDS = ("white", "correlated", "poisson_gaussian")
 MODELS = ("auto", *KINDS)
+_DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
 
 BLOCK = 8
 #: The coefficients with u + v below MIN_FREQ are extrapolated from the others, at most
@@ -337,8 +336,18 @@ def estimate_noise_model(image: np.ndarray, model: str = "auto") -> NoiseModel:
     """
     if not isinstance(model, str) or model not in MODELS:
         raise ValueError(f"model must be one of {list(MODELS)}; got {model!r}")
-    image = _validate.check_image(image, ndims=(2, 3))
-    image = image.astype(_validate.native(image.dtype), copy=False)  # byte order: as a copy
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"image must be a NumPy array; got {type(image).__name__}")
+    if image.dtype.type not in _DTYPES:
+        raise TypeError(f"image dtype must be uint8, uint16, float32 or float64; got "
+                        f"{image.dtype}")
+    if image.ndim not in (2, 3):
+        raise ValueError(f"image must be 2-D (H, W) or 3-D (H, W, C); got {image.ndim}-D")
+    if image.size == 0:
+        raise ValueError(f"image must not be empty; got shape {image.shape}")
+    # a plain array in native byte order (np.matrix, masked arrays: their data; '>f8': a
+    # native copy, or the block transforms below would compute it at float32 precision)
+    image = np.asarray(image, dtype=image.dtype.newbyteorder("="))
     e = far_exponent(image)
     if e:  # estimate on the image scaled near 1 by a power of two (exact), scale back
         return estimate_noise_model(np.ldexp(image, -e).astype(image.dtype),
