@@ -138,6 +138,7 @@ from .._shared.bm3d import (
     DCT,
     OPP,
     OPP_INV,
+    THRESHOLD_MARGIN,
     Profile,
     Whitener,
     channel_noise,
@@ -147,6 +148,8 @@ from .._shared.bm3d import (
     haar_inverse,
     hard_threshold,
     insert_best,
+    integer_levels,
+    integer_tau,
     kaiser_1d,
     kaiser_window,
     kept_variance,
@@ -569,9 +572,15 @@ def bm3d_planes(planes: np.ndarray, sigmas: np.ndarray, p: Profile, scale: float
     ys, xs = ref_positions(H, m1.step, oy), ref_positions(W, m1.step, ox)
     wh = None if match_r is None else Whitener(match_r, (H, W))
     match = planes[0] if wh is None else wh(planes[0], p.whiten_ht)
-    my, mx, mn = _match(match, m1, stage1_tau(p, norm, sig[0]), ys, xs)
+    tau1 = stage1_tau(p, norm, sig[0])
+    levels = integer_levels(match) if wh is None else None
+    if levels is not None:  # quantized data: exact distances (see integer_levels)
+        match, unit = levels
+        tau1 = integer_tau(tau1, unit)
+    thr = sh.thr if levels is None else sh.thr * THRESHOLD_MARGIN
+    my, mx, mn = _match(match, m1, tau1, ys, xs)
     wsum = np.empty(planes.shape, _F)  # both stages' weights
-    basic = _aggregate(ht_aggregate, (planes, my, mx, mn, p.ht.group, sh.thr, sh.rel_ht,
+    basic = _aggregate(ht_aggregate, (planes, my, mx, mn, p.ht.group, thr, sh.rel_ht,
                                       sh.inv_var, win), ys, m1.half_window, k1,
                        np.empty(planes.shape, _F), wsum)
     if p.rematch:

@@ -43,6 +43,7 @@ from .._shared.bm3d import (
     DCT,
     OPP,
     OPP_INV,
+    THRESHOLD_MARGIN,
     Profile,
     Whitener,
     block_ssd,
@@ -54,6 +55,8 @@ from .._shared.bm3d import (
     haar_inverse,
     hard_threshold,
     insert_best,
+    integer_levels,
+    integer_tau,
     inv2,
     kaiser_1d,
     kaiser_window,
@@ -388,11 +391,16 @@ def bm3d_planes_cuda(planes, sigmas: np.ndarray, p: Profile, scale: float,
     wh = None if match_r is None else Whitener(match_r, (H, W))
     match = planes[0] if wh is None else \
         cuda.to_device(wh(planes[0].copy_to_host(), p.whiten_ht))
-    my, mx, mn = _match(match, m1, stage1_tau(p, norm, sig[0]), ys, xs)
+    tau1 = stage1_tau(p, norm, sig[0])
+    levels = integer_levels(planes[0].copy_to_host()) if wh is None else None
+    if levels is not None:  # quantized data: exact distances (as the CPU's)
+        match, tau1 = cuda.to_device(levels[0]), integer_tau(tau1, levels[1])
+    thr = sh.thr if levels is None else sh.thr * THRESHOLD_MARGIN
+    my, mx, mn = _match(match, m1, tau1, ys, xs)
     num = cuda.to_device(np.zeros((C, H, W), _F))
     wsum = cuda.to_device(np.zeros((C, H, W), _F))
     _ht_kernel[(xs.size, ys.size), BLOCK2](planes, BIOR, my, mx, mn, p.ht.group,
-                                           cuda.to_device(sh.thr), cuda.to_device(sh.rel_ht),
+                                           cuda.to_device(thr), cuda.to_device(sh.rel_ht),
                                            inv_var, win, num, wsum)
     basic = _finish(num, wsum, k1, (C, H, W))
 

@@ -547,6 +547,60 @@ def stage_plan(p: Profile) -> tuple[Stage, Stage]:
     return one, one
 
 
+# Integer levels (integer_levels) put group coefficients exactly on the hard threshold
+# (a group's DC at 40.5 levels = 2.7 x 15 when sigma is 15 levels), which float rounding
+# would keep or drop differently at each scale of the data: there the threshold sits
+# just above lambda sigma. (Not elsewhere: on continuous data no coefficient sits on it,
+# and any shift moves which ones float rounding decides.)
+THRESHOLD_MARGIN = np.float32(1.0 + 2.0 ** -10)
+
+
+def integer_levels(plane: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """``(rint(plane / u) as float32, u)`` for a plane whose samples are all integer
+    multiples of one unit ``u`` (float data made from 8- or 16-bit integers, such as
+    ``img_as_float`` gives, or their opponent transform), else None.
+
+    Stage 1 matches on these integers (its threshold divided by ``u^2``): their
+    distances are exact, so equal blocks tie exactly and the tie goes to the offset,
+    whatever the data's scale. On the float samples themselves the ties of quantized data
+    are broken by float32 rounding, which differs between ``x`` and ``k x``: ``bm3d(255
+    x, 255 s)`` and ``255 bm3d(x, s)`` grouped differently (0.74 grey levels apart on a
+    64 x 64 crop). ``u`` is the smallest step between the distinct values of a sample of
+    the plane; a plane that is not on that grid (noise added in float, NaN filled, more
+    than 2^18 levels across its range, or most sampled values distinct) gives None and
+    is matched as it is."""
+    v = np.asarray(plane, np.float64)
+    if v.size < 2 or not np.isfinite(v).all():
+        return None
+    sample = v.ravel()[::max(1, v.size // 65536)]
+    levels = np.unique(sample)
+    if levels.size < 2 or levels.size > sample.size // 4:  # most samples distinct: floats
+        return None
+    u = float(np.diff(levels).min())
+    if (levels[-1] - levels[0]) / u > 2.0 ** 18:  # a grid of float rounding, not of levels
+        return None
+    r = np.rint(v / u)
+    if not np.abs(v / u - r).max() < 0.05 or not r.any():
+        return None
+    u = float((v * r).sum() / (r * r).sum())  # refined on every sample: the smallest
+    # step alone carries the float rounding of two samples (1e-5 of it at 1e4 / 255)
+    q = v / u
+    r = np.rint(q)
+    if not (np.abs(q - r).max() < 1e-3 and np.abs(r).max() < 2.0 ** 22):
+        return None
+    return r.astype(np.float32), u
+
+
+def integer_tau(tau: float, unit: float) -> float:
+    """Stage 1's threshold for :func:`integer_levels`' samples: ``tau / unit^2`` moved
+    half-way between the distances integer samples can have (multiples of 1/64), so a
+    distance that equals the threshold in exact arithmetic (as ``3 sigma^2`` often does
+    when sigma is a whole number of levels) is kept at every scale, not as rounding
+    decides."""
+    t = tau / (unit * unit)
+    return (math.floor(t * BLOCK2 + 0.5) + 0.5) / BLOCK2
+
+
 def stage1_tau(p: Profile, norm: float, sigma_match: float) -> float:
     """Stage 1's matching threshold in the data's units (``norm`` = (range / 255)^2).
 
