@@ -117,6 +117,15 @@ def combine(a: np.ndarray, b, op: str) -> np.ndarray:
     return a * b
 
 
+def separable_factors(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(u, v)`` with ``kernel == outer(u, v)`` (a row or column kernel, or rank 1), or
+    None."""
+    kh, kw = kernel.shape
+    if kh == 1 or kw == 1:
+        return (kernel[:, 0].copy(), np.ones(1)) if kw == 1 else (np.ones(1), kernel[0].copy())
+    return rank1_factors(kernel)
+
+
 def correlate2d(planes: np.ndarray, kernel: np.ndarray, mode: str, cval: float,
                 before: tuple[int, int] | None = None) -> np.ndarray:
     """2-D correlation with SciPy's ``ndimage.correlate`` semantics (or ``valid``)."""
@@ -128,9 +137,7 @@ def correlate2d(planes: np.ndarray, kernel: np.ndarray, mode: str, cval: float,
         out = np.empty((P, H - kh + 1, W - kw + 1), planes.dtype)
         stencil.correlate_valid(planes, w, out)
         return out
-    factors = rank1_factors(kernel) if kh > 1 and kw > 1 else None
-    if kh == 1 or kw == 1:
-        factors = (kernel[:, 0].copy(), np.ones(1)) if kw == 1 else (np.ones(1), kernel[0].copy())
+    factors = separable_factors(kernel)
     if factors is not None:
         u, v = factors
         # The row pass sees, outside the image, what a column of cval became: cval*sum(u).

@@ -23,13 +23,21 @@ MODES = _validate.MODES
 
 # ----------------------------------------------------------------------------- filters
 def correlate(image, *, kernel, mode, cval, before):
-    """General kernels (not valid, not rank 1) run fused on the caller's layout; the
-    others through the plane engine (rank-1 kernels as two 1-D passes)."""
-    cancels = _validate.cancels(kernel)  # computed wide: fused, where the planes cost 5x
-    if mode != "valid" and (cancels or min(kernel.shape) > 1 and
-                            taps.rank1_factors(kernel) is None):
+    """General kernels (not valid, not rank 1) run fused on the caller's layout; so do
+    rank-1 kernels whose weights cancel, as two 1-D passes computed wide (the planes
+    would widen too, at about 5x the time); the others through the plane engine (rank-1
+    kernels as two 1-D passes)."""
+    cancels = _validate.cancels(kernel)
+    if mode != "valid":
         b = before if before is not None else (kernel.shape[0] // 2, kernel.shape[1] // 2)
-        return engine.fused_correlate2d(image, kernel, mode=mode, cval=cval, before=b)
+        factors = engine.separable_factors(kernel)
+        if factors is None:
+            return engine.fused_correlate2d(image, kernel, mode=mode, cval=cval, before=b)
+        if cancels:  # the row pass sees, outside the image, cval * sum(u) (as the planes')
+            u, v = factors
+            return engine.fused_two_pass(image, u, v, mode=mode, cval=cval,
+                                         cval_x=cval * float(np.sum(u)), before=b,
+                                         wide=True)
     return engine.apply(image, lambda p: engine.correlate2d(p, kernel, mode, cval, before),
                         plane_dtype="wide" if cancels else None)
 
