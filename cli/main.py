@@ -448,7 +448,8 @@ def noise(paths, recursive, glob, model, as_json):
             color = np.asarray(pic.color)
             m = imgops.estimate_noise_model(color, model.replace("-", "_"))
             white = float(imgops.estimate_noise(color))
-            default = _blind_bm3d(color)  # what `imgops denoise` assumes
+            # what `imgops denoise` assumes (the auto model is the one just estimated)
+            default = _blind_bm3d(color, model=m if model == "auto" else None)
             if not isinstance(default, float):  # Poisson-Gaussian: the Anscombe path
                 default = None
         except Exception as exc:  # any file's failure is reported, the rest go on

@@ -433,10 +433,19 @@ def _bm3d_poisson_gaussian(image, a: float, b: float, profile: str, backend: str
     return inverse(bm3d(forward(image), 1.0, profile=profile, backend=backend))
 
 
-def _blind_bm3d(image, backend: str = "auto"):
+def _white_sigma(image, backend: str) -> float:
+    """:func:`estimate_noise`'s value; where a float image holds NaN or infinity (for
+    which it says NaN), from the windows that avoid them (the denoisers keep those
+    samples)."""
+    return float(_dispatch.run("estimate_noise", image, backend, finite_only=True))
+
+
+def _blind_bm3d(image, backend: str = "auto", model=None):
     """The noise that :func:`denoise`'s default (``"bm3d"``, no sigma) assumes: a
     Poisson-Gaussian :class:`~imgops.NoiseModel`, or a white sigma as a float (0: none
-    measured, the image comes back unchanged). See :func:`denoise`."""
+    measured, the image comes back unchanged). ``model``: the image's
+    ``estimate_noise_model(image)`` (``model="auto"``) where the caller has it already.
+    See :func:`denoise`."""
     from ._noise import estimate_noise_model, far_exponent
 
     e = far_exponent(image)
@@ -448,14 +457,12 @@ def _blind_bm3d(image, backend: str = "auto"):
     if isinstance(image, np.ndarray) and image.ndim in (2, 3) and image.size \
             and _native_dtype(image) in (np.uint8, np.uint16, np.float32, np.float64) \
             and min(image.shape[:2]) >= 8:
-        model = estimate_noise_model(image)
+        model = estimate_noise_model(image) if model is None else model
         if model.kind == "poisson_gaussian" and model.a is not None and model.a > 0:
             return model
         camera = _camera_level(image, backend)
-    # estimate_noise's value; where a float image holds NaN or infinity (for which it
-    # says NaN), from the windows that avoid them (the denoisers keep those samples)
-    white = float(_dispatch.run("estimate_noise", image, backend, finite_only=True))
-    return max(white, camera)  # camera sRGB noise, which the white estimate misses
+    # camera sRGB noise, which the white estimate misses
+    return max(_white_sigma(image, backend), camera)
 
 
 def _camera_level(image: np.ndarray, backend: str) -> float:
@@ -695,10 +702,7 @@ def denoise(image: np.ndarray, method: str = "bm3d", **params) -> np.ndarray:
         return bm3d(image, backend=backend, **{"profile": "fast", **params})
     needs_sigma = method == "nl_means" and not {"h", "sigma"} <= params.keys() or \
         method == "bilateral" and "sigma_color" not in params
-    # estimate_noise's value; where a float image holds NaN or infinity (for which it
-    # says NaN), from the windows that avoid them (the denoisers keep those samples)
-    sig = _dispatch.run("estimate_noise", image, backend, finite_only=True) \
-        if needs_sigma else 0.0
+    sig = _white_sigma(image, backend) if needs_sigma else 0.0
     if needs_sigma and sig == 0.0:
         return _dispatch.run("copy", image, backend)
     if method == "nl_means":

@@ -579,8 +579,9 @@ def integer_levels(plane: np.ndarray) -> tuple[np.ndarray, float] | None:
     u = float(np.diff(levels).min())
     if (levels[-1] - levels[0]) / u > 2.0 ** 18:  # a grid of float rounding, not of levels
         return None
-    r = np.rint(v / u)
-    if not np.abs(v / u - r).max() < 0.05 or not r.any():
+    q = v / u
+    r = np.rint(q)
+    if not np.abs(q - r).max() < 0.05 or not r.any():
         return None
     u = float((v * r).sum() / (r * r).sum())  # refined on every sample: the smallest
     # step alone carries the float rounding of two samples (1e-5 of it at 1e4 / 255)
