@@ -48,13 +48,23 @@ Implementation
 
 Profiles
 --------
-``"normal"``: the papers' parameters: 8 x 8 blocks; reference step 3; 39 x 39 search
-window; up to 16 blocks per group in stage 1 and 32 in stage 2; ``lambda3d = 2.7``;
-``tau_match = 3000`` (stage 1) and ``400`` (stage 2), distances being ``|block
-difference|^2 / 64`` on the 0-255 scale; Kaiser window beta = 2. For ``sigma > 40``
-(0-255 scale) the papers' adjustments ``lambda3d = 2.8``, ``tau_match = 5000`` and
-``3500``. Departures, each measured against the ``bm3d`` package on 256 x 256 crops of
-photographs at sigma 15-60:
+``"normal"``: 8 x 8 blocks; reference step 3; 39 x 39 search window; up to 16 blocks
+per group in stage 1 and 32 in stage 2; ``tau_match = 3000`` (stage 1) and ``400``
+(stage 2), distances being ``|block difference|^2 / 64`` on the 0-255 scale, ``5000``
+and ``3500`` for ``sigma > 40`` (0-255 scale); Kaiser window beta = 2 (the papers'). For
+white noise, each group's 3-D coefficients get their exact noise variances (Makinen,
+Azzari, Foi, IEEE TIP 2020; ``imgops._shared.bm3d.overlap_variance``): a group's blocks
+overlap wherever the content is smooth, share pixels and so noise, and the group's mean
+then carries up to n times one block's noise variance, the differences of overlapping
+blocks less. The hard threshold is ``3.0`` times each coefficient's standard deviation
+and the Wiener shrinkage's noise variance 0.4 times its variance (the ``bm3d``
+package's white-noise values). Against the package on 126 crops of 64-256 pixels of 14
+photographs at sigma 15/25/40, 4 noise draws each (``benchmarks/bm3d_small.py``): mean
++0.015 dB, 2 cases below -0.1 (worst -0.11), where BM3D's single variance sigma^2 with
+``lambda3d = 2.7`` gave -0.066 dB, 26 cases below -0.1 and -0.49 at worst (smooth
+crops: cell, moon); over the groups' transforms the variances cost 25-40 % more time
+(512 x 512 photographs). Other departures from the papers, each measured against the
+package on 256 x 256 crops of photographs at sigma 15-60:
 
 * the blocks stay 8 x 8 for sigma > 40 (the paper's 12 x 12 / 11 x 11 are not used), and
   stage 1 matches on pixels rather than on coefficients prefiltered at ``lambda2d = 2``
@@ -62,28 +72,26 @@ photographs at sigma 15-60:
 * stage 1's ``tau_match`` is at least ``3 sigma^2`` (1.5 times the distance that noise
   alone puts between identical blocks): with 3000 the groups collapse near sigma 40
   (camera at sigma 40: -0.16 dB from the reference with 3000, -0.04 dB with the floor);
-* colour: the chroma channels' hard threshold is 1.1 times luminance's (about the
-  reference's 3.0 sigma; 1.25 over-smoothed chroma edges: up to -0.22 dB on the rocket
-  photograph, see ``imgops._shared.bm3d.CHROMA_LAMBDA``).
+* colour: the chroma channels keep their 2-D coefficients' variances and shrink at 0.8
+  sigma in the Wiener stage (``imgops._shared.bm3d.WIENER_CHROMA``: exact variances in
+  all three channels lost 0.1 dB on average on colour crops).
 
 ``"fast"``: reference step 5, 31 x 31 search window, 16 blocks per group in both
 stages, and stage 2 reuses stage 1's groups instead of matching again on the basic
-estimate. Chosen among the variants measured (steps 4-7, windows 13-39, groups 8-32,
-with and without stage-2 matching; 256 x 256 crops of camera, brick, astronaut, coffee
-and chelsea at sigma 15/25/40) as the quickest within 0.3 dB of the reference everywhere:
-mean -0.16 dB, worst -0.29 dB (brick, sigma 40); on full 512 x 512 photographs it
-takes a fifth (gray) to a quarter (colour) of the normal profile's time. Re-matching on
-the basic estimate with a small window was worse as well as slower; step 6 or a 25 x 25
-window lost 0.35-0.4 dB on the brick texture; step 4 cost 40 % more time. The Wiener
-stage shrinks with a noise level of 0.95 sigma up to sigma = 20 (0-255 scale), rising
-linearly to sigma at 35 and above: its groups, matched on the noisy image, are less
-alike than re-matched ones, and the full sigma over-smoothed photographs at low noise
-(camera, sigma 15: 32.03 / 31.82 dB at sigma 14 / 15). Measured on the crops above and
-the full photographs at sigma 15/25/40: up to +0.05 dB on photographs at true sigma and
-+0.07 dB for the blind default (camera at sigma 15, where the noise estimate reads 16),
--0.02 / -0.03 dB on the brick texture at sigma 15 / 25; the worst case stays -0.29 dB.
-Scaling the hard threshold instead (2.6 sigma) lost 0.1 dB on brick at sigma 40; the
-factor 0.95 at every sigma, 0.04 dB there.
+estimate; the same exact variances, its Wiener stage on gray images at 0.75 sigma
+(``WIENER_EXACT_FAST``). The geometry was chosen among the variants measured (steps
+4-7, windows 13-39, groups 8-32, with and without stage-2 matching; 256 x 256 crops of
+camera, brick, astronaut, coffee and chelsea at sigma 15/25/40) as the quickest within
+0.3 dB of the reference everywhere; on full 512 x 512 photographs it takes a fifth
+(gray) to a quarter (colour) of the normal profile's time. Re-matching on the basic
+estimate with a small window was worse as well as slower; step 6 or a 25 x 25 window
+lost 0.35-0.4 dB on the brick texture; step 4 cost 40 % more time. On the 126 crops:
+mean -0.060 dB, 4 cases below -0.3 (cell 64 sigma 15 -0.75, brick 64 sigma 40 -0.53).
+
+Noise that is not white (below) keeps BM3D's per-2-D-coefficient variances with the
+papers' ``lambda3d = 2.7`` (2.8 above sigma 40), the chroma channels' hard threshold 1.1
+times luminance's (``CHROMA_LAMBDA``), and the fast profile's Wiener stage at 0.95 sigma
+up to sigma = 20 (0-255 scale), rising linearly to sigma at 35.
 
 Colour: three channels are taken to the opponent colour space of CBM3D (``Y = (R + G +
 B) / 3``, ``U = (R - B) / 2``, ``V = (R - 2G + B) / 4``), each transformed channel's sigma
@@ -96,11 +104,9 @@ drivers' ``noise``, its covariance on the lags -16..16): each 2-D coefficient q 
 block transforms gets its own variance v_q (exact for stationary noise; see
 ``imgops._shared.bm3d``), so the kernels take per-coefficient hard thresholds
 ``lambda3d sqrt(v_q)`` and Wiener variances, and weight a group by ``1 / sum(v_q)`` over
-its kept coefficients (stage 1) or ``1 / sum(w_q^2 v_q)`` (stage 2); with white noise
-these are bitwise the scalar quantities (the counts of kept coefficients are exact in
-float32), and the per-column thresholds and counts cost nothing measurable (the
-aggregation kernels alone, astronaut 512 x 512, one thread, interleaved with the
-scalar kernels: stage 1 31-93 ms against 33-94, stage 2 49-131 against 47-133). Where
+its kept coefficients (stage 1) or ``1 / sum(w_q^2 v_q)`` (stage 2). The kernels hold
+one relative variance per 3-D coefficient (the groups' overlap variances for white
+noise, 1 otherwise), so one code path serves both. Where
 the matched channel's noise is correlated, stage 1 matches on it whitened by the noise's
 spectrum and the normal profile's stage 2 on the basic estimate partly whitened
 (``whiten``, ``correlated_params``).
@@ -134,14 +140,16 @@ from .._shared.bm3d import (
     BIOR,
     BLOCK,
     BLOCK2,
-    CHROMA_LAMBDA,
     DCT,
     OPP,
     OPP_INV,
+    TAB_BIOR,
+    TAB_DCT,
     THRESHOLD_MARGIN,
     Profile,
     Whitener,
     channel_noise,
+    colour_lambda,
     data_range_of,
     finite_max_abs,
     haar_forward,
@@ -153,6 +161,7 @@ from .._shared.bm3d import (
     kaiser_1d,
     kaiser_window,
     kept_variance,
+    overlap_variance,
     pow2_floor,
     profile_params,
     range_grid,
@@ -354,8 +363,8 @@ def match_pixels(img, ys, xs, hw, cap, max_ssd, my, mx, mn):
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def ht_aggregate(planes, my, mx, mn, limit, thr, rel, inv_var, win, starts, ends, num,
-                 wsum):
+def ht_aggregate(planes, my, mx, mn, limit, thr, rel, inv_var, exact, tab, win, starts,
+                 ends, num, wsum):
     """Stage 1: hard-threshold every group and aggregate its blocks.
 
     Groups are the first ``min(mn, limit)`` blocks of the matches ``(my, mx, mn)`` in
@@ -363,7 +372,9 @@ def ht_aggregate(planes, my, mx, mn, limit, thr, rel, inv_var, win, starts, ends
     sqrt(v_cq), the threshold of 2-D coefficient q (all 3-D coefficients of that 2-D
     frequency), v_cq = sigma_c^2 rel[c, q] its noise variance, inv_var[c] = 1 /
     sigma_c^2; a group's weight is ``1 / sum(v_q)`` over the coefficients kept (white
-    noise: ``1 / (sigma^2 N_kept)``).
+    noise: ``1 / (sigma^2 N_kept)``). ``exact``: each 3-D coefficient's variance is also
+    multiplied by its group's overlap factor (:func:`~imgops._shared.bm3d.overlap_variance`
+    with the covariance table ``tab``), computed once per group for all channels.
     Chunk k takes reference rows ``starts[k]:ends[k]`` and adds into ``num`` and
     ``wsum`` (C, H, W): ``num`` gets the weighted, windowed blocks, ``wsum`` each block's
     weight at its origin (:func:`spread_divide` makes the denominator of it). The chunks
@@ -375,13 +386,20 @@ def ht_aggregate(planes, my, mx, mn, limit, thr, rel, inv_var, win, starts, ends
     for k in prange(starts.size):
         g = np.empty((cap, BLOCK2), _F)
         kwin = np.empty(BLOCK2, _F)
-        cnt = np.empty(BLOCK2, np.int32)
+        kept = np.empty(BLOCK2, _F)
+        vr = np.empty((cap, BLOCK2), _F)
+        pacc = np.empty((cap, BLOCK2), _F)
+        ones = np.ones((cap, BLOCK2), _F)
         for iy in range(starts[k], ends[k]):
             for ix in range(nrx):
                 n = min(mn[iy, ix], limit)
                 gy = my[iy, ix]
                 gx = mx[iy, ix]
+                if exact:
+                    overlap_variance(gy, gx, n, tab, vr, pacc, 0, BLOCK2)
                 for c in range(C):
+                    # the chroma channels keep their 2-D coefficients' variances
+                    vc = vr if exact and c == 0 else ones
                     plane = planes[c]
                     # two blocks at once (n is a power of two; a lone block is paired
                     # with itself)
@@ -390,9 +408,9 @@ def ht_aggregate(planes, my, mx, mn, limit, thr, rel, inv_var, win, starts, ends
                         fwd2_pair(BIOR, plane, gy[i], gx[i], g[i], plane, gy[j], gx[j],
                                   g[j])
                     haar_forward(g, n, 0, BLOCK2)
-                    hard_threshold(g, n, 0, BLOCK2, thr[c], cnt)
+                    hard_threshold(g, n, 0, BLOCK2, thr[c], vc, kept)
                     haar_inverse(g, n, 0, BLOCK2)
-                    w = inv_var[c] / kept_variance(cnt, rel[c])
+                    w = inv_var[c] / kept_variance(kept, rel[c])
                     for q in range(BLOCK2):
                         kwin[q] = w * win[q]
                     nc = num[c]
@@ -406,14 +424,14 @@ def ht_aggregate(planes, my, mx, mn, limit, thr, rel, inv_var, win, starts, ends
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def wiener_aggregate(noisy, basic, my, mx, mn, limit, var, rel, inv_var, win, starts,
-                     ends, num, wsum):
+def wiener_aggregate(noisy, basic, my, mx, mn, limit, var, rel, inv_var, exact, tab, win,
+                     starts, ends, num, wsum):
     """Stage 2: collaborative Wiener filtering of the groups of ``noisy`` with the same
     groups of ``basic`` (the first stage's estimate) as the oracle, both in the 2-D DCT;
     otherwise as :func:`ht_aggregate`; var[c, q]: the shrinkage's noise variance of 2-D
     coefficient q (:func:`~imgops._shared.bm3d.wiener_var` times rel[c, q]), rel[c, q]
     its noise variance relative to sigma_c^2 (1 for white noise), inv_var[c] = 1 /
-    sigma_c^2; a group's weight is ``1 / sum(w^2 v_q)``."""
+    sigma_c^2; a group's weight is ``1 / sum(w^2 v_q)``; ``exact``, ``tab``: as there."""
     C = num.shape[0]
     cap = my.shape[2]
     nrx = my.shape[1]
@@ -422,19 +440,26 @@ def wiener_aggregate(noisy, basic, my, mx, mn, limit, var, rel, inv_var, win, st
         gb = np.empty((cap, BLOCK2), _F)
         kwin = np.empty(BLOCK2, _F)
         acc = np.empty(BLOCK2, _F)
+        vr = np.empty((cap, BLOCK2), _F)
+        pacc = np.empty((cap, BLOCK2), _F)
+        ones = np.ones((cap, BLOCK2), _F)
         for iy in range(starts[k], ends[k]):
             for ix in range(nrx):
                 n = min(mn[iy, ix], limit)
                 gy = my[iy, ix]
                 gx = mx[iy, ix]
+                if exact:
+                    overlap_variance(gy, gx, n, tab, vr, pacc, 0, BLOCK2)
                 for c in range(C):
+                    # the chroma channels keep their 2-D coefficients' variances
+                    vc = vr if exact and c == 0 else ones
                     zc = noisy[c]
                     bc = basic[c]
                     for i in range(n):  # both blocks at once, one per vector half
                         fwd2_pair(DCT, zc, gy[i], gx[i], gz[i], bc, gy[i], gx[i], gb[i])
                     haar_forward(gz, n, 0, BLOCK2)
                     haar_forward(gb, n, 0, BLOCK2)
-                    wiener_shrink(gb, gz, n, 0, BLOCK2, var[c], acc)
+                    wiener_shrink(gb, gz, n, 0, BLOCK2, var[c], vc, acc)
                     haar_inverse(gz, n, 0, BLOCK2)
                     w = inv_var[c] / wiener_variance(acc, rel[c])
                     for q in range(BLOCK2):
@@ -581,14 +606,16 @@ def bm3d_planes(planes: np.ndarray, sigmas: np.ndarray, p: Profile, scale: float
     my, mx, mn = _match(match, m1, tau1, ys, xs)
     wsum = np.empty(planes.shape, _F)  # both stages' weights
     basic = _aggregate(ht_aggregate, (planes, my, mx, mn, p.ht.group, thr, sh.rel_ht,
-                                      sh.inv_var, win), ys, m1.half_window, k1,
+                                      sh.inv_var, p.exact, TAB_BIOR, win), ys,
+                       m1.half_window, k1,
                        np.empty(planes.shape, _F), wsum)
     if p.rematch:
         ys, xs = ref_positions(H, m2.step, oy), ref_positions(W, m2.step, ox)
         match = basic[0] if wh is None else wh(basic[0], p.whiten_wiener)
         my, mx, mn = _match(match, m2, m2.tau * norm, ys, xs)
     return _aggregate(wiener_aggregate, (planes, basic, my, mx, mn, p.wiener.group,
-                                         sh.var_wiener, sh.rel_wiener, sh.inv_var, win),
+                                         sh.var_wiener, sh.rel_wiener, sh.inv_var, p.exact,
+                                         TAB_DCT, win),
                       ys, m2.half_window, k1, np.empty(planes.shape, _F), wsum)
 
 
@@ -702,7 +729,7 @@ def bm3d_hwc_range(image: np.ndarray, sigma: float, profile: str,
                                                           True)
         opp = np.empty(planes.shape, _F)
         mix3(OPP.astype(_F), planes, opp)
-        est = bm3d_planes(opp, sig, p, scale, CHROMA_LAMBDA, origin, rel_ht, rel_wiener,
+        est = bm3d_planes(opp, sig, p, scale, colour_lambda(p), origin, rel_ht, rel_wiener,
                           match)
         out = np.empty(est.shape, _F)
         mix3(OPP_INV.astype(_F), est, out)
@@ -748,9 +775,9 @@ def prime() -> None:
         mn = np.ones(shape[:2], np.int32)  # each reference matched to itself
         if wiener:
             kernel, args = wiener_aggregate, (planes, planes, my, mx, mn, p.wiener.group,
-                                              ones, ones, one, win)
+                                              ones, ones, one, p.exact, TAB_DCT, win)
         else:
             kernel, args = ht_aggregate, (planes, my, mx, mn, p.ht.group, ones, ones, one,
-                                          win)
+                                          p.exact, TAB_BIOR, win)
         _aggregate(kernel, args, ys, stage.half_window, k1, np.empty((1, H, W), _F),
                    np.empty((1, H, W), _F))

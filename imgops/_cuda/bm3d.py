@@ -39,15 +39,17 @@ from .._shared.bm3d import (
     BIOR,
     BLOCK,
     BLOCK2,
-    CHROMA_LAMBDA,
     DCT,
     OPP,
     OPP_INV,
+    TAB_BIOR,
+    TAB_DCT,
     THRESHOLD_MARGIN,
     Profile,
     Whitener,
     block_ssd,
     channel_noise,
+    colour_lambda,
     data_range_of,
     finite_max_abs,
     fwd2_at,
@@ -61,6 +63,7 @@ from .._shared.bm3d import (
     kaiser_1d,
     kaiser_window,
     kept_variance,
+    overlap_variance,
     pow2_floor,
     range_grid,
     ref_positions,
@@ -110,23 +113,28 @@ def _match_kernel(img, ys, xs, hw, cap, max_ssd, my, mx, mn):
 
 
 @cuda.jit
-def _ht_kernel(img, kind, my, mx, mn, limit, thr, rel, inv_var, win, num, wsum):
+def _ht_kernel(img, kind, my, mx, mn, limit, thr, rel, inv_var, exact, tab, win, num,
+               wsum):
     ix = cuda.blockIdx.x
     iy = cuda.blockIdx.y
     t = cuda.threadIdx.x
     g = cuda.shared.array((MAX_GROUP, BLOCK2), _F)
-    cnt = cuda.shared.array(BLOCK2, np.int32)
+    vr = cuda.shared.array((MAX_GROUP, BLOCK2), _F)
+    pacc = cuda.local.array((MAX_GROUP, 1), _F)  # this thread's column of the tree sums
+    kept = cuda.shared.array(BLOCK2, _F)
     blk = cuda.local.array(BLOCK2, _F)
     n = min(mn[iy, ix], limit)
     for c in range(img.shape[0]):
+        if c == 0 or (exact and c == 1):  # each thread its own column: no barrier
+            _group_variance(my[iy, ix], mx[iy, ix], n, exact and c == 0, tab, vr, pacc, t)
         if t < n:
             fwd2_at(kind, img[c], my[iy, ix, t], mx[iy, ix, t], g[t])
         cuda.syncthreads()
         haar_forward(g, n, t, t + 1)
-        hard_threshold(g, n, t, t + 1, thr[c], cnt)
+        hard_threshold(g, n, t, t + 1, thr[c], vr, kept)
         haar_inverse(g, n, t, t + 1)
         cuda.syncthreads()
-        w = inv_var[c] / kept_variance(cnt, rel[c])
+        w = inv_var[c] / kept_variance(kept, rel[c])
         if t < n:
             inv2(kind, g[t], blk)
             _scatter(blk, w, win, num, wsum, c, my[iy, ix, t], mx[iy, ix, t])
@@ -134,23 +142,27 @@ def _ht_kernel(img, kind, my, mx, mn, limit, thr, rel, inv_var, win, num, wsum):
 
 
 @cuda.jit
-def _wiener_kernel(z, b, my, mx, mn, limit, var, rel, inv_var, win, num, wsum):
+def _wiener_kernel(z, b, my, mx, mn, limit, var, rel, inv_var, exact, tab, win, num, wsum):
     ix = cuda.blockIdx.x
     iy = cuda.blockIdx.y
     t = cuda.threadIdx.x
     gz = cuda.shared.array((MAX_GROUP, BLOCK2), _F)
     gb = cuda.shared.array((MAX_GROUP, BLOCK2), _F)
+    vr = cuda.shared.array((MAX_GROUP, BLOCK2), _F)
+    pacc = cuda.local.array((MAX_GROUP, 1), _F)  # this thread's column of the tree sums
     acc = cuda.shared.array(BLOCK2, _F)
     blk = cuda.local.array(BLOCK2, _F)
     n = min(mn[iy, ix], limit)
     for c in range(z.shape[0]):
+        if c == 0 or (exact and c == 1):
+            _group_variance(my[iy, ix], mx[iy, ix], n, exact and c == 0, tab, vr, pacc, t)
         if t < n:
             fwd2_at(DCT, z[c], my[iy, ix, t], mx[iy, ix, t], gz[t])
             fwd2_at(DCT, b[c], my[iy, ix, t], mx[iy, ix, t], gb[t])
         cuda.syncthreads()
         haar_forward(gz, n, t, t + 1)
         haar_forward(gb, n, t, t + 1)
-        wiener_shrink(gb, gz, n, t, t + 1, var[c], acc)
+        wiener_shrink(gb, gz, n, t, t + 1, var[c], vr, acc)
         haar_inverse(gz, n, t, t + 1)
         cuda.syncthreads()
         w = inv_var[c] / wiener_variance(acc, rel[c])  # the CPU's order
@@ -158,6 +170,19 @@ def _wiener_kernel(z, b, my, mx, mn, limit, var, rel, inv_var, win, num, wsum):
             inv2(DCT, gz[t], blk)
             _scatter(blk, w, win, num, wsum, c, my[iy, ix, t], mx[iy, ix, t])
         cuda.syncthreads()
+
+
+@cuda.jit(device=True)
+def _group_variance(gy, gx, n, exact, tab, vr, acc, t):
+    """Column t of the group's relative variances ``vr[:n]``: its overlap variances
+    (``overlap_variance``) if ``exact``, else 1. Called for channel 0 (``exact``: the
+    profile's) and, with exact variances, again for channel 1 (``exact`` False): the
+    chroma channels keep their 2-D coefficients' variances, as on the CPU."""
+    if exact:
+        overlap_variance(gy, gx, n, tab, vr, acc, t, t + 1)
+    else:
+        for i in range(n):
+            vr[i, t] = _F(1.0)
 
 
 @cuda.jit(device=True)
@@ -401,7 +426,8 @@ def bm3d_planes_cuda(planes, sigmas: np.ndarray, p: Profile, scale: float,
     wsum = cuda.to_device(np.zeros((C, H, W), _F))
     _ht_kernel[(xs.size, ys.size), BLOCK2](planes, BIOR, my, mx, mn, p.ht.group,
                                            cuda.to_device(thr), cuda.to_device(sh.rel_ht),
-                                           inv_var, win, num, wsum)
+                                           inv_var, p.exact, cuda.to_device(TAB_BIOR), win,
+                                           num, wsum)
     basic = _finish(num, wsum, k1, (C, H, W))
 
     if p.rematch:
@@ -414,7 +440,8 @@ def bm3d_planes_cuda(planes, sigmas: np.ndarray, p: Profile, scale: float,
     _wiener_kernel[(xs.size, ys.size), BLOCK2](planes, basic, my, mx, mn, p.wiener.group,
                                                cuda.to_device(sh.var_wiener),
                                                cuda.to_device(sh.rel_wiener), inv_var,
-                                               win, num, wsum)
+                                               p.exact, cuda.to_device(TAB_DCT), win, num,
+                                               wsum)
     return _finish(num, wsum, k1, (C, H, W))
 
 
@@ -486,7 +513,7 @@ def bm3d_hwc_cuda_range(image_dev, sigma: float, profile: str, data_range: float
                                                             OPP, True)
         planes = cuda.device_array((3, ph, pw), _F)
         _to_planes[pgrid, pblock](src, cuda.to_device(OPP.astype(_F)), 0, planes)
-        est = bm3d_planes_cuda(planes, sig, p, scale, CHROMA_LAMBDA, origin, rel_ht,
+        est = bm3d_planes_cuda(planes, sig, p, scale, colour_lambda(p), origin, rel_ht,
                                rel_wiener, match_r)
         _from_planes[grid, block](est, cuda.to_device(OPP_INV.astype(_F)), 0, out)
     else:

@@ -250,58 +250,68 @@ def haar_inverse(g, n, k0, k1):
 
 
 @njit(inline="always", cache=True)
-def hard_threshold(g, n, k0, k1, thr, cnt):
-    """Zero the coefficients of ``g[:n, k0:k1]`` whose magnitude is at most their
-    column's threshold ``thr[k]``; ``cnt[k]`` gets how many stay nonzero down column k
-    (one counter per column: the CPU's inner loop stays vectorised)."""
+def hard_threshold(g, n, k0, k1, thr, vr, kept):
+    """Zero the coefficients ``g[i, k]`` (``i < n``, ``k0 <= k < k1``) whose magnitude is
+    at most ``thr[k] sqrt(vr[i, k])``: column k's threshold for a unit variance times the
+    coefficient's relative standard deviation (:func:`overlap_variance`; all 1 when the
+    group's variances are taken as the 2-D coefficients'), compared squared (no square
+    root per coefficient). ``kept[k]`` gets the sum of
+    ``vr[i, k]`` over the coefficients kept down column k (one accumulator per column:
+    the CPU's inner loop stays vectorised); with ``vr`` all 1 it counts them exactly."""
     for k in range(k0, k1):
-        cnt[k] = 0
+        kept[k] = _F(0.0)
     for i in range(n):
         r = g[i]
+        v2 = vr[i]
         for k in range(k0, k1):
             v = r[k]
-            keep = abs(v) > thr[k]
+            s = v2[k]
+            t = thr[k]
+            keep = v * v > (t * t) * s
             r[k] = v if keep else _F(0.0)
-            cnt[k] += 1 if keep else 0
+            kept[k] += s if keep else _F(0.0)
 
 
 @njit(inline="always", cache=True)
-def kept_variance(cnt, rel):
-    """``sum_q cnt[q] rel[q]`` over the 64 columns: the relative noise variance of the
+def kept_variance(kept, rel):
+    """``sum_q kept[q] rel[q]`` over the 64 columns: the relative noise variance of the
     coefficients a hard threshold kept (1 if none was), summed as eight running sums of
     the columns ``j, j + 8, ...`` added pairwise (:func:`pair_sum8`), in the same order
-    on both targets. For white noise (``rel`` all 1) it is the exact count of kept
-    coefficients, BM3D's ``N_nonzero``."""
+    on both targets. For white noise without overlap variances (``rel`` and the group's
+    ``vr`` all 1) it is the exact count of kept coefficients, BM3D's ``N_nonzero``."""
     a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = _F(0.0)
     for i in range(0, BLOCK2, BLOCK):
-        a0 += _F(cnt[i]) * rel[i]
-        a1 += _F(cnt[i + 1]) * rel[i + 1]
-        a2 += _F(cnt[i + 2]) * rel[i + 2]
-        a3 += _F(cnt[i + 3]) * rel[i + 3]
-        a4 += _F(cnt[i + 4]) * rel[i + 4]
-        a5 += _F(cnt[i + 5]) * rel[i + 5]
-        a6 += _F(cnt[i + 6]) * rel[i + 6]
-        a7 += _F(cnt[i + 7]) * rel[i + 7]
+        a0 += kept[i] * rel[i]
+        a1 += kept[i + 1] * rel[i + 1]
+        a2 += kept[i + 2] * rel[i + 2]
+        a3 += kept[i + 3] * rel[i + 3]
+        a4 += kept[i + 4] * rel[i + 4]
+        a5 += kept[i + 5] * rel[i + 5]
+        a6 += kept[i + 6] * rel[i + 6]
+        a7 += kept[i + 7] * rel[i + 7]
     s = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
     return s if s > _F(0.0) else _F(1.0)
 
 
 @njit(inline="always", cache=True)
-def wiener_shrink(gb, gz, n, k0, k1, var, acc):
-    """Collaborative Wiener filter: ``gz *= w`` with ``w = b^2 / (b^2 + var[k])`` from the
-    basic estimate's spectrum ``gb`` (same layout), ``var[k]`` column k's noise variance;
-    ``acc[k]`` gets the sum of ``w^2`` down column k (one accumulator per column: the
-    CPU's inner loop stays vectorised)."""
+def wiener_shrink(gb, gz, n, k0, k1, var, vr, acc):
+    """Collaborative Wiener filter: ``gz *= w`` with ``w = b^2 / (b^2 + var[k] vr[i, k])``
+    from the basic estimate's spectrum ``gb`` (same layout), ``var[k]`` column k's noise
+    variance and ``vr[i, k]`` the coefficient's relative variance (as in
+    :func:`hard_threshold`); ``acc[k]`` gets the sum of ``w^2 vr[i, k]`` down column k
+    (one accumulator per column: the CPU's inner loop stays vectorised)."""
     for k in range(k0, k1):
         acc[k] = _F(0.0)
     for i in range(n):
         rb = gb[i]
         rz = gz[i]
+        v2 = vr[i]
         for k in range(k0, k1):
             b2 = rb[k] * rb[k]
-            w = b2 / (b2 + var[k])
+            s = v2[k]
+            w = b2 / (b2 + var[k] * s)
             rz[k] = rz[k] * w
-            acc[k] += w * w
+            acc[k] += w * w * s
 
 
 @njit(inline="always", cache=True)
@@ -309,11 +319,78 @@ def wiener_variance(acc, rel):
     """``sum_q acc[q] rel[q]`` over the 64 columns in order, at least 1e-6: the relative
     noise variance left in a Wiener-filtered group (``acc`` from :func:`wiener_shrink`,
     ``rel[q]`` column q's variance relative to sigma^2, 1 for white noise, for which
-    the sum is ``sum w^2`` exactly)."""
+    the sum is ``sum w^2 vr`` exactly)."""
     s = _F(0.0)
     for q in range(BLOCK2):
         s += acc[q] * rel[q]
     return max(s, _F(1e-6))
+
+
+@njit(inline="always", cache=True)
+def overlap_variance(gy, gx, n, tab, vr, acc, k0, k1):
+    """``vr[i, k]`` (``i < n``, ``k0 <= k < k1``): the white noise variance of the group's
+    3-D coefficient (i along the Haar transform, k the 2-D coefficient) relative to
+    sigma^2, for the blocks at ``(gy[j], gx[j])``, ``j < n`` (Makinen, Azzari, Foi, IEEE
+    TIP 2020, here for white noise). Blocks that overlap share pixels, so their noise is
+    correlated: 2-D coefficient k of two blocks at offset (dy, dx) has the covariance
+    ``tab[|dy|, |dx|, k]`` (:data:`TAB_BIOR`, :data:`TAB_DCT`; 0 beyond 7). In a flat
+    area whose group gathers neighbouring blocks the group's mean carries up to ``n``
+    times the noise of one block, and differences of overlapping blocks less.
+
+    The rows of :func:`haar_forward` are a binary tree: the detail row ``r = base + h``
+    of the node I of blocks ``base .. base + 2h - 1`` takes their two halves L and R
+    with ``+-1 / sqrt(2 h)``, row 0 the mean of all n with ``1 / sqrt(n)``. With ``P(X)``
+    the sum of the covariances of the ordered pairs of distinct blocks in X and ``C(I)``
+    that of the pairs with one block in each half, the detail row's variance is ``1 +
+    (P(L) + P(R) - 2 C(I)) / (2 h)``, the mean's ``1 + P(all) / n``, and ``P(I) = P(L) +
+    P(R) + 2 C(I)``. So each overlapping pair adds its covariance once, to C of the node
+    where the two blocks part (held in that node's row of ``vr``), and the tree is then
+    summed bottom-up (``acc``, indexed ``[row, k - k0]``, keeps P). Floored at 1e-4.
+    Indexed in two dimensions throughout: row views of ``vr`` and ``tab`` in the loops
+    made it 1.8x slower on the CPU."""
+    zero = _F(0.0)
+    one = _F(1.0)
+    two = _F(2.0)
+    lo = _F(1e-4)
+    for i in range(n):
+        for k in range(k0, k1):
+            vr[i, k] = zero
+    for a in range(n):
+        ya = gy[a]
+        xa = gx[a]
+        for b in range(a + 1, n):
+            dy = abs(ya - gy[b])
+            dx = abs(xa - gx[b])
+            if dy < BLOCK and dx < BLOCK:
+                h = 1  # a and b part at the node of 2h blocks
+                while 2 * h <= (a ^ b):
+                    h *= 2
+                row = (a & ~(2 * h - 1)) + h
+                for k in range(k0, k1):
+                    vr[row, k] += tab[dy, dx, k]
+    h = 1
+    while h < n:
+        inv = one / _F(2 * h)
+        for base in range(0, n, 2 * h):
+            row = base + h
+            if h > 1:
+                left = base + h // 2  # the halves' rows
+                right = left + h
+                for k in range(k0, k1):
+                    c2 = two * vr[row, k]
+                    s = acc[left, k - k0] + acc[right, k - k0]
+                    acc[row, k - k0] = s + c2
+                    vr[row, k] = max(one + (s - c2) * inv, lo)
+            else:  # two single blocks
+                for k in range(k0, k1):
+                    c2 = two * vr[row, k]
+                    acc[row, k - k0] = c2
+                    vr[row, k] = max(one - c2 * inv, lo)
+        h *= 2
+    root = n // 2
+    inv = one / _F(n)
+    for k in range(k0, k1):
+        vr[0, k] = max(one + acc[root, k - k0] * inv, lo) if n > 1 else one
 
 
 @njit(inline="always", cache=True)
@@ -429,6 +506,30 @@ class Stage:
     tau: float  # matching threshold on |difference|^2 / 64, 0-255 scale
 
 
+# The white-noise parameters with exact variances (Profile.exact): the bm3d package's
+# (lambda3d 3.0, Wiener regularization mu^2 = 0.4: a noise level of sqrt(0.4) sigma in
+# the Wiener shrinkage) except in two places, each measured against the package on 126
+# crops of 64-256 pixels of 14 photographs at sigma 15/25/40 (uint8 noise,
+# benchmarks/bm3d_small.py) and on 256 x 256 crops with float noise:
+#
+# * the fast profile's Wiener stage on gray images (it reuses stage 1's groups, matched
+#   on the noisy image) shrinks at 0.75 sigma: on brick, sqrt(0.4) was 0.32 / 0.44 dB
+#   below the package at sigma 25 / 40, 0.75 0.17 / 0.28; on the gray crops 0.75 gave
+#   -0.065 dB on average (4 noise draws, 4 cases below -0.3), sqrt(0.4) -0.056 (7
+#   cases); lambda 2.8 / 3.2 or 0.85 sigma lost 0.01-0.03 dB more (one draw);
+# * CBM3D's chroma channels keep their 2-D coefficients' variances (group_variance) and
+#   shrink at 0.8 sigma (WIENER_CHROMA): with exact variances in all three channels the
+#   colour crops were -0.11 dB on average (lambda 3.0), with them in luminance alone
+#   -0.001 (uint8 noise) and -0.061 (float noise on 256 x 256 crops of five photographs,
+#   sigma 15/25/40; the previous parameters without exact variances: -0.023), with the
+#   chroma Wiener stage at 0.8 sigma +0.011 and -0.012 (1.0: +0.003 / +0.002, but
+#   -0.13 at worst; luminance's at 0.8: -0.094 / -0.091).
+LAMBDA_EXACT = 3.0
+WIENER_EXACT = math.sqrt(0.4)
+WIENER_EXACT_FAST = 0.75
+WIENER_CHROMA = 0.8
+
+
 @dataclass(frozen=True)
 class Profile:
     """Both stages' parameters."""
@@ -444,16 +545,35 @@ class Profile:
     # estimate; 0: not whitened)
     whiten_ht: float = 0.0
     whiten_wiener: float = 0.0
+    # white noise: the matched channel's (gray, or CBM3D's luminance) group coefficients
+    # get their exact variances, overlapping blocks sharing noise (overlap_variance);
+    # else, and in the chroma channels, every coefficient of a 2-D frequency has that
+    # frequency's variance
+    exact: bool = False
+    # CBM3D's chroma channels' Wiener noise level, in sigmas (0: wiener_sigma)
+    wiener_chroma: float = 0.0
 
 
-def profile_params(sigma255: float, profile: str) -> Profile:
+def profile_params(sigma255: float, profile: str, exact: bool = True,
+                   colour: bool = False) -> Profile:
     """The parameters of ``profile`` ("normal" or "fast") for a noise sigma on the 0-255
-    scale."""
+    scale; ``exact``: with the groups' exact white-noise variances
+    (:func:`overlap_variance`; white noise only), else with each 2-D coefficient's;
+    ``colour``: for CBM3D's three channels."""
     big = sigma255 > 40.0
     tau1, tau2, lam = (5000.0, 3500.0, 2.8) if big else (3000.0, 400.0, 2.7)
     if profile == "normal":
+        if exact:  # LAMBDA_EXACT, WIENER_EXACT, WIENER_CHROMA: see there
+            return Profile(Stage(3, 19, 16, tau1), Stage(3, 19, 32, tau2), LAMBDA_EXACT,
+                           wiener_sigma=WIENER_EXACT, exact=True,
+                           wiener_chroma=WIENER_CHROMA if colour else 0.0)
         return Profile(Stage(3, 19, 16, tau1), Stage(3, 19, 32, tau2), lam)
     if profile == "fast":
+        if exact:
+            return Profile(Stage(5, 15, 16, tau1), Stage(5, 15, 16, tau2), LAMBDA_EXACT,
+                           rematch=False,
+                           wiener_sigma=WIENER_EXACT if colour else WIENER_EXACT_FAST,
+                           exact=True, wiener_chroma=WIENER_CHROMA if colour else 0.0)
         # the Wiener stage at 0.95 sigma up to sigma 20, rising to sigma at 35 (measured:
         # its groups are stage 1's, matched on the noisy image; see imgops._cpu.bm3d)
         ws = 0.95 + 0.05 * min(max((sigma255 - 20.0) / 15.0, 0.0), 1.0)
@@ -499,8 +619,12 @@ def correlated_params(p: Profile, profile: str, colour: bool) -> Profile:
 
 def wiener_var(p: Profile, sig: np.ndarray) -> np.ndarray:
     """Each channel's noise variance in the Wiener shrinkage: ``(wiener_sigma *
-    sig[c])^2``, float32."""
-    s = np.asarray(sig, np.float64) * p.wiener_sigma
+    sig[c])^2``, float32; CBM3D's chroma channels (1 and 2 of three) at ``wiener_chroma``
+    sigmas where it is set."""
+    level = np.full(np.size(sig), p.wiener_sigma)
+    if level.size == 3 and p.wiener_chroma:
+        level[1:] = p.wiener_chroma
+    s = np.asarray(sig, np.float64) * level
     return (s * s).astype(np.float32)
 
 
@@ -738,16 +862,23 @@ def data_range_of(sample: np.ndarray, whole_max_abs) -> float:
 OPP = np.array([[1 / 3, 1 / 3, 1 / 3], [0.5, 0.0, -0.5], [0.25, -0.5, 0.25]])
 OPP_INV = np.linalg.inv(OPP)
 OPP_NORMS = np.sqrt((OPP ** 2).sum(axis=1))
-# Hard thresholds of the two chroma channels relative to luminance's: 1.1, so about 3.0
-# sigma_c (the bm3d package thresholds every channel at 3.0 sigma for white noise).
-# Measured against the package (uint8 noise unless said): 1.25 over-smoothed chroma edges
-# and dim colour on dark backgrounds (the full rocket photograph 427 x 640 at sigma 15 /
-# 25: -0.48 / -0.31 dB with 1.25, -0.26 / -0.16 with 1.1; hubble_deep_field -0.34 /
-# -0.17 and -0.24 / -0.13; rocket and hubble crops of 64-256 pixels +0.09 to +0.16 at
-# sigma 15), while on the full astronaut, coffee and chelsea photographs (float data,
-# sigma 15 / 25 / 40) 1.1 was within -0.02 to +0.06 dB of 1.25; 1.0 lost up to 0.08 dB
-# there (chelsea, astronaut).
+# Hard thresholds of the two chroma channels relative to luminance's without exact
+# variances (correlated noise): 1.1, so about 3.0 sigma_c (the bm3d package thresholds
+# every channel at 3.0 sigma for white noise). Measured against the package (uint8 noise
+# unless said): 1.25 over-smoothed chroma edges and dim colour on dark backgrounds (the
+# full rocket photograph 427 x 640 at sigma 15 / 25: -0.48 / -0.31 dB with 1.25, -0.26 /
+# -0.16 with 1.1; hubble_deep_field -0.34 / -0.17 and -0.24 / -0.13; rocket and hubble
+# crops of 64-256 pixels +0.09 to +0.16 at sigma 15), while on the full astronaut, coffee
+# and chelsea photographs (float data, sigma 15 / 25 / 40) 1.1 was within -0.02 to +0.06
+# dB of 1.25; 1.0 lost up to 0.08 dB there (chelsea, astronaut). With exact variances
+# every channel is thresholded at lambda3d (colour_lambda).
 CHROMA_LAMBDA = np.array([1.0, 1.1, 1.1])
+
+
+def colour_lambda(p: Profile) -> np.ndarray:
+    """The hard thresholds of CBM3D's three channels relative to ``p.lambda3d``."""
+    return np.ones(3) if p.exact else CHROMA_LAMBDA
+
 
 
 
@@ -803,6 +934,16 @@ def _lag_weights(rows: np.ndarray) -> np.ndarray:
 W_DCT = _lag_weights(DCT8)
 W_BIOR = _lag_weights(BIOR15)
 W_DCT_INV = np.linalg.inv(W_DCT)
+#: The 1-D transforms' autocorrelations ``ac[u, d] = sum_x t_u(x) t_u(x + d)`` (rows u,
+#: lags 0..7): white noise's covariance between coefficient ``(u, v)`` of two blocks at
+#: offset ``(dy, dx)`` is ``sigma^2 ac[u, |dy|] ac[v, |dx|]`` (:func:`overlap_variance`;
+#: stage 1 in the biorthogonal transform, stage 2 the DCT).
+AC_BIOR = W_BIOR / np.where(np.arange(BLOCK) > 0, 2.0, 1.0)
+AC_DCT = W_DCT / np.where(np.arange(BLOCK) > 0, 2.0, 1.0)
+#: ``tab[dy, dx, 8 u + v] = ac[u, dy] ac[v, dx]`` (float32, 8 x 8 x 64): the covariance,
+#: relative to sigma^2, of 2-D coefficient (u, v) of two blocks at offset (+-dy, +-dx).
+TAB_BIOR = np.einsum("ua,vb->abuv", AC_BIOR, AC_BIOR).reshape(BLOCK, BLOCK, BLOCK2).astype(_F)
+TAB_DCT = np.einsum("ua,vb->abuv", AC_DCT, AC_DCT).reshape(BLOCK, BLOCK, BLOCK2).astype(_F)
 #: DCT variances -> biorthogonal 1.5 variances of the same stationary noise, per axis:
 #: ``V_bior = DCT_TO_BIOR @ V_dct @ DCT_TO_BIOR.T`` (exact; see above).
 DCT_TO_BIOR = W_BIOR @ W_DCT_INV
@@ -999,11 +1140,15 @@ def channel_noise(noise, sigma: float, scale: float, profile: str, mix: np.ndarr
     the caller keeps it as it is."""
     if noise is None:
         norms = OPP_NORMS if colour else np.ones(1)
-        return (profile_params(sigma * scale, profile), (sigma * norms).astype(np.float32),
+        return (profile_params(sigma * scale, profile, colour=colour),
+                (sigma * norms).astype(np.float32),
                 None, None, None)
     sig, rel_ht, rel_wiener, r = mixed_noise(noise, mix)
     level = sigma if colour else float(sig[0])  # colour: the parameters of the input's
-    p = profile_params(level * scale, profile)  # noise, as for white noise
+    white = bool(np.all(rel_ht == 1.0) and np.all(rel_wiener == 1.0))  # noise
+    p = profile_params(level * scale, profile, exact=white, colour=colour)
+    if white:
+        rel_ht = rel_wiener = None
     match_r = None if is_white(r[0]) else r[0]
     if match_r is not None:
         p = correlated_params(p, profile, colour)
