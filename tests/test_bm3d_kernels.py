@@ -300,6 +300,11 @@ def test_overlap_variances_are_exact():
                 vk = np.empty((32, 64), np.float32)
                 shared.overlap_variance(gy, gx, n, tab, vk, col, k, k + 1)
                 assert np.array_equal(vk[:n, k], vr[:n, k])
+            # the CPU's vector enumeration of the pairs: bitwise the same
+            vc = np.empty((32, 64), np.float32)
+            scratch = [np.empty(m, np.int32) for m in (32, 32, 497, 497)]
+            cpu._overlap_variance(gy, gx, n, tab, vc, acc, *scratch)
+            assert np.array_equal(vc[:n], vr[:n])
 
 
 @pytest.mark.parametrize("args", [(0.0, "normal"), (-1.0, "fast"), (np.nan, "normal"),

@@ -143,11 +143,13 @@ from .._shared.bm3d import (
     DCT,
     OPP,
     OPP_INV,
+    PAIR_ROWS,
     TAB_BIOR,
     TAB_DCT,
     THRESHOLD_MARGIN,
     Profile,
     Whitener,
+    add_covariance,
     channel_noise,
     colour_lambda,
     data_range_of,
@@ -161,7 +163,7 @@ from .._shared.bm3d import (
     kaiser_1d,
     kaiser_window,
     kept_variance,
-    overlap_variance,
+    overlap_tree,
     pow2_floor,
     profile_params,
     range_grid,
@@ -362,6 +364,40 @@ def match_pixels(img, ys, xs, hw, cap, max_ssd, my, mx, mn):
                 mx[iy, ix, i] = xr + best_o[i] % side - hw
 
 
+@njit(inline="always", cache=True, error_model="numpy")
+def _overlap_variance(gy, gx, n, tab, vr, acc, ok, off, prow, poff):
+    """:func:`~imgops._shared.bm3d.overlap_variance` on all 64 columns, bitwise: the
+    overlapping pairs are listed first, without branches (each ``a``'s offsets and
+    tests over ``b`` as vector code, then a compaction), and added in the same order.
+    On 512 x 512 camera's groups, one thread: stage 1 27 -> 16 ms, stage 2 83 -> 50 ms
+    (its 32-block groups hold 148 overlapping pairs on average: testing the 496 pairs
+    one branch at a time mispredicted). ``ok``, ``off`` (32), ``prow``, ``poff`` (496):
+    int32 scratch."""
+    zero = _F(0.0)
+    for i in range(n):
+        for k in range(BLOCK2):
+            vr[i, k] = zero
+    m = 0
+    for a in range(n - 1):
+        ya = gy[a]
+        xa = gx[a]
+        for b in range(a + 1, n):
+            dy = abs(ya - gy[b])
+            dx = abs(xa - gx[b])
+            ok[b] = 1 if (dy < BLOCK) & (dx < BLOCK) else 0
+            off[b] = dy * BLOCK + dx
+        rows = PAIR_ROWS[a]
+        for b in range(a + 1, n):
+            prow[m] = rows[b]
+            poff[m] = off[b]
+            m += ok[b]
+    for i in range(m):
+        o = poff[i]
+        dy = o // BLOCK
+        add_covariance(vr, prow[i], tab, dy, o - dy * BLOCK, 0, BLOCK2)
+    overlap_tree(vr, acc, n, 0, BLOCK2)
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def ht_aggregate(planes, my, mx, mn, limit, thr, rel, inv_var, exact, tab, win, starts,
                  ends, num, wsum):
@@ -390,13 +426,17 @@ def ht_aggregate(planes, my, mx, mn, limit, thr, rel, inv_var, exact, tab, win, 
         vr = np.empty((cap, BLOCK2), _F)
         pacc = np.empty((cap, BLOCK2), _F)
         ones = np.ones((cap, BLOCK2), _F)
+        ok = np.empty(cap, np.int32)
+        off = np.empty(cap, np.int32)
+        prow = np.empty(cap * (cap - 1) // 2 + 1, np.int32)
+        poff = np.empty(cap * (cap - 1) // 2 + 1, np.int32)
         for iy in range(starts[k], ends[k]):
             for ix in range(nrx):
                 n = min(mn[iy, ix], limit)
                 gy = my[iy, ix]
                 gx = mx[iy, ix]
                 if exact:
-                    overlap_variance(gy, gx, n, tab, vr, pacc, 0, BLOCK2)
+                    _overlap_variance(gy, gx, n, tab, vr, pacc, ok, off, prow, poff)
                 for c in range(C):
                     # the chroma channels keep their 2-D coefficients' variances
                     vc = vr if exact and c == 0 else ones
@@ -443,13 +483,17 @@ def wiener_aggregate(noisy, basic, my, mx, mn, limit, var, rel, inv_var, exact, 
         vr = np.empty((cap, BLOCK2), _F)
         pacc = np.empty((cap, BLOCK2), _F)
         ones = np.ones((cap, BLOCK2), _F)
+        ok = np.empty(cap, np.int32)
+        off = np.empty(cap, np.int32)
+        prow = np.empty(cap * (cap - 1) // 2 + 1, np.int32)
+        poff = np.empty(cap * (cap - 1) // 2 + 1, np.int32)
         for iy in range(starts[k], ends[k]):
             for ix in range(nrx):
                 n = min(mn[iy, ix], limit)
                 gy = my[iy, ix]
                 gx = mx[iy, ix]
                 if exact:
-                    overlap_variance(gy, gx, n, tab, vr, pacc, 0, BLOCK2)
+                    _overlap_variance(gy, gx, n, tab, vr, pacc, ok, off, prow, poff)
                 for c in range(C):
                     # the chroma channels keep their 2-D coefficients' variances
                     vc = vr if exact and c == 0 else ones

@@ -326,6 +326,23 @@ def wiener_variance(acc, rel):
     return max(s, _F(1e-6))
 
 
+def _pair_rows() -> np.ndarray:
+    """``PAIR_ROWS[a, b]`` (a < b < 32): the row of :func:`haar_forward`'s output that
+    takes blocks a and b with opposite signs: the detail row ``base + h`` of the
+    smallest node ``base .. base + 2h - 1`` holding both."""
+    rows = np.zeros((32, 32), np.int32)
+    for a in range(32):
+        for b in range(a + 1, 32):
+            h = 1
+            while 2 * h <= (a ^ b):
+                h *= 2
+            rows[a, b] = (a & ~(2 * h - 1)) + h
+    return rows
+
+
+PAIR_ROWS = _pair_rows()
+
+
 @njit(inline="always", cache=True)
 def overlap_variance(gy, gx, n, tab, vr, acc, k0, k1):
     """``vr[i, k]`` (``i < n``, ``k0 <= k < k1``): the white noise variance of the group's
@@ -337,21 +354,11 @@ def overlap_variance(gy, gx, n, tab, vr, acc, k0, k1):
     area whose group gathers neighbouring blocks the group's mean carries up to ``n``
     times the noise of one block, and differences of overlapping blocks less.
 
-    The rows of :func:`haar_forward` are a binary tree: the detail row ``r = base + h``
-    of the node I of blocks ``base .. base + 2h - 1`` takes their two halves L and R
-    with ``+-1 / sqrt(2 h)``, row 0 the mean of all n with ``1 / sqrt(n)``. With ``P(X)``
-    the sum of the covariances of the ordered pairs of distinct blocks in X and ``C(I)``
-    that of the pairs with one block in each half, the detail row's variance is ``1 +
-    (P(L) + P(R) - 2 C(I)) / (2 h)``, the mean's ``1 + P(all) / n``, and ``P(I) = P(L) +
-    P(R) + 2 C(I)``. So each overlapping pair adds its covariance once, to C of the node
-    where the two blocks part (held in that node's row of ``vr``), and the tree is then
-    summed bottom-up (``acc``, indexed ``[row, k - k0]``, keeps P). Floored at 1e-4.
-    Indexed in two dimensions throughout: row views of ``vr`` and ``tab`` in the loops
-    made it 1.8x slower on the CPU."""
+    Each overlapping pair (a, b), in the order of a then b, adds its covariance to the
+    row ``PAIR_ROWS[a, b]`` (zeroed first), then :func:`overlap_tree` turns the rows into
+    variances. The CPU enumerates the pairs with vector code in that same order
+    (``imgops._cpu.bm3d``), bitwise these sums."""
     zero = _F(0.0)
-    one = _F(1.0)
-    two = _F(2.0)
-    lo = _F(1e-4)
     for i in range(n):
         for k in range(k0, k1):
             vr[i, k] = zero
@@ -362,12 +369,33 @@ def overlap_variance(gy, gx, n, tab, vr, acc, k0, k1):
             dy = abs(ya - gy[b])
             dx = abs(xa - gx[b])
             if dy < BLOCK and dx < BLOCK:
-                h = 1  # a and b part at the node of 2h blocks
-                while 2 * h <= (a ^ b):
-                    h *= 2
-                row = (a & ~(2 * h - 1)) + h
-                for k in range(k0, k1):
-                    vr[row, k] += tab[dy, dx, k]
+                add_covariance(vr, PAIR_ROWS[a, b], tab, dy, dx, k0, k1)
+    overlap_tree(vr, acc, n, k0, k1)
+
+
+@njit(inline="always", cache=True)
+def add_covariance(vr, row, tab, dy, dx, k0, k1):
+    """``vr[row, k] += tab[dy, dx, k]`` (two-dimensional indexing throughout: row views
+    of ``vr`` and ``tab`` in the loops made the CPU's pass 1.8x slower)."""
+    for k in range(k0, k1):
+        vr[row, k] += tab[dy, dx, k]
+
+
+@njit(inline="always", cache=True)
+def overlap_tree(vr, acc, n, k0, k1):
+    """The group's relative variances from the covariances that its overlapping pairs
+    added to ``vr`` (:func:`overlap_variance`). The rows of :func:`haar_forward` are a
+    binary tree: the detail row ``r = base + h`` of the node I of blocks ``base .. base +
+    2h - 1`` takes their two halves L and R with ``+-1 / sqrt(2 h)``, row 0 the mean of
+    all n with ``1 / sqrt(n)``. With ``P(X)`` the sum of the covariances of the ordered
+    pairs of distinct blocks in X and ``C(I)`` that of the pairs with one block in each
+    half (what row r holds, once per unordered pair), the detail row's variance is ``1 +
+    (P(L) + P(R) - 2 C(I)) / (2 h)``, the mean's ``1 + P(all) / n``, and ``P(I) = P(L) +
+    P(R) + 2 C(I)``: summed bottom-up, ``acc`` (indexed ``[row, k - k0]``) keeping P.
+    Floored at 1e-4."""
+    one = _F(1.0)
+    two = _F(2.0)
+    lo = _F(1e-4)
     h = 1
     while h < n:
         inv = one / _F(2 * h)
