@@ -189,7 +189,12 @@ def bm3d(image: np.ndarray, sigma, *, profile: str = "normal",
     images are denoised as CBM3D [2]_ (an opponent colour transform, blocks
     matched on luminance, the same groups filtering the chroma channels); other
     channel counts channel by channel. Written from the papers and the IPOL
-    description [3]_. Besides white noise, it takes noise that differs between
+    description [3]_. For white noise each group's 3-D coefficients are shrunk
+    against their exact noise variances [6]_: blocks that overlap share pixels and
+    so noise, and a group of neighbouring blocks (smooth content) has a mean noisier
+    than one block's and differences quieter; the hard threshold is 3.0 standard
+    deviations and the Wiener regularization 0.4 (the reference package's values).
+    Besides white noise, it takes noise that differs between
     channels, spatially correlated noise given by its power spectral density, or a
     :class:`imgops.NoiseModel` (see `sigma`).
 
@@ -237,7 +242,8 @@ def bm3d(image: np.ndarray, sigma, *, profile: str = "normal",
         For noise that is not white of one sigma, each coefficient ``q`` of the 8x8
         block transforms gets its own noise variance ``v_q`` (exact for stationary
         noise, computed on the host once per call: the biorthogonal transform's from
-        the DCT's for a ``NoiseModel``): hard thresholds ``2.7 sigma`` become
+        the DCT's for a ``NoiseModel``), with the papers' parameters: hard thresholds
+        ``2.7 sigma`` become
         ``lambda * sqrt(v_q)``, the first stage's aggregation weights ``1 / sum(v_q)``
         over the kept coefficients, the Wiener weights ``b**2 / (b**2 + v_q)``, the
         second stage's aggregation weights ``1 / sum(w_q**2 v_q)``. Correlated noise is
@@ -321,6 +327,9 @@ def bm3d(image: np.ndarray, sigma, *, profile: str = "normal",
     .. [5] M. Makitalo, A. Foi, "Optimal inversion of the generalized Anscombe
        transformation for Poisson-Gaussian noise", IEEE Trans. Image Process. 22(1),
        2013.
+    .. [6] Y. Makinen, L. Azzari, A. Foi, "Collaborative filtering of correlated
+       noise: exact transform-domain variance for improved shrinkage and
+       patch matching", IEEE Trans. Image Process. 29, 2020.
 
     Examples
     --------
