@@ -78,15 +78,16 @@ package on 256 x 256 crops of photographs at sigma 15-60:
 
 ``"fast"``: reference step 5, 31 x 31 search window, 16 blocks per group in both
 stages, and stage 2 reuses stage 1's groups instead of matching again on the basic
-estimate; the same exact variances, its Wiener stage on gray images at 0.75 sigma
-(``WIENER_EXACT_FAST``). The geometry was chosen among the variants measured (steps
-4-7, windows 13-39, groups 8-32, with and without stage-2 matching; 256 x 256 crops of
-camera, brick, astronaut, coffee and chelsea at sigma 15/25/40) as the quickest within
+estimate; the same exact variances, its Wiener stage on gray images at 0.65 sigma up
+to sigma 20, 0.75 from 35 (``fast_wiener``). The geometry was chosen among the
+variants measured (steps 4-7, windows 13-39, groups 8-32, with and without stage-2
+matching; 256 x 256 crops of camera, brick, astronaut, coffee and chelsea at sigma
+15/25/40) as the quickest within
 0.3 dB of the reference everywhere; on full 512 x 512 photographs it takes a fifth
 (gray) to a quarter (colour) of the normal profile's time. Re-matching on the basic
 estimate with a small window was worse as well as slower; step 6 or a 25 x 25 window
 lost 0.35-0.4 dB on the brick texture; step 4 cost 40 % more time. On the 126 crops:
-mean -0.060 dB, 4 cases below -0.3 (cell 64 sigma 15 -0.75, brick 64 sigma 40 -0.53).
+mean -0.058 dB, 4 cases below -0.3 (cell 64 sigma 15 -0.70, brick 64 sigma 40 -0.53).
 
 Noise that is not white (below) keeps BM3D's per-2-D-coefficient variances with the
 papers' ``lambda3d = 2.7`` (2.8 above sigma 40), the chroma channels' hard threshold 1.1

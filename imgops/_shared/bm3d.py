@@ -541,10 +541,13 @@ class Stage:
 # benchmarks/bm3d_small.py) and on 256 x 256 crops with float noise:
 #
 # * the fast profile's Wiener stage on gray images (it reuses stage 1's groups, matched
-#   on the noisy image) shrinks at 0.75 sigma: on brick, sqrt(0.4) was 0.32 / 0.44 dB
-#   below the package at sigma 25 / 40, 0.75 0.17 / 0.28; on the gray crops 0.75 gave
-#   -0.065 dB on average (4 noise draws, 4 cases below -0.3), sqrt(0.4) -0.056 (7
-#   cases); lambda 2.8 / 3.2 or 0.85 sigma lost 0.01-0.03 dB more (one draw);
+#   on the noisy image) shrinks at 0.65 sigma up to sigma 20, rising to 0.75 at 35
+#   (fast_wiener): on 256 x 256 brick, sqrt(0.4) was 0.32 / 0.44 dB below the package
+#   at sigma 25 / 40, 0.75 0.17 / 0.28; the full camera photograph at sigma 15, 0.75
+#   31.78 dB (blind 31.46), 0.65 31.91 (31.63), the previous parameters 31.87 (31.59);
+#   on the gray crops the schedule gave -0.061 dB on average (4 noise draws, 4 cases
+#   below -0.3), 0.75 -0.065, sqrt(0.4) -0.056 (7 cases); lambda 2.8 / 3.2 or 0.85
+#   sigma lost 0.01-0.03 dB more (one draw);
 # * CBM3D's chroma channels keep their 2-D coefficients' variances (group_variance) and
 #   shrink at 0.8 sigma (WIENER_CHROMA): with exact variances in all three channels the
 #   colour crops were -0.11 dB on average (lambda 3.0), with them in luminance alone
@@ -554,8 +557,13 @@ class Stage:
 #   -0.13 at worst; luminance's at 0.8: -0.094 / -0.091).
 LAMBDA_EXACT = 3.0
 WIENER_EXACT = math.sqrt(0.4)
-WIENER_EXACT_FAST = 0.75
 WIENER_CHROMA = 0.8
+
+
+def fast_wiener(sigma255: float) -> float:
+    """The fast profile's Wiener noise level on gray images with exact variances, in
+    sigmas: 0.65 up to sigma 20 (0-255 scale), rising linearly to 0.75 at 35."""
+    return 0.65 + 0.1 * min(max((sigma255 - 20.0) / 15.0, 0.0), 1.0)
 
 
 @dataclass(frozen=True)
@@ -600,7 +608,7 @@ def profile_params(sigma255: float, profile: str, exact: bool = True,
         if exact:
             return Profile(Stage(5, 15, 16, tau1), Stage(5, 15, 16, tau2), LAMBDA_EXACT,
                            rematch=False,
-                           wiener_sigma=WIENER_EXACT if colour else WIENER_EXACT_FAST,
+                           wiener_sigma=WIENER_EXACT if colour else fast_wiener(sigma255),
                            exact=True, wiener_chroma=WIENER_CHROMA if colour else 0.0)
         # the Wiener stage at 0.95 sigma up to sigma 20, rising to sigma at 35 (measured:
         # its groups are stage 1's, matched on the noisy image; see imgops._cpu.bm3d)
