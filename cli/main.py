@@ -170,7 +170,7 @@ def main():
 @click.option("--method", type=click.Choice(_choices("denoise")),
               default="bm3d", show_default=True, help="Denoising method.")
 @click.option("--profile", type=click.Choice(_choices("profile")),
-              help="bm3d profile (default fast; normal: the papers' parameters, slower).")
+              help="bm3d profile (default fast; normal: the full search, slower).")
 @click.option("--h", "h", type=float, callback=positive("--h"),
               help="nl-means cut-off (default 0.8 x estimated noise).")
 @click.option("--noise", type=float,

@@ -275,7 +275,7 @@ def bm3d(image: np.ndarray, sigma, *, profile: str = "normal",
         uint8 image is. ``R`` within 0.85-2x the true range changed the PSNR by 0.03
         dB or less (measured), except where sigma / R crosses the large-noise switch.
     profile : {"normal", "fast"}, optional
-        ``"normal"`` (default): the papers' parameters (reference step 3, 39x39
+        ``"normal"`` (default): the papers' block matching (reference step 3, 39x39
         search window, groups of up to 16 and 32 blocks). ``"fast"``: fewer
         reference blocks, a smaller search window and smaller groups, chosen for
         speed at a small loss of PSNR (listed in the documentation's benchmark page).
