@@ -120,13 +120,15 @@ def _ht_kernel(img, kind, my, mx, mn, limit, thr, rel, inv_var, exact, tab, win,
     t = cuda.threadIdx.x
     g = cuda.shared.array((MAX_GROUP, BLOCK2), _F)
     vr = cuda.shared.array((MAX_GROUP, BLOCK2), _F)
-    pacc = cuda.local.array((MAX_GROUP, 1), _F)  # this thread's column of the tree sums
     kept = cuda.shared.array(BLOCK2, _F)
     blk = cuda.local.array(BLOCK2, _F)
     n = min(mn[iy, ix], limit)
     for c in range(img.shape[0]):
-        if c == 0 or (exact and c == 1):  # each thread its own column: no barrier
-            _group_variance(my[iy, ix], mx[iy, ix], n, exact and c == 0, tab, vr, pacc, t)
+        if c == 0 or (exact and c == 1):
+            # each thread its own column of vr, and of g for the tree's sums (no local
+            # array), before g holds the group
+            _group_variance(my[iy, ix], mx[iy, ix], n, exact and c == 0, tab, vr, g, t)
+            cuda.syncthreads()
         if t < n:
             fwd2_at(kind, img[c], my[iy, ix, t], mx[iy, ix, t], g[t])
         cuda.syncthreads()
@@ -149,13 +151,13 @@ def _wiener_kernel(z, b, my, mx, mn, limit, var, rel, inv_var, exact, tab, win, 
     gz = cuda.shared.array((MAX_GROUP, BLOCK2), _F)
     gb = cuda.shared.array((MAX_GROUP, BLOCK2), _F)
     vr = cuda.shared.array((MAX_GROUP, BLOCK2), _F)
-    pacc = cuda.local.array((MAX_GROUP, 1), _F)  # this thread's column of the tree sums
     acc = cuda.shared.array(BLOCK2, _F)
     blk = cuda.local.array(BLOCK2, _F)
     n = min(mn[iy, ix], limit)
     for c in range(z.shape[0]):
-        if c == 0 or (exact and c == 1):
-            _group_variance(my[iy, ix], mx[iy, ix], n, exact and c == 0, tab, vr, pacc, t)
+        if c == 0 or (exact and c == 1):  # as in _ht_kernel, gz for the tree's sums
+            _group_variance(my[iy, ix], mx[iy, ix], n, exact and c == 0, tab, vr, gz, t)
+            cuda.syncthreads()
         if t < n:
             fwd2_at(DCT, z[c], my[iy, ix, t], mx[iy, ix, t], gz[t])
             fwd2_at(DCT, b[c], my[iy, ix, t], mx[iy, ix, t], gb[t])

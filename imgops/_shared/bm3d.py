@@ -391,7 +391,8 @@ def overlap_tree(vr, acc, n, k0, k1):
     pairs of distinct blocks in X and ``C(I)`` that of the pairs with one block in each
     half (what row r holds, once per unordered pair), the detail row's variance is ``1 +
     (P(L) + P(R) - 2 C(I)) / (2 h)``, the mean's ``1 + P(all) / n``, and ``P(I) = P(L) +
-    P(R) + 2 C(I)``: summed bottom-up, ``acc`` (indexed ``[row, k - k0]``) keeping P.
+    P(R) + 2 C(I)``: summed bottom-up, ``acc`` (rows like ``vr``'s, columns ``k0:k1``)
+    keeping P.
     Floored at 1e-4."""
     one = _F(1.0)
     two = _F(2.0)
@@ -406,19 +407,19 @@ def overlap_tree(vr, acc, n, k0, k1):
                 right = left + h
                 for k in range(k0, k1):
                     c2 = two * vr[row, k]
-                    s = acc[left, k - k0] + acc[right, k - k0]
-                    acc[row, k - k0] = s + c2
+                    s = acc[left, k] + acc[right, k]
+                    acc[row, k] = s + c2
                     vr[row, k] = max(one + (s - c2) * inv, lo)
             else:  # two single blocks
                 for k in range(k0, k1):
                     c2 = two * vr[row, k]
-                    acc[row, k - k0] = c2
+                    acc[row, k] = c2
                     vr[row, k] = max(one - c2 * inv, lo)
         h *= 2
     root = n // 2
     inv = one / _F(n)
     for k in range(k0, k1):
-        vr[0, k] = max(one + acc[root, k - k0] * inv, lo) if n > 1 else one
+        vr[0, k] = max(one + acc[root, k] * inv, lo) if n > 1 else one
 
 
 @njit(inline="always", cache=True)
