@@ -399,6 +399,17 @@ def _overlap_variance(gy, gx, n, tab, vr, acc, ok, off, prow, poff):
     overlap_tree(vr, acc, n, 0, BLOCK2)
 
 
+@njit(inline="always", cache=True, error_model="numpy")
+def _variance_scratch(cap):
+    """A thread's arrays for a group's variances, groups of up to ``cap`` blocks:
+    ``vr`` (the exact ones), ``pacc`` (the tree's sums), ``ones`` (the 2-D
+    coefficients' own, relative 1) and :func:`_overlap_variance`'s int32 scratch."""
+    pairs = cap * (cap - 1) // 2 + 1
+    return (np.empty((cap, BLOCK2), _F), np.empty((cap, BLOCK2), _F),
+            np.ones((cap, BLOCK2), _F), np.empty(cap, np.int32), np.empty(cap, np.int32),
+            np.empty(pairs, np.int32), np.empty(pairs, np.int32))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def ht_aggregate(planes, my, mx, mn, limit, thr, rel, inv_var, exact, tab, win, starts,
                  ends, num, wsum):
@@ -424,13 +435,7 @@ def ht_aggregate(planes, my, mx, mn, limit, thr, rel, inv_var, exact, tab, win, 
         g = np.empty((cap, BLOCK2), _F)
         kwin = np.empty(BLOCK2, _F)
         kept = np.empty(BLOCK2, _F)
-        vr = np.empty((cap, BLOCK2), _F)
-        pacc = np.empty((cap, BLOCK2), _F)
-        ones = np.ones((cap, BLOCK2), _F)
-        ok = np.empty(cap, np.int32)
-        off = np.empty(cap, np.int32)
-        prow = np.empty(cap * (cap - 1) // 2 + 1, np.int32)
-        poff = np.empty(cap * (cap - 1) // 2 + 1, np.int32)
+        vr, pacc, ones, ok, off, prow, poff = _variance_scratch(cap)
         for iy in range(starts[k], ends[k]):
             for ix in range(nrx):
                 n = min(mn[iy, ix], limit)
@@ -481,13 +486,7 @@ def wiener_aggregate(noisy, basic, my, mx, mn, limit, var, rel, inv_var, exact, 
         gb = np.empty((cap, BLOCK2), _F)
         kwin = np.empty(BLOCK2, _F)
         acc = np.empty(BLOCK2, _F)
-        vr = np.empty((cap, BLOCK2), _F)
-        pacc = np.empty((cap, BLOCK2), _F)
-        ones = np.ones((cap, BLOCK2), _F)
-        ok = np.empty(cap, np.int32)
-        off = np.empty(cap, np.int32)
-        prow = np.empty(cap * (cap - 1) // 2 + 1, np.int32)
-        poff = np.empty(cap * (cap - 1) // 2 + 1, np.int32)
+        vr, pacc, ones, ok, off, prow, poff = _variance_scratch(cap)
         for iy in range(starts[k], ends[k]):
             for ix in range(nrx):
                 n = min(mn[iy, ix], limit)
