@@ -262,6 +262,25 @@ def test_profile_parameters():
         shared.wiener_var(shared.profile_params(17.3, "normal", exact=False), sig), sig * sig)
 
 
+def test_integer_levels_finds_the_grid_of_quantized_data():
+    """Float data made of integer levels (q / 255 times any k, or the opponent luminance
+    computed from it in float32, whose levels each spread over values a few ulps apart)
+    is put back on its integer grid; continuous data is not."""
+    rng = np.random.default_rng(0)
+    q = rng.integers(0, 256, (96, 96, 3))
+    for k in (1 / 255, 1.0, 255.0, 4095.0):
+        x = (q / 255 * k).astype(np.float32)
+        # the opponent luminance: the channels' mean, in units of a third of a level
+        for plane, unit in ((x[..., 0], k / 255),
+                            (x @ shared.OPP[0].astype(np.float32), k / 255 / 3)):
+            r, u = shared.integer_levels(plane)
+            assert u == pytest.approx(unit, rel=1e-6), k
+            np.testing.assert_allclose(r * u, plane, rtol=1e-6)
+    sixteen = (30000 + rng.integers(0, 600, (64, 64))).astype(np.float32)  # offset
+    assert shared.integer_levels(sixteen)[1] == pytest.approx(1.0)
+    assert shared.integer_levels(rng.normal(0, 1, (64, 64)).astype(np.float32)) is None
+
+
 def test_overlap_variances_are_exact():
     """A group's 3-D coefficient variances under white noise of variance 1, against the
     variance computed directly: each coefficient is a linear form of the image's pixels

@@ -208,15 +208,20 @@ def test_bm3d_and_denoise_scale_with_quantized_float_data(dtype):
     pixels), and put group coefficients exactly on the hard threshold (2.7 x 15 levels).
     Stage 1 now matches on the integer levels and the threshold sits just above lambda
     sigma. Gray for both profiles and the blind default; colour for the fast profile
-    and the default (the normal profile's colour stage-2 matching still differs by
-    3.6e-5 of the range on a few groups: not covered)."""
+    and the default, on a 48 x 48 and a 184 x 184 crop (the normal profile's colour
+    stage-2 matching still differs by 3.6e-5 of the range on a few groups: not covered).
+    The opponent luminance of k x, computed in float32, spreads each level over values a
+    few ulps apart: their smallest step was taken for the unit, no grid was found, and
+    the 184 x 184 crop was 3e-3 of the range off at k = 4095 and 1 / 255."""
     rng = np.random.default_rng(1)
     eps = np.finfo(np.float32).eps
     gray = np.clip(skdata.camera()[200:264, 200:264] + rng.normal(0, 15, (64, 64)), 0, 255)
     colour = np.clip(skdata.astronaut()[200:248, 200:248] + rng.normal(0, 15, (48, 48, 3)),
                      0, 255)
+    large = np.clip(skdata.astronaut()[150:334, 150:334] + rng.normal(0, 15, (184, 184, 3)),
+                    0, 255)  # 184 x 184: FAST_SMALL_PIXELS or more
     cases = [(gray, p) for p in ("normal", "fast", "denoise")] + \
-        [(colour, p) for p in ("fast", "denoise")]
+        [(colour, "fast"), (large, "fast"), (colour, "denoise")]
     for img, p in cases:
         x = (np.rint(img) / 255).astype(dtype)
         span = float(np.ptp(x))

@@ -737,15 +737,29 @@ def integer_levels(plane: np.ndarray) -> tuple[np.ndarray, float] | None:
     levels = np.unique(sample)
     if levels.size < 2 or levels.size > sample.size // 4:  # most samples distinct: floats
         return None
-    u = float(np.diff(levels).min())
+    # values apart by float rounding alone are one level, not the unit: k x, or an
+    # opponent channel computed in float32 from integer levels, spreads each level over
+    # values a few ulps apart (16 ulps of the largest value: 2^-19 of it; a grid has at
+    # most 2^18 levels, below)
+    step = np.diff(levels)
+    gap = step > 2.0 ** -19 * np.abs(levels).max()
+    if not gap.any():
+        return None
+    # each gap between the levels' first values is a whole number of units: the unit
+    # measured over their whole span (one gap carries the rounding of two values)
+    d = np.diff(levels[np.r_[True, gap]])
+    n = np.rint(d / step[gap].min())
+    if not np.abs(d / step[gap].min() - n).max() < 0.25:
+        return None
+    u = float(d.sum() / n.sum())
     if (levels[-1] - levels[0]) / u > 2.0 ** 18:  # a grid of float rounding, not of levels
         return None
     q = v / u
     r = np.rint(q)
     if not np.abs(q - r).max() < 0.05 or not r.any():
         return None
-    u = float((v * r).sum() / (r * r).sum())  # refined on every sample: the smallest
-    # step alone carries the float rounding of two samples (1e-5 of it at 1e4 / 255)
+    u = float((v * r).sum() / (r * r).sum())  # refined on every sample: the gaps
+    # alone carry the float rounding of their ends (1e-5 of the unit at 1e4 / 255)
     q = v / u
     r = np.rint(q)
     if not (np.abs(q - r).max() < 1e-3 and np.abs(r).max() < 2.0 ** 22):
