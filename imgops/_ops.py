@@ -155,7 +155,8 @@ def _check_nl_means(image, h, patch_size=7, patch_distance=11, sigma=0.0):
 BM3D_PROFILES = ("fast", "normal")
 
 
-def _check_bm3d(image, sigma, profile="normal", origin=(0, 0), data_range=None):
+def _check_bm3d(image, sigma, profile="normal", origin=(0, 0), data_range=None,
+                extent=None):
     dt = v.native(image.dtype)
     if data_range is not None:  # not public: a Dask chunk gets the whole image's
         data_range = v.check_float(data_range, "data_range", low=0.0, low_open=True)
@@ -172,8 +173,10 @@ def _check_bm3d(image, sigma, profile="normal", origin=(0, 0), data_range=None):
             # (imgops._shared.bm3d.data_range_of), so that bm3d(k x, k sigma) = k bm3d(x,
             # sigma)
             "data_range": data_range,
-            # not public: a Dask chunk's place in the image, whose reference grid it uses
-            "origin": v.pair(origin, "origin", low=None)}
+            # not public: a Dask chunk's place in the image, whose reference grid it uses,
+            # and the image's (height, width), whose size picks the parameters
+            "origin": v.pair(origin, "origin", low=None),
+            "extent": None if extent is None else v.pair(extent, "extent", low=1)}
 
 
 _BM3D_SIGMA = ("sigma must be a real number, a sequence of one value per channel, a noise "
@@ -270,12 +273,13 @@ def _bm3d_level(acf: np.ndarray, channels: int) -> tuple[float, np.ndarray | Non
 
 
 def bm3d_chunk_arguments(image, sigma) -> dict:
-    """The hidden arguments a Dask image's chunks need for BM3D: for a float image,
-    ``{"data_range": R}``, R measured now on the whole image as the in-memory targets
-    measure it (the same sites and windows, in float32), so that every chunk scales its
-    thresholds alike; and for a PSD, ``{"sigma": BM3DNoise}`` holding its covariance on
-    the lags -16..16 (all that the chunks compute from, without the PSD in every task).
-    ``{}`` for other images, or no noise."""
+    """The hidden arguments a Dask image's chunks need for BM3D: ``{"extent": (H, W)}``,
+    the whole image's height and width (its size picks the parameters); for a float
+    image with noise, ``{"data_range": R}``, R measured now on the whole image as the
+    in-memory targets measure it (the same sites and windows, in float32), so that every
+    chunk scales its thresholds alike; and for a PSD, ``{"sigma": BM3DNoise}`` holding
+    its covariance on the lags -16..16 (all that the chunks compute from, without the
+    PSD in every task). ``{}`` for other images than Dask arrays."""
     da = sys.modules.get("dask.array")
     if da is None or not isinstance(image, da.Array):
         return {}
@@ -283,7 +287,7 @@ def bm3d_chunk_arguments(image, sigma) -> dict:
     if x.ndim != 4:
         return {}  # the checks will refuse it
     level, noise = bm3d_noise(sigma, int(x.shape[3]))
-    out = {}
+    out = {"extent": (int(x.shape[1]), int(x.shape[2]))}
     if noise is not None and np.ndim(sigma) >= 2:
         out["sigma"] = BM3DNoise(noise)
     if np.dtype(image.dtype).kind != "f" or not level > 0:

@@ -263,8 +263,10 @@ def test_bm3d_dask_chunks_share_the_measured_range():
     clean = skdata.camera()[100:180, 200:260].astype(np.float32) * np.float32(4095 / 255)
     x = (clean + rng.normal(0, 200, clean.shape)).astype(np.float32)
     d = da.from_array(x, chunks=(40, 33))
-    assert bm3d_chunk_arguments(d, 200.0) == {"data_range": measured_range(x[None, ..., None])}
-    assert bm3d_chunk_arguments(d, 0.0) == {} and bm3d_chunk_arguments(x, 200.0) == {}
+    assert bm3d_chunk_arguments(d, 200.0) == {"extent": (80, 60),
+                                              "data_range": measured_range(x[None, ..., None])}
+    assert bm3d_chunk_arguments(d, 0.0) == {"extent": (80, 60)}
+    assert bm3d_chunk_arguments(x, 200.0) == {}
     whole = imgops.bm3d(x, 200.0, profile="fast")
     got = imgops.bm3d(d, 200.0, profile="fast").compute()
     np.testing.assert_allclose(got, whole, rtol=0, atol=1e-3)
@@ -307,12 +309,13 @@ def test_bm3d_per_channel_sigma_and_white_psd_are_the_scalar_path():
 
 def test_bm3d_per_channel_sigma():
     """Unequal per-channel sigmas: channel by channel for other channel counts (each as
-    if alone); for colour the opponent channels get sum_c M[i, c]^2 sigma_c^2."""
+    if alone: uint8, whose nominal range is the dtype's; a float image's is measured on
+    all its channels); for colour the opponent channels get sum_c M[i, c]^2 sigma_c^2."""
     rng = np.random.default_rng(3)
     clean = skdata.astronaut()[150:214, 180:244].astype(np.float64)
     s = np.array([5.0, 15.0, 30.0])
     z = (clean + rng.normal(0, 1, clean.shape) * s).astype(np.float32)
-    two = np.ascontiguousarray(z[..., :2])
+    two = np.clip(np.rint(z[..., :2]), 0, 255).astype(np.uint8)
     got = imgops.bm3d(two, s[:2], profile="fast")
     for c in range(2):
         np.testing.assert_array_equal(got[..., c], imgops.bm3d(two[..., c], s[c],

@@ -740,7 +740,8 @@ def bm3d_hwc(image: np.ndarray, sigma: float, profile: str, noise=None) -> np.nd
 
 
 def bm3d_hwc_range(image: np.ndarray, sigma: float, profile: str,
-                   data_range: float, origin=(0, 0), noise=None) -> np.ndarray:
+                   data_range: float, origin=(0, 0), noise=None,
+                   extent=None) -> np.ndarray:
     """:func:`bm3d_hwc` for data whose nominal range is ``data_range`` (the public
     function's: the integer dtype's maximum, or :func:`measured_range` for float
     images): tau_match scales with its square, the large-noise switch with it.
@@ -748,7 +749,9 @@ def bm3d_hwc_range(image: np.ndarray, sigma: float, profile: str,
     reference grid is used. ``noise``: as :func:`bm3d_hwc`'s; the large-noise switch
     then reads the noise's level (:func:`~imgops._shared.bm3d.noise_level`: the root
     mean per-pixel variance over the channels for colour, each channel's own
-    otherwise), and a noiseless channel comes back as it is."""
+    otherwise), and a noiseless channel comes back as it is. ``extent``: the larger
+    image's (height, width), whose size picks the parameters (``profile_params``);
+    None: this image's."""
     image = np.ascontiguousarray(image, dtype=_F)
     if image.ndim != 3 or min(image.shape) < 1:
         raise ValueError(f"image must be (H, W, C) with H, W, C >= 1; got {image.shape}")
@@ -760,6 +763,7 @@ def bm3d_hwc_range(image: np.ndarray, sigma: float, profile: str,
     if not math.isfinite(data_range) or data_range <= 0:
         raise ValueError(f"data_range must be finite and > 0; got {data_range}")
     scale = 255.0 / data_range
+    pixels = math.prod(extent or (H, W))
     planes = image.transpose(2, 0, 1).copy()  # a copy always: the fill works in place
     bad = ~np.isfinite(planes)
     has_bad = bool(bad.any())
@@ -770,7 +774,7 @@ def bm3d_hwc_range(image: np.ndarray, sigma: float, profile: str,
         planes = np.pad(planes, ((0, 0), (0, ph - H), (0, pw - W)), mode="symmetric")
     if C == 3:
         p, sig, rel_ht, rel_wiener, match = channel_noise(noise, sigma, scale, profile, OPP,
-                                                          True)
+                                                          True, pixels)
         opp = np.empty(planes.shape, _F)
         mix3(OPP.astype(_F), planes, opp)
         est = bm3d_planes(opp, sig, p, scale, colour_lambda(p), origin, rel_ht, rel_wiener,
@@ -781,7 +785,7 @@ def bm3d_hwc_range(image: np.ndarray, sigma: float, profile: str,
         out = np.empty(planes.shape, _F)
         for c in range(C):
             p, sig, rel_ht, rel_wiener, match = channel_noise(
-                noise, sigma, scale, profile, np.eye(C)[c:c + 1], False)
+                noise, sigma, scale, profile, np.eye(C)[c:c + 1], False, pixels)
             if sig[0] == 0.0:  # a noiseless channel: as it is
                 out[c] = planes[c]
                 continue

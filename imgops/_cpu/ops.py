@@ -221,12 +221,14 @@ def nl_means(image, *, h, patch_size, patch_distance, sigma):
     return engine.apply(image, lambda p: _per_image(p, c, one))
 
 
-def bm3d(image, *, sigma, profile, data_range, origin=(0, 0), noise=None):
+def bm3d(image, *, sigma, profile, data_range, origin=(0, 0), noise=None,
+         extent=None):
     """Each image of a batch through the BM3D driver in float32 (H, W, C); sigma 0 gives
     the image back unchanged (a copy); ``data_range`` None (float images): measured on
     the whole batch (``kernels.measured_range``); ``origin``: the reference grid's (a
     chunk's place in a larger image); ``noise``: the noise's DCT-domain covariance when
-    it is not white of one sigma (``imgops._ops.bm3d_noise``)."""
+    it is not white of one sigma (``imgops._ops.bm3d_noise``); ``extent``: the larger
+    image's (height, width), whose size picks the parameters (None: each image's own)."""
     if sigma == 0.0:
         return copy(image)
     from . import bm3d as kernels  # the largest kernels: compiled only when used
@@ -237,7 +239,7 @@ def bm3d(image, *, sigma, profile, data_range, origin=(0, 0), noise=None):
     out = np.empty(v.shape, np.float32)
     for n in range(v.shape[0]):
         out[n] = kernels.bm3d_hwc_range(np.ascontiguousarray(v[n]), sigma, profile,
-                                        data_range, origin, noise)
+                                        data_range, origin, noise, extent)
     N, H, W, C = out.shape
     planes = np.ascontiguousarray(out.transpose(0, 3, 1, 2)).reshape(N * C, H, W)
     return engine.restore(planes, image, _validate.native(image.dtype))

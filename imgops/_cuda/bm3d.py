@@ -481,9 +481,9 @@ def bm3d_hwc_cuda(image_dev, sigma: float, profile: str, noise=None):
 
 
 def bm3d_hwc_cuda_range(image_dev, sigma: float, profile: str, data_range: float,
-                        origin=(0, 0), noise=None):
-    """:func:`bm3d_hwc_cuda` for data whose nominal range is ``data_range``; ``origin``
-    and ``noise`` as the CPU's ``bm3d_hwc_range``."""
+                        origin=(0, 0), noise=None, extent=None):
+    """:func:`bm3d_hwc_cuda` for data whose nominal range is ``data_range``; ``origin``,
+    ``noise`` and ``extent`` as the CPU's ``bm3d_hwc_range``."""
     if len(image_dev.shape) != 3 or min(image_dev.shape) < 1:
         raise ValueError(f"image must be (H, W, C) with H, W, C >= 1; got {image_dev.shape}")
     if np.dtype(image_dev.dtype) != np.float32:
@@ -498,6 +498,7 @@ def bm3d_hwc_cuda_range(image_dev, sigma: float, profile: str, data_range: float
     if not math.isfinite(data_range) or data_range <= 0:
         raise ValueError(f"data_range must be finite and > 0; got {data_range}")
     scale = 255.0 / data_range
+    pixels = math.prod(extent or (H, W))
     grid, block = _grid2(W, H)
     flag = cuda.to_device(np.zeros(1, np.int32))
     _flag_nonfinite[grid, block](image_dev, flag)
@@ -512,7 +513,7 @@ def bm3d_hwc_cuda_range(image_dev, sigma: float, profile: str, data_range: float
     out = cuda.device_array((H, W, C), _F)
     if C == 3:
         p, sig, rel_ht, rel_wiener, match_r = channel_noise(noise, sigma, scale, profile,
-                                                            OPP, True)
+                                                            OPP, True, pixels)
         planes = cuda.device_array((3, ph, pw), _F)
         _to_planes[pgrid, pblock](src, cuda.to_device(OPP.astype(_F)), 0, planes)
         est = bm3d_planes_cuda(planes, sig, p, scale, colour_lambda(p), origin, rel_ht,
@@ -524,7 +525,7 @@ def bm3d_hwc_cuda_range(image_dev, sigma: float, profile: str, data_range: float
             planes = cuda.device_array((1, ph, pw), _F)
             _to_planes[pgrid, pblock](src, one, c, planes)
             p, sig, rel_ht, rel_wiener, match_r = channel_noise(
-                noise, sigma, scale, profile, np.eye(C)[c:c + 1], False)
+                noise, sigma, scale, profile, np.eye(C)[c:c + 1], False, pixels)
             if sig[0] == 0.0:  # a noiseless channel: as it is (the fill's values
                 est = planes  # where it was not finite, restored below)
                 _from_planes[grid, block](est, one, c, out)

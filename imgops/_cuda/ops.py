@@ -146,11 +146,13 @@ def nl_means(image, *, h, patch_size, patch_distance, sigma):
     return engine.apply(image, body)
 
 
-def bm3d(image, *, sigma, profile, data_range, origin=(0, 0), noise=None):
+def bm3d(image, *, sigma, profile, data_range, origin=(0, 0), noise=None,
+         extent=None):
     """Each image of a batch through the CUDA BM3D driver on float32 (H, W, C) device
     arrays (the layout kernels move planes to channels-last and back); ``data_range``
     None (float images): measured on the whole batch as the CPU does; ``origin``: the
-    reference grid's (a chunk's place in a larger image); ``noise``: as the CPU's."""
+    reference grid's (a chunk's place in a larger image); ``noise``, ``extent``: as the
+    CPU's."""
     if sigma == 0.0:
         return copy(image)
     from . import bm3d as kernels  # the largest kernels: compiled only when used
@@ -168,7 +170,7 @@ def bm3d(image, *, sigma, profile, data_range, origin=(0, 0), noise=None):
         runtime.launch(k.scatter, (W, H, P), planes, hwc, zero, zero, False)
         for i in range(n):
             hwc[i].copy_to_device(kernels.bm3d_hwc_cuda_range(hwc[i], sigma, profile,
-                                                              rng, origin, noise))
+                                                              rng, origin, noise, extent))
         out = runtime.empty(planes.shape, np.float32)
         runtime.launch(k.gather, (W, H, P), hwc, out)
         return out
