@@ -365,7 +365,7 @@ def match_pixels(img, ys, xs, hw, cap, max_ssd, my, mx, mn):
                 mx[iy, ix, i] = xr + best_o[i] % side - hw
 
 
-@njit(inline="always", cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _overlap_variance(gy, gx, n, tab, vr, acc, ok, off, prow, poff):
     """:func:`~imgops._shared.bm3d.overlap_variance` on all 64 columns, bitwise: the
     overlapping pairs are listed first, without branches (each ``a``'s offsets and
