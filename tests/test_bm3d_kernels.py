@@ -634,22 +634,28 @@ def test_selection_against_a_plain_sort_flat_areas_and_huge_sigma():
 PRIME_CHECK = r"""
 import numpy as np
 import imgops
-from imgops._cpu import bm3d as cpu
+from imgops._cpu import bm3d as cpu, layout
 names = ("ht_aggregate", "wiener_aggregate", "spread_divide")
 cpu.prime()
 primed = {n: set(getattr(cpu, n).signatures) for n in names}
+primed["scatter"] = set(layout.scatter.signatures)
 assert all(primed.values()), primed
 rng = np.random.default_rng(0)
 imgops.bm3d((rng.random((20, 20)) * 255).astype(np.uint8), 20.0, profile="fast")
+imgops.bm3d((rng.random((20, 20, 3)) * 65535).astype(np.uint16), 900.0, profile="fast")
+imgops.bm3d((rng.random((20, 20, 4)) * 255).astype(np.uint8), 20.0, profile="fast")
 imgops.bm3d(rng.random((20, 21, 3)).astype(np.float32), 0.1, profile="normal")
 extra = {n: set(getattr(cpu, n).signatures) - primed[n] for n in names}
+extra["scatter"] = {s for s in layout.scatter.signatures if s not in primed["scatter"]
+                    and "float" not in str(s[1])}  # to float results: not primed
 assert not any(extra.values()), extra
 """
 
 
 def test_prime_compiles_the_signatures_a_call_needs(tmp_path):
     """``prime`` (what the command line's helper process runs on a cold cache) must
-    compile exactly the aggregation kernels' signatures that real calls use, or the
+    compile exactly the aggregation kernels' signatures that real calls use (and the
+    layout's scatter to uint8 and uint16 results), or the
     cold run compiles them again. A fresh process, so that nothing was compiled
     before (the kernels load from the test run's cache)."""
     import subprocess

@@ -799,12 +799,13 @@ def bm3d_hwc_range(image: np.ndarray, sigma: float, profile: str,
 
 
 def prime() -> None:
-    """Compile (or load) the aggregation kernels, Wiener stage first, on a tiny image with
-    the driver's own argument types, without running block matching or the column
-    transforms. A second process runs this while the first, cold, compiles those: the
-    first then loads these from Numba's cache instead of compiling them itself (the
-    command line does this on a cold cache; ``tests/test_bm3d_kernels.py`` checks that
-    the signatures are the ones a real call needs)."""
+    """Compile (or load) the aggregation kernels, Wiener stage first, and the layout's
+    scatter to 8- and 16-bit results, on a tiny image with the driver's own argument
+    types, without running block matching or the column transforms. A second process
+    runs this while the first, cold, compiles those: the first then loads these from
+    Numba's cache instead of compiling them itself (the command line does this on a cold
+    cache; ``tests/test_bm3d_kernels.py`` checks that the signatures are the ones a real
+    call needs)."""
     H = W = 2 * BLOCK
     p = profile_params(25.0, "fast")
     m1, m2 = stage_plan(p)
@@ -829,3 +830,9 @@ def prime() -> None:
                                           p.exact, TAB_BIOR, win)
         _aggregate(kernel, args, ys, stage.half_window, k1, np.empty((1, H, W), _F),
                    np.empty((1, H, W), _F))
+        if wiener:  # then the results of 8- and 16-bit images (the layout's scatter to
+            # them), which a cold run reaches after its last stage
+            from . import engine
+
+            for dt in (np.uint8, np.uint16):
+                engine.restore(planes, np.empty((H, W), dt), np.dtype(dt))
