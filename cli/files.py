@@ -168,6 +168,8 @@ def _read_pillow(path: Path, kind: str) -> Picture:
                                      "single images are supported")
             icc = im.info.get("icc_profile")
             meta = _dpi_meta(im.info.get("dpi"))  # read before any convert drops it
+            if kind == "png":
+                meta.update(_png_colour(path))
             if kind == "jpeg" and im.mode in ("L", "RGB") and \
                     (fast := _read_jpeg_turbo(path, im)) is not None:
                 pix, exif = fast
@@ -336,6 +338,33 @@ def check_tiff_samples(page, dtype: np.dtype) -> None:
                              "color): not supported")
 
 
+#: A PNG's colour chunks carried over to a PNG written from it (the pixels keep their
+#: encoding, so their meaning holds): gamma, primaries, sRGB intent, coding-independent
+#: code points (HDR). Not sBIT or tIME, which the output's pixels and time change.
+PNG_COLOUR = (b"gAMA", b"cHRM", b"sRGB", b"cICP")
+
+
+def _png_colour(path: Path) -> dict:
+    """``{"png_colour": [(type, data), ...]}``: the :data:`PNG_COLOUR` chunks of the PNG
+    at `path` as they are, in file order, read up to its first image data; ``{}`` for
+    none."""
+    import png
+
+    found = []
+    try:
+        with open(path, "rb") as fh:
+            reader = png.Reader(file=fh)
+            while True:
+                kind, data = reader.chunk(lenient=True)
+                if kind in (b"IDAT", b"IEND"):
+                    break
+                if kind in PNG_COLOUR:
+                    found.append((kind, bytes(data)))
+    except (png.Error, OSError, ValueError):
+        return {}  # Pillow decoded it: pixels matter more than these chunks
+    return {"png_colour": found} if found else {}
+
+
 def _dpi_meta(dpi) -> dict:
     """{"dpi": (x, y)} for a positive, finite resolution in pixels per inch, else {}."""
     try:
@@ -423,7 +452,7 @@ def encode(pic: Picture, kind: str, fileobj) -> None:
             import imagecodecs
 
             data = imagecodecs.png_encode(np.ascontiguousarray(pix), level=6)
-            if pic.icc or pic.exif or "dpi" in pic.meta:
+            if pic.icc or pic.exif or "dpi" in pic.meta or "png_colour" in pic.meta:
                 _png_with_meta(data, pic, fileobj)
             else:
                 fileobj.write(data)
@@ -457,19 +486,27 @@ def encode(pic: Picture, kind: str, fileobj) -> None:
         kw.update(lossless=True, exact=True)  # exact: keep the color under alpha 0
     elif kind == "png":
         kw.update(compress_level=6)
+        if pic.meta.get("png_colour"):
+            from PIL import PngImagePlugin
+
+            kw["pnginfo"] = info = PngImagePlugin.PngInfo()
+            for chunk in pic.meta["png_colour"]:  # Pillow writes these before the pixels
+                info.add(*chunk)  # (sRGB not next to an ICC profile, as the format asks)
     im.save(fileobj, format={"jpeg": "JPEG", "png": "PNG", "bmp": "BMP", "webp": "WEBP"}[kind],
             **kw)
 
 
 def _png_with_meta(data: bytes, pic: Picture, fileobj) -> None:
-    """Write the PNG ``data`` with ``pic``'s ICC profile (iCCP), resolution (pHYs) and
-    EXIF (eXIf) added after its header, as Pillow writes them for 8-bit PNG (imagecodecs
-    writes none of them); pypng re-frames the chunks."""
+    """Write the PNG ``data`` with ``pic``'s colour chunks (:data:`PNG_COLOUR`), ICC
+    profile (iCCP), resolution (pHYs) and EXIF (eXIf) added after its header, as Pillow
+    writes them for 8-bit PNG (imagecodecs writes none of them); pypng re-frames the
+    chunks."""
     import zlib
 
     import png
 
-    extra = []
+    extra = [c for c in pic.meta.get("png_colour", ())
+             if not (pic.icc and c[0] == b"sRGB")]  # sRGB or iCCP, as Pillow writes
     if pic.icc:
         extra.append((b"iCCP", b"ICC Profile\0\0" + zlib.compress(pic.icc)))
     if "dpi" in pic.meta:

@@ -323,6 +323,54 @@ def test_icc_and_dpi_carried_over_in_16_bit_png(tmp_path):
     np.testing.assert_array_equal(load(tmp_path / "o" / "s.png"), imgops.gaussian(a16, 1.0))
 
 
+def test_png_colour_chunks_carried_over(tmp_path):
+    """A PNG's gamma (gAMA), primaries (cHRM) and sRGB intent come out as they went in,
+    8- and 16-bit (they were dropped: a viewer then showed the output lighter or
+    darker than the input); sRGB is left out next to an ICC profile, as the format
+    asks."""
+    import png
+    from PIL import ImageCms, PngImagePlugin
+
+    gama = (45455).to_bytes(4, "big")
+    chrm = b"".join(v.to_bytes(4, "big") for v in (31270, 32900, 64000, 33000, 30000,
+                                                    60000, 15000, 6000))
+    src = tmp_path / "in"
+    src.mkdir()
+    info = PngImagePlugin.PngInfo()
+    info.add(b"gAMA", gama)
+    info.add(b"cHRM", chrm)
+    Image.fromarray(rgb(9, 11)).save(src / "g.png", pnginfo=info)
+    info = PngImagePlugin.PngInfo()
+    info.add(b"sRGB", b"\x01")
+    info.add(b"gAMA", gama)
+    Image.fromarray(rgb(9, 11)[..., 0]).save(src / "s.png", pnginfo=info)
+    chunks = list(png.Reader(bytes=imagecodecs.png_encode(
+        np.full((6, 7, 3), 40000, np.uint16))).chunks())
+    with open(src / "d.png", "wb") as f:
+        png.write_chunks(f, chunks[:1] + [(b"gAMA", gama), (b"sRGB", b"\x00")] + chunks[1:])
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    info = PngImagePlugin.PngInfo()
+    info.add(b"sRGB", b"\x00")
+    Image.fromarray(rgb(9, 11)).save(src / "i.png", pnginfo=info)
+    with open(src / "i16.png", "wb") as f:  # 16-bit with both an ICC profile and sRGB
+        png.write_chunks(f, chunks[:1] + [(b"sRGB", b"\x00"), (b"iCCP", b"p\0\0" +
+                                          __import__("zlib").compress(icc))] + chunks[1:])
+    assert invoke("blur", src, tmp_path / "o").exit_code == 0
+
+    def colour(path):
+        chunks = png.Reader(bytes=path.read_bytes()).chunks()
+        return {k: d for k, d in chunks if k in (b"gAMA", b"cHRM", b"sRGB", b"iCCP")}
+
+    assert colour(tmp_path / "o" / "g.png") == {b"gAMA": gama, b"cHRM": chrm}
+    assert colour(tmp_path / "o" / "s.png") == {b"gAMA": gama, b"sRGB": b"\x01"}
+    assert colour(tmp_path / "o" / "d.png") == {b"gAMA": gama, b"sRGB": b"\x00"}
+    assert colour(tmp_path / "o" / "i.png") == {b"sRGB": b"\x00"}
+    out = colour(tmp_path / "o" / "i16.png")
+    assert set(out) == {b"iCCP"}
+    with Image.open(tmp_path / "o" / "i16.png") as im:
+        assert im.info.get("icc_profile") == icc
+
+
 def test_exif_carried_over(tmp_path):
     """Camera make, date and the like survive in JPEG, PNG (8 and 16-bit) and WebP."""
     import png
