@@ -148,7 +148,8 @@ def _tiff_meta(path: Path) -> dict:
                 "tile": (int(page.tilelength), int(page.tilewidth)) if page.is_tiled
                 else None, "rows": int(page.rowsperstrip or page.shape[0]),
                 "extras": extras, "icc": bytes(icc.value) if icc is not None else None,
-                "resolution": files.tiff_resolution(page)}
+                "resolution": files.tiff_resolution(page),
+                "codec": files.tiff_codec(page, dtype)}
     if len(meta["shape"]) not in (2, 3):
         raise files.ImageFileError(f"unsupported TIFF layout {meta['shape']}")
     return meta
@@ -202,6 +203,7 @@ def read_lazy(job: BigJob) -> files.Picture:
     has_alpha = bool(meta["extras"]) and len(meta["shape"]) == 3
     extra = {"extrasamples": meta["extras"]} if meta["extras"] else {}
     extra.update(meta["resolution"])
+    extra.update(meta.get("codec", {}))
     return files.Picture(x, has_alpha=has_alpha, icc=meta["icc"], meta=extra)
 
 
@@ -270,8 +272,8 @@ def write_tiled_tiff(pic: files.Picture, tmp: Path) -> None:
         extras = [kept[0] if kept[0] in (1, 2) else 2]
     tifffile.imwrite(tmp, tiles(), shape=pix.shape, dtype=pix.dtype, tile=(TILE, TILE),
                      bigtiff=True, photometric="rgb" if color == 3 else "minisblack",
-                     extrasamples=extras, compression="zlib",
-                     planarconfig="contig" if pix.ndim == 3 else None, **kw)
+                     extrasamples=extras, planarconfig="contig" if pix.ndim == 3 else None,
+                     **kw, **files.tiff_codec_kw(pic.meta, pix.dtype))
 
 
 def process_one(job: BigJob, process) -> None:

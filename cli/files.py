@@ -319,9 +319,39 @@ def page_picture(page, path: Path) -> Picture:
         pix = np.iinfo(pix.dtype).max - pix
     pix = np.ascontiguousarray(pix, dtype=pix.dtype.newbyteorder("="))
     meta = tiff_resolution(page)
+    meta.update(tiff_codec(page, pix.dtype))
     if extras:
         meta["extrasamples"] = extras
     return Picture(pix, has_alpha=len(extras) > 0 and pix.ndim == 3, icc=icc, meta=meta)
+
+
+#: TIFF compressions a result is written with again when its input had them, all
+#: lossless: none, LZW, Deflate (both codes), PackBits, LZMA, Zstandard. Others become
+#: Deflate ("zlib"), as TIFFs from other formats do: lossy ones (JPEG, WebP, JPEG 2000:
+#: the result would lose more; tifffile writes JPEG RGB as YCbCr, which other readers
+#: may not take), CCITT and vendors' codecs.
+TIFF_CODECS = frozenset({1, 5, 8, 32773, 32946, 34925, 50000})
+
+
+def tiff_codec(page, dtype) -> dict:
+    """A TIFF page's compression as a Picture's meta, ``{"tiff_codec": (compression,
+    predictor, dtype)}`` (TIFF codes; ``dtype`` the decoded samples'), for
+    :func:`tiff_codec_kw`."""
+    return {"tiff_codec": (int(page.compression), int(page.predictor or 1),
+                           np.dtype(dtype).str)}
+
+
+def tiff_codec_kw(meta: dict, dtype) -> dict:
+    """``tifffile.imwrite``'s compression keywords for a result of samples ``dtype``: its
+    input's (:func:`tiff_codec`) where :data:`TIFF_CODECS` holds it, with its predictor
+    where the dtype is unchanged; otherwise Deflate (``"zlib"``)."""
+    code, predictor, before = meta.get("tiff_codec", (None, 1, None))
+    if code not in TIFF_CODECS:
+        return {"compression": "zlib"}
+    kw: dict = {} if code == 1 else {"compression": code}
+    if code != 1 and predictor > 1 and np.dtype(dtype) == np.dtype(before):
+        kw["predictor"] = predictor
+    return kw
 
 
 def check_tiff_samples(page, dtype: np.dtype) -> None:
@@ -441,9 +471,9 @@ def encode(pic: Picture, kind: str, fileobj) -> None:
         kw = {"iccprofile": pic.icc} if pic.icc else {}
         kw.update(tiff_resolution_kw(pic.meta))
         buf = io.BytesIO()  # tifffile wants a named file or a seekable buffer
+        kw.update(tiff_codec_kw(pic.meta, pix.dtype))  # the input's compression
         tifffile.imwrite(buf, pix, photometric=photometric, extrasamples=extras,
-                         compression="zlib", planarconfig="contig" if pix.ndim == 3 else None,
-                         **kw)
+                         planarconfig="contig" if pix.ndim == 3 else None, **kw)
         fileobj.write(buf.getbuffer())
         return
     if kind == "png" and pix.dtype != np.uint8:

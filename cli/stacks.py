@@ -34,9 +34,6 @@ from . import files
 # page tags carried over as they are (strings); ImageJ's private 50838/50839 are
 # re-encoded from their decoded value
 _CARRIED = {315: "Artist", 316: "HostComputer", 33432: "Copyright"}
-_LOSSY = {"JPEG", "JPEGXL", "JPEG2000", "WEBP", "JPEGXR", "LERC"}
-
-
 @dataclass
 class StackJob:
     src: Path
@@ -180,13 +177,7 @@ def _write_page(writer, page, out: files.Picture, byteorder: str, in_dtype) -> N
     if pix.ndim == 3 and pix.shape[-1] == 1 and "planarconfig" in kw:
         pix = pix[..., 0]
         del kw["planarconfig"]
-    codec = page.compression
-    if int(codec) != 1:
-        kw["compression"] = int(codec)
-        if codec.name in _LOSSY:
-            kw["compressionargs"] = {"level": files.JPEG_QUALITY}
-        elif int(page.predictor) > 1 and pix.dtype == in_dtype:
-            kw["predictor"] = int(page.predictor)
+    kw.update(files.tiff_codec_kw(files.tiff_codec(page, in_dtype), pix.dtype))
     if page.is_tiled:
         kw["tile"] = (int(page.tilelength), int(page.tilewidth))
     elif (h0, w0) == (h1, w1) and page.rowsperstrip:

@@ -228,3 +228,43 @@ def test_tiff_resolution_without_a_unit_is_kept_and_scaled(tmp_path):
             tags = tf.pages[0].tags
             assert int(tags["ResolutionUnit"].value) == 1
             assert (tags["XResolution"].value, tags["YResolution"].value) == want
+
+
+def test_single_tiff_keeps_its_compression(tmp_path):
+    """A one-page TIFF's result is compressed as its input was (it was always written
+    with Deflate: an uncompressed microscope TIFF came back compressed, an LZW one as
+    Deflate), the predictor kept where the samples' type is; lossy codecs (JPEG) and
+    TIFFs from other formats become Deflate. The same for the tiled path of large
+    images."""
+    rng = np.random.default_rng(4)
+    gray16 = rng.integers(0, 65536, (40, 50), dtype=np.uint16)
+    rgb8 = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    cases = {"none.tif": (gray16, {}), "lzw.tif": (gray16, {"compression": "lzw",
+                                                           "predictor": 2}),
+             "pack.tif": (rgb8, {"compression": "packbits"}),
+             "zstd.tif": (rgb8, {"compression": "zstd"}),
+             "deflate.tif": (gray16, {"compression": "zlib", "predictor": 2}),
+             "jpeg.tif": (rgb8[..., 0], {"compression": "jpeg"})}
+    src = tmp_path / "in"
+    src.mkdir()
+    for name, (a, kw) in cases.items():
+        tifffile.imwrite(src / name, a, photometric="rgb" if a.ndim == 3 else None, **kw)
+    Image.fromarray(rgb8).save(src / "from_png.png")
+    for tile_above in ("0", "1000"):  # in memory, and tiled (each above 1000 pixels)
+        out = tmp_path / f"out{tile_above}"
+        r = invoke("blur", "--tile-above", tile_above, src, out) if tile_above != "0" \
+            else invoke("blur", src, out)
+        assert r.exit_code == 0, r.output
+        for name in cases:
+            with tifffile.TiffFile(src / name) as tin, tifffile.TiffFile(out / name) as tout:
+                pin, pout = tin.pages[0], tout.pages[0]
+                want = (8, 1) if name == "jpeg.tif" else (pin.compression, pin.predictor)
+                assert (pout.compression, pout.predictor) == want, name
+                got = pout.asarray()
+            with tifffile.TiffFile(src / name) as tin:
+                want = imgops.gaussian(tin.pages[0].asarray(), 1.0)
+            np.testing.assert_array_equal(got, want, err_msg=name)
+    r = invoke("blur", "--format", "tiff", src / "from_png.png", tmp_path / "conv")
+    assert r.exit_code == 0, r.output
+    with tifffile.TiffFile(tmp_path / "conv" / "from_png.tif") as tf:
+        assert tf.pages[0].compression == 8  # Deflate (ADOBE_DEFLATE)
