@@ -796,6 +796,10 @@ PILOT_STRENGTH, PILOT_PASSES = 0.1, 3
 #: PILOT_AREA of its area (and PILOT_MAX_TILES tiles; at least one); images with a side
 #: below one tile are read whole.
 PILOT_TILE, PILOT_AREA, PILOT_MAX_TILES = 128, 0.25, 64
+#: The image size the pilot's BM3D takes its parameters for (BM3D's hidden ``extent``):
+#: a large one, so that small images keep the large-image parameters of the fast
+#: profile in their pilot (``imgops._shared.bm3d.FAST_SMALL_PIXELS``)
+PILOT_EXTENT = (1 << 12, 1 << 12)
 #: The blocks whose residual is read: each weighs exp(-m / ((FLAT_SLOPE * pilot
 #: sigma)**2 + q**2)), m its pilot's mean squared step between neighbours, q the
 #: pilot's rounding step (1 for integer images). Where the image's

@@ -486,7 +486,14 @@ def _camera_level(image: np.ndarray, backend: str) -> float:
     (`imgops._noise.residual_level`, ``CAMERA_RATIO``); 0 otherwise, and for images
     with non-finite samples or no contrast.
     """
-    from ._noise import CAMERA_RATIO, PILOT_PASSES, PILOT_STRENGTH, pilot_windows, residual_level
+    from ._noise import (
+        CAMERA_RATIO,
+        PILOT_EXTENT,
+        PILOT_PASSES,
+        PILOT_STRENGTH,
+        pilot_windows,
+        residual_level,
+    )
 
     if image.ndim != 3 or image.shape[2] != 3:
         return 0.0
@@ -501,9 +508,11 @@ def _camera_level(image: np.ndarray, backend: str) -> float:
     tiles = [image[rows, cols] for rows, cols in pilot_windows(image.shape)]
     step = 0.0 if image.dtype.kind == "f" else 1.0  # an integer pilot's rounding
     for _ in range(PILOT_PASSES):
-        # the tiles as parts of the image, whose size picks BM3D's parameters
+        # the tiles with the fast profile's parameters for large images (an extent past
+        # FAST_SMALL_PIXELS), whatever the image's size: the pilot only reads a level,
+        # and the small-image rule (2-3x its time) left the readings as they were
         pairs = [(t, _dispatch.run("bm3d", t, backend, sigma=strength, profile="fast",
-                                   extent=image.shape[:2])) for t in tiles]
+                                   extent=PILOT_EXTENT)) for t in tiles]
         r = residual_level(pairs, strength, step)
         if r.low == 0 or r.loose <= strength / 2:
             break
