@@ -41,7 +41,7 @@ def _choices(kind: str) -> list[str]:
 EDGE_METHODS = _choices("edges")
 # What the first run of the default denoise spends compiling on a 2-core machine
 # (benchmarks/cold_start.py), said before it starts.
-FIRST_COMPILE_S = 10
+FIRST_COMPILE_S = 13
 
 # Largest |response| of each edge filter to a step of height 1: dividing by it maps
 # the strongest possible edge to full scale at the input's bit depth.
