@@ -348,8 +348,10 @@ def tiff_codec_kw(meta: dict, dtype) -> dict:
     code, predictor, before = meta.get("tiff_codec", (None, 1, None))
     if code not in TIFF_CODECS:
         return {"compression": "zlib"}
-    kw: dict = {} if code == 1 else {"compression": code}
-    if code != 1 and predictor > 1 and np.dtype(dtype) == np.dtype(before):
+    if code == 1:  # uncompressed
+        return {}
+    kw: dict = {"compression": code}
+    if predictor > 1 and np.dtype(dtype) == np.dtype(before):
         kw["predictor"] = predictor
     return kw
 

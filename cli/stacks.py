@@ -34,6 +34,8 @@ from . import files
 # page tags carried over as they are (strings); ImageJ's private 50838/50839 are
 # re-encoded from their decoded value
 _CARRIED = {315: "Artist", 316: "HostComputer", 33432: "Copyright"}
+
+
 @dataclass
 class StackJob:
     src: Path

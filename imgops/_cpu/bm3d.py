@@ -60,11 +60,11 @@ blocks less. The hard threshold is ``3.0`` times each coefficient's standard dev
 and the Wiener shrinkage's noise variance 0.4 times its variance (the ``bm3d``
 package's white-noise values). Against the package on 126 crops of 64-256 pixels of 14
 photographs at sigma 15/25/40, 4 noise draws each (``benchmarks/bm3d_small.py``): mean
-+0.015 dB, 2 cases below -0.1 (worst -0.11), where BM3D's single variance sigma^2 with
-``lambda3d = 2.7`` gave -0.066 dB, 26 cases below -0.1 and -0.49 at worst (smooth
-crops: cell, moon); over the groups' transforms the variances cost 25-40 % more time
-(512 x 512 photographs). Other departures from the papers, each measured against the
-package on 256 x 256 crops of photographs at sigma 15-60:
++0.014 dB, 2 cases below -0.1 (worst -0.11; both -0.05 over 12 draws), where BM3D's
+single variance sigma^2 with ``lambda3d = 2.7`` gave -0.066 dB, 26 cases below -0.1 and
+-0.49 at worst (smooth crops: cell, moon); over the groups' transforms the variances cost
+25-40 % more time (512 x 512 photographs). Other departures from the papers, each
+measured against the package on 256 x 256 crops of photographs at sigma 15-60:
 
 * the blocks stay 8 x 8 for sigma > 40 (the paper's 12 x 12 / 11 x 11 are not used), and
   stage 1 matches on pixels rather than on coefficients prefiltered at ``lambda2d = 2``
@@ -86,8 +86,11 @@ matching; 256 x 256 crops of camera, brick, astronaut, coffee and chelsea at sig
 0.3 dB of the reference everywhere; on full 512 x 512 photographs it takes a fifth
 (gray) to a quarter (colour) of the normal profile's time. Re-matching on the basic
 estimate with a small window was worse as well as slower; step 6 or a 25 x 25 window
-lost 0.35-0.4 dB on the brick texture; step 4 cost 40 % more time. On the 126 crops:
-mean -0.058 dB, 4 cases below -0.3 (cell 64 sigma 15 -0.70, brick 64 sigma 40 -0.53).
+lost 0.35-0.4 dB on the brick texture; step 4 cost 40 % more time. With white noise on
+images of fewer than 32 768 pixels (``FAST_SMALL_PIXELS``, the whole image's size, not a
+chunk's) it steps by 3 and matches stage 2 again, as the normal profile: every 5 pixels
+a small image has few references (cell 64 at sigma 15 -0.70 dB, brick 64 at 40 -0.53).
+On the 126 crops: mean -0.042 dB, none below -0.3 (worst -0.29).
 
 Noise that is not white (below) keeps BM3D's per-2-D-coefficient variances with the
 papers' ``lambda3d = 2.7`` (2.8 above sigma 40), the chroma channels' hard threshold 1.1

@@ -945,7 +945,6 @@ def colour_lambda(p: Profile) -> np.ndarray:
 
 
 
-
 # ----------------------------------------------------------------------------- noise spectra
 # Correlated (coloured) noise, after Makitalo, Azzari, Foi et al., "Collaborative filtering
 # of correlated noise: exact transform-domain variance for improved shrinkage and patch
