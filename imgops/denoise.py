@@ -472,25 +472,32 @@ def _blind_bm3d(image, backend: str = "auto", model=None):
         model = estimate_noise_model(image) if model is None else model
         if model.kind == "poisson_gaussian" and model.a is not None and model.a > 0:
             return model
-        camera = _camera_level(image, backend)
+        camera = _camera_level(image, backend, model)
     # camera sRGB noise, which the white estimate misses
     return max(_white_sigma(image, backend), camera)
 
 
-def _camera_level(image: np.ndarray, backend: str) -> float:
+def _camera_level(image: np.ndarray, backend: str, model=None) -> float:
     """The white sigma for the noise of a camera sRGB image, or 0 if it shows none.
 
     For a 3-channel image: the level of the noise that BM3D fast at a strong sigma (the
     pilot; stronger if the noise proves strong) removes from the image's flat areas,
     when that noise is low-pass enough to be a camera's
     (`imgops._noise.residual_level`, ``CAMERA_RATIO``); 0 otherwise, and for images
-    with non-finite samples or no contrast.
+    with non-finite samples or no contrast. ``model``: the image's
+    ``estimate_noise_model(image)`` where the caller has it (``HEAVY_RATIO``).
     """
     from ._noise import (
         CAMERA_RATIO,
+        CHROMA_MIN,
+        HEAVY_CONFIRM,
+        HEAVY_RATIO,
         PILOT_EXTENT,
         PILOT_PASSES,
         PILOT_STRENGTH,
+        chroma_ratio,
+        estimate_noise_model,
+        luminance_level,
         pilot_windows,
         residual_level,
     )
@@ -507,6 +514,11 @@ def _camera_level(image: np.ndarray, backend: str) -> float:
         return 0.0
     tiles = [image[rows, cols] for rows, cols in pilot_windows(image.shape)]
     step = 0.0 if image.dtype.kind == "f" else 1.0  # an integer pilot's rounding
+    model = estimate_noise_model(image) if model is None else model
+    level = luminance_level(model)
+    heavy = model.kind == "correlated" and level > HEAVY_RATIO * strength \
+        and chroma_ratio(model) >= CHROMA_MIN
+    confirm = 0.0  # the least level that stands (HEAVY_CONFIRM)
     for _ in range(PILOT_PASSES):
         # the tiles with the fast profile's parameters for large images (an extent past
         # FAST_SMALL_PIXELS), whatever the image's size: the pilot only reads a level,
@@ -514,14 +526,20 @@ def _camera_level(image: np.ndarray, backend: str) -> float:
         pairs = [(t, _dispatch.run("bm3d", t, backend, sigma=strength, profile="fast",
                                    extent=PILOT_EXTENT)) for t in tiles]
         r = residual_level(pairs, strength, step)
+        if r.low == 0 and heavy:
+            # nothing flat, and the model reads noise well above the pilot's sigma:
+            # strong noise that the pilot could not flatten anywhere (the pipelines'
+            # strongest shot noise lost 4-8 dB to the white estimate); twice as strong
+            strength *= 2
+            confirm = HEAVY_CONFIRM * level
+            continue
         if r.low == 0 or r.loose <= strength / 2:
             break
         # a residual that is a large part of the pilot's sigma: the pilot was too weak
         # for this noise (it removes about what it is told); again, stronger. Not where
         # nothing is flat: a stronger pilot smooths more content (a cat's fur, tissue),
         # whose loss reads as low-pass noise (on the camera pipelines of the benchmarks,
-        # retrying there too lost 1 dB); very strong camera noise, which leaves nothing
-        # flat under the first pilot, keeps the white estimate
+        # retrying there too lost 1 dB) unless the model reads strong noise (above)
         strength = 2 * max(strength, r.loose)
     if r.ratio < CAMERA_RATIO or not r.low > 0:
         return 0.0
@@ -529,7 +547,7 @@ def _camera_level(image: np.ndarray, backend: str) -> float:
     # float rounding): the reading itself scales only to about 1e-5 (the pilot's
     # outputs do not scale exactly), and BM3D at sigmas that close may still differ
     q = round(64 * math.log2(r.low / strength)) / 64
-    return strength * 2.0 ** q
+    return strength * 2.0 ** q if strength * 2.0 ** q >= confirm else 0.0
 
 
 def estimate_noise(image: np.ndarray, *, backend: str = "auto") -> float:
@@ -616,10 +634,13 @@ def denoise(image: np.ndarray, method: str = "bm3d", **params) -> np.ndarray:
         about 1, most clean photographs 1.4-2.3), its level replaces ``s`` if larger.
         White noise, gray images and most clean photographs keep ``sigma = s``;
         smooth, noise-free colour images (a rendered logo, a retina) may read as
-        camera noise and be smoothed slightly, and very strong camera noise (which
-        leaves nothing flat to read) keeps ``s``. Under the estimated correlated
-        model itself, fine texture read as noise would be smoothed away (see the
-        documentation's benchmark page).
+        camera noise and be smoothed slightly. Camera noise too strong for the pilot
+        to leave anything flat is read by a stronger pilot where
+        :func:`estimate_noise_model` finds correlated noise well above the pilot's
+        sigma with colour blotches (a texture without noise varies mostly in
+        brightness) and the stronger pilot confirms its level; otherwise ``s`` stays.
+        Under the estimated correlated model itself, fine texture read as noise
+        would be smoothed away (see the documentation's benchmark page).
     - ``"nl_means"``: :func:`nl_means` with ``h = 0.8 * s``,
       ``sigma = s``, ``patch_size = 5``, ``patch_distance = 6`` (scikit-image's
       documented recipe [1]_).
