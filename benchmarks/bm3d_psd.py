@@ -4,6 +4,7 @@
     python benchmarks/bm3d_psd.py --sizes 128 --images camera brick --kernels gauss hline
     python benchmarks/bm3d_psd.py --ref-cache /tmp/psd_ref.json   # reuse the reference's runs
     python benchmarks/bm3d_psd.py --white-sweep --sizes 128 --images camera  # context
+    python benchmarks/bm3d_psd.py --blind --sizes 256   # the blind default against it
 
 Each case is the centre crop (``size x size``) of a scikit-image photograph and noise
 ``sigma * (w conv k)`` (``w`` white, unit variance, from ``np.random.default_rng(seed)``;
@@ -134,6 +135,10 @@ def main() -> None:
                          "other work on the machine")
     ap.add_argument("--white-sweep", action="store_true",
                     help="also the reference at its best single white sigma")
+    ap.add_argument("--blind", action="store_true",
+                    help="also the blind default (imgops.denoise, no noise given) and BM3D "
+                         "fast under estimate_noise_model, against the reference given "
+                         "the true PSD (the target: within 0.3 dB)")
     args = ap.parse_args()
 
     import imgops
@@ -152,6 +157,8 @@ def main() -> None:
             "diff | ref s | normal ms | fast ms | x normal | x fast |")
     if args.white_sweep:
         head += " ref best white dB (sigma) | PSD gain |"
+    if args.blind:
+        head += " blind default dB | diff | fast under the model dB | diff |"
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
     rows = []
@@ -191,6 +198,12 @@ def main() -> None:
                             cache[wkey] = {"psnr": best[0], "sigma": best[1]}
                         w = cache[wkey]
                         row += f" {w['psnr']:.2f} ({w['sigma']:.1f}) | {ref - w['psnr']:+.2f} |"
+                    if args.blind:
+                        got["blind"] = psnr(imgops.denoise(z), clean)
+                        got["model"] = psnr(imgops.bm3d(z, imgops.estimate_noise_model(z),
+                                                        profile="fast"), clean)
+                        row += (f" {got['blind']:.2f} | {got['blind'] - ref:+.2f} | "
+                                f"{got['model']:.2f} | {got['model'] - ref:+.2f} |")
                     rows.append((key, ref, got, tref, ms))
                     print(row, flush=True)
                     if args.ref_cache:
@@ -205,6 +218,13 @@ def main() -> None:
               f"0.1 dB, worst " + ", ".join(f"{x:+.2f} ({k})" for x, k in worst)
               + f"; time ratio min {ratio.min():.0f}x, median {np.median(ratio):.0f}x; "
               f"{len(d)} cases")
+    for p in ("blind", "model") if args.blind else ():
+        d = np.array([g[p] - r for _, r, g, _, _ in rows])
+        worst = sorted((g[p] - r, k) for k, r, g, _, _ in rows)[:3]
+        label = "blind default" if p == "blind" else "fast under the estimated model"
+        print(f"{label} - reference given the true PSD: mean {d.mean():+.3f} dB, "
+              f"{np.mean(d >= -0.3):.0%} within 0.3 dB, worst "
+              + ", ".join(f"{x:+.2f} ({k})" for x, k in worst) + f"; {len(d)} cases")
     print(f"({time.perf_counter() - t0:.0f} s)")
 
 
