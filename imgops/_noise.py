@@ -813,18 +813,19 @@ FLAT_SLOPE, MIN_FLAT, MIN_BLOCKS, LOOSE = 0.1, 0.1, 32, 3.0
 #: about 1; clean photographs: mostly 1.4-2.3, but smooth noise-free ones up to 7 (a
 #: retina, a rendered logo); camera sRGB noise: 2-8, mostly 3.5-6).
 CAMERA_RATIO = 3.0
-#: Where no block is flat under the first pilot, the pilot is retried (doubled) only if
-#: the image's `estimate_noise_model` reads correlated noise (white noise would fail
-#: CAMERA_RATIO after the retries) too strong for the pilot to flatten anything: its
-#: `luminance_level` above HEAVY_RATIO times the pilot's sigma (on the
+#: Where no block is flat under the first pilot, the pilot is doubled (while none is, within
+#: PILOT_PASSES) only if the image's `estimate_noise_model` reads correlated noise (white
+#: noise would fail CAMERA_RATIO after the retries) too strong for the first pilot to
+#: flatten anything: its `luminance_level` above HEAVY_RATIO times that pilot's sigma (on the
 #: camera pipelines of the benchmarks: 1.3-1.8 for the strongest shot noise, at most
 #: 1.17 elsewhere), with a `chroma_ratio` of at least CHROMA_MIN. A texture without
 #: noise also leaves nothing flat, and a stronger pilot would read its loss as noise:
 #: crops of stained tissue read up to 2.1 times the pilot's sigma, but as variations of
 #: brightness (chroma ratio 0.16-0.21), where a sensor's noise, independent from pixel
 #: to pixel before demosaicing, leaves colour blotches (0.55-1.52 on the pipelines).
-#: The low band only: white noise added to such a texture is as strong in the colour
-#: differences as in brightness at high frequencies (1.6), and a retry there lost 7 dB.
+#: The low frequencies only: white noise added to such a texture is as strong in the
+#: colour differences as in brightness at high frequencies (1.6), and a retry there lost
+#: 7 dB.
 #: The level read after such a retry stands only if it is at least HEAVY_CONFIRM times
 #: the model's: the strong noise then shows in the pilot's residual too (1.2-1.6 on the
 #: pipelines), where a colourful texture's loss reads less (a 192 x 192 crop of a
@@ -849,9 +850,11 @@ def luminance_level(model: NoiseModel) -> float:
 def chroma_ratio(model: NoiseModel) -> float:
     """How much of a 3-channel `model`'s low-frequency noise is in the colour
     differences: ``sqrt((var_U + var_V) / var_Y)`` in the opponent channels ``_OPP``,
-    over the DCT band ``u + v <= 2`` (noise independent between channels: 1.62;
-    variations of brightness alone: 0); 0 for other channel counts or no luminance
-    noise there."""
+    over the DCT band ``u + v <= 2`` (noise independent between channels, of equal
+    variance: 1.62; variations of brightness alone: 0); 0 for other channel counts or no
+    luminance noise there. In a model from :func:`estimate_noise_model` that band is
+    extrapolated from the band ``u + v = 3`` (MIN_FREQ) with that band's channel
+    structure, so the ratio is the one measured there."""
     if model.channels != 3:
         return 0.0
     var = np.maximum(np.einsum("ic,id,cduv->iuv", _OPP, _OPP, model.cov), 0.0)

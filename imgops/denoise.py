@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import _dispatch, _layout
 from ._ops import COMPOSITES, bm3d_chunk_arguments
 from .filters import gaussian, median
+
+if TYPE_CHECKING:
+    from ._noise import NoiseModel
 
 __all__ = ["bilateral", "nl_means", "bm3d", "estimate_noise", "denoise", "DENOISE_METHODS"]
 
@@ -452,7 +456,7 @@ def _white_sigma(image, backend: str) -> float:
     return float(_dispatch.run("estimate_noise", image, backend, finite_only=True))
 
 
-def _blind_bm3d(image, backend: str = "auto", model=None):
+def _blind_bm3d(image, backend: str = "auto", model: NoiseModel | None = None):
     """The noise that :func:`denoise`'s default (``"bm3d"``, no sigma) assumes: a
     Poisson-Gaussian :class:`~imgops.NoiseModel`, or a white sigma as a float (0: none
     measured, the image comes back unchanged). ``model``: the image's
@@ -477,7 +481,8 @@ def _blind_bm3d(image, backend: str = "auto", model=None):
     return max(_white_sigma(image, backend), camera)
 
 
-def _camera_level(image: np.ndarray, backend: str, model=None) -> float:
+def _camera_level(image: np.ndarray, backend: str, model: NoiseModel | None = None
+                  ) -> float:
     """The white sigma for the noise of a camera sRGB image, or 0 if it shows none.
 
     For a 3-channel image: the level of the noise that BM3D fast at a strong sigma (the
@@ -514,27 +519,30 @@ def _camera_level(image: np.ndarray, backend: str, model=None) -> float:
         return 0.0
     tiles = [image[rows, cols] for rows, cols in pilot_windows(image.shape)]
     step = 0.0 if image.dtype.kind == "f" else 1.0  # an integer pilot's rounding
-    model = estimate_noise_model(image) if model is None else model
-    level = luminance_level(model)
-    heavy = model.kind == "correlated" and level > HEAVY_RATIO * strength \
-        and chroma_ratio(model) >= CHROMA_MIN
+    heavy = None  # decided where the first pilot leaves nothing flat
     confirm = 0.0  # the least level that stands (HEAVY_CONFIRM)
-    for _ in range(PILOT_PASSES):
+    for i in range(PILOT_PASSES):
         # the tiles with the fast profile's parameters for large images (an extent past
         # FAST_SMALL_PIXELS), whatever the image's size: the pilot only reads a level,
         # and the small-image rule (2-3x its time) left the readings as they were
         pairs = [(t, _dispatch.run("bm3d", t, backend, sigma=strength, profile="fast",
                                    extent=PILOT_EXTENT)) for t in tiles]
         r = residual_level(pairs, strength, step)
-        if r.low == 0 and heavy:
-            # nothing flat, and the model reads noise well above the pilot's sigma:
-            # strong noise that the pilot could not flatten anywhere (the pipelines'
-            # strongest shot noise lost 4-8 dB to the white estimate); twice as strong
-            strength *= 2
-            confirm = HEAVY_CONFIRM * level
+        if i == 0 and r.low == 0:
+            # nothing flat under the first pilot: strong noise that it could not flatten
+            # anywhere (the pipelines' strongest shot noise lost 4-8 dB to the white
+            # estimate), or a texture; the model tells them apart (HEAVY_RATIO)
+            model = estimate_noise_model(image) if model is None else model
+            level = luminance_level(model)
+            heavy = model.kind == "correlated" and level > HEAVY_RATIO * strength \
+                and chroma_ratio(model) >= CHROMA_MIN
+            confirm = HEAVY_CONFIRM * level if heavy else 0.0
+        if r.low == 0 and heavy and confirm and i < PILOT_PASSES - 1:
+            strength *= 2  # twice as strong, while nothing has been flat yet
             continue
         if r.low == 0 or r.loose <= strength / 2:
             break
+        heavy = False  # flat blocks found: the usual retries below
         # a residual that is a large part of the pilot's sigma: the pilot was too weak
         # for this noise (it removes about what it is told); again, stronger. Not where
         # nothing is flat: a stronger pilot smooths more content (a cat's fur, tissue),
@@ -547,7 +555,8 @@ def _camera_level(image: np.ndarray, backend: str, model=None) -> float:
     # float rounding): the reading itself scales only to about 1e-5 (the pilot's
     # outputs do not scale exactly), and BM3D at sigmas that close may still differ
     q = round(64 * math.log2(r.low / strength)) / 64
-    return strength * 2.0 ** q if strength * 2.0 ** q >= confirm else 0.0
+    read = strength * 2.0 ** q
+    return read if read >= confirm else 0.0
 
 
 def estimate_noise(image: np.ndarray, *, backend: str = "auto") -> float:
