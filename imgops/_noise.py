@@ -831,8 +831,6 @@ CAMERA_RATIO = 3.0
 #: pipelines), where a colourful texture's loss reads less (a 192 x 192 crop of a
 #: PolyU ground-truth photograph of fruit, without noise: 0.36, and it lost 11 dB).
 HEAVY_RATIO, CHROMA_MIN, HEAVY_CONFIRM = 1.25, 0.5, 0.75
-#: The opponent channels (Y, U, V) of RGB that `chroma_ratio` compares
-_OPP = np.array([[1 / 3, 1 / 3, 1 / 3], [1 / 2, 0, -1 / 2], [1 / 4, -1 / 2, 1 / 4]])
 _LOW_BAND = _FREQ <= 2
 _HIGH_BAND = _FREQ >= 8
 
@@ -849,15 +847,19 @@ def luminance_level(model: NoiseModel) -> float:
 
 def chroma_ratio(model: NoiseModel) -> float:
     """How much of a 3-channel `model`'s low-frequency noise is in the colour
-    differences: ``sqrt((var_U + var_V) / var_Y)`` in the opponent channels ``_OPP``,
-    over the DCT band ``u + v <= 2`` (noise independent between channels, of equal
-    variance: 1.62; variations of brightness alone: 0); 0 for other channel counts or no
-    luminance noise there. In a model from :func:`estimate_noise_model` that band is
-    extrapolated from the band ``u + v = 3`` (MIN_FREQ) with that band's channel
-    structure, so the ratio is the one measured there."""
+    differences: ``sqrt((var_U + var_V) / var_Y)`` in CBM3D's opponent channels
+    (``imgops._shared.bm3d.OPP``: ``Y = (R + G + B) / 3``, ``U = (R - B) / 2``,
+    ``V = (R - 2G + B) / 4``), over the DCT band ``u + v <= 2`` (noise independent
+    between channels, of equal variance: 1.62; variations of brightness alone: 0); 0 for
+    other channel counts or no luminance noise there. In a model from
+    :func:`estimate_noise_model` that band is extrapolated from the band ``u + v = 3``
+    (MIN_FREQ) with that band's channel structure, so the ratio is the one measured
+    there."""
     if model.channels != 3:
         return 0.0
-    var = np.maximum(np.einsum("ic,id,cduv->iuv", _OPP, _OPP, model.cov), 0.0)
+    from ._shared.bm3d import OPP  # BM3D's module: loaded only where it runs
+
+    var = np.maximum(np.einsum("ic,id,cduv->iuv", OPP, OPP, model.cov), 0.0)
     y, uv = float(var[0][_LOW_BAND].mean()), float(var[1:, _LOW_BAND].mean(axis=1).sum())
     return math.sqrt(uv / y) if y > 0 else 0.0
 

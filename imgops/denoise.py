@@ -537,7 +537,7 @@ def _camera_level(image: np.ndarray, backend: str, model: NoiseModel | None = No
             heavy = model.kind == "correlated" and level > HEAVY_RATIO * strength \
                 and chroma_ratio(model) >= CHROMA_MIN
             confirm = HEAVY_CONFIRM * level if heavy else 0.0
-        if r.low == 0 and heavy and confirm and i < PILOT_PASSES - 1:
+        if r.low == 0 and heavy and i < PILOT_PASSES - 1:
             strength *= 2  # twice as strong, while nothing has been flat yet
             continue
         if r.low == 0 or r.loose <= strength / 2:
