@@ -857,3 +857,28 @@ def test_whitening_flattens_the_noise():
     assert abs(np.corrcoef(w[:, 1:].ravel(), w[:, :-1].ravel())[0, 1]) < 0.1
     assert 0.8 < w.std() / noise.std() < 1.2
     assert np.array_equal(shared.whiten(noise, acf[0, 0], 0.0), noise.astype(np.float32))
+
+
+def test_correlated_noise_search_windows():
+    """Correlated noise in a gray image, normal profile: stage 2 searches 31 x 31
+    (GRAY_WIENER_HALF_WINDOW), stage 1 39 x 39; colour (matched on luminance), white
+    noise and the fast profile keep their windows."""
+    m = n = 64
+    kf = np.fft.fft2(np.ones((1, 7)) / np.sqrt(7), (m, n))
+    acf = shared.psd_acf(100.0 * m * n * np.abs(kf) ** 2)
+    white = shared.psd_acf(np.full((m, n), 100.0 * m * n))
+
+    def windows(noise, profile, colour):
+        c = 3 if colour else 1
+        cov = np.zeros((c, c) + noise.shape[2:])
+        for i in range(c):
+            cov[i, i] = noise[0, 0]
+        mix = shared.OPP if colour else np.eye(1)
+        p = shared.channel_noise(cov, 10.0, 1.0, profile, mix, colour)[0]
+        return p.ht.half_window, p.wiener.half_window
+
+    assert shared.GRAY_WIENER_HALF_WINDOW == 15
+    assert windows(acf, "normal", False) == (19, 15)
+    assert windows(acf, "normal", True) == (19, 19)
+    assert windows(white, "normal", False) == (19, 19)
+    assert windows(acf, "fast", False) == (15, 15)
