@@ -882,3 +882,25 @@ def test_correlated_noise_search_windows():
     assert windows(acf, "normal", True) == (19, 19)
     assert windows(white, "normal", False) == (19, 19)
     assert windows(acf, "fast", False) == (15, 15)
+
+
+@pytest.mark.parametrize("H", [8, 9, 40, 128, 129, 301, 1000])
+@pytest.mark.parametrize("step, hw", [(3, 19), (3, 15), (5, 15), (3, 0)])
+@pytest.mark.parametrize("origin", [0, 7])
+def test_chunk_phases_cover_the_rows_without_sharing_any(H, step, hw, origin):
+    """Every reference row in exactly one chunk, in order; within a phase no two chunks'
+    blocks reach the same image row (the kernels of one phase add into the image in
+    parallel); small images still get several chunks per phase where they fit."""
+    ys = shared.ref_positions(H, step, origin)
+    phases = cpu.chunk_phases(ys, hw, H)
+    assert len(phases) == cpu.PHASES
+    chunks = sorted((int(a), int(b)) for s, e in phases for a, b in zip(s, e, strict=True))
+    assert chunks[0][0] == 0 and chunks[-1][1] == ys.size
+    assert all(b > a for a, b in chunks)
+    assert all(chunks[i][1] == chunks[i + 1][0] for i in range(len(chunks) - 1))
+    for starts, ends in phases:
+        spans = sorted((max(int(ys[a]) - hw, 0), min(int(ys[b - 1]) + hw + shared.BLOCK, H))
+                       for a, b in zip(starts, ends, strict=True))
+        assert all(spans[i][1] <= spans[i + 1][0] for i in range(len(spans) - 1))
+    if ys.size >= 40:  # e.g. 128 x 128 at step 3: room for two chunks per phase
+        assert len(chunks) >= 2 * cpu.PHASES
