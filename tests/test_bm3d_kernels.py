@@ -339,6 +339,81 @@ def test_overlap_variances_are_exact():
             assert np.array_equal(vc[:n], vr[:n])
 
 
+def _coefficient_basis(kind):
+    """basis[q]: the pixel weights (8 x 8) of 2-D coefficient q of transform ``kind``."""
+    basis = np.empty((64, 64))
+    for j in range(64):
+        img = np.zeros((8, 8), np.float32)
+        img.flat[j] = 1.0
+        out = np.empty(64, np.float32)
+        shared.fwd2_at(kind, img, 0, 0, out)
+        basis[:, j] = out
+    return basis.reshape(64, 8, 8)
+
+
+@pytest.mark.parametrize("kname", ["g1", "hline", "g2"])
+def test_group_variances_of_correlated_noise_are_exact(kname, monkeypatch):
+    """The same under correlated noise (an anti-diagonal kernel, whose covariances differ
+    between the offsets (dy, dx) and (dy, -dx); a line; a wide ring): each 3-D
+    coefficient's variance ``f^T Sigma f`` computed directly from the noise's
+    autocovariance, relative to one block's coefficient, against overlap_variance with
+    group_table's covariances, kept to every offset where they are not 0; and with the
+    default reach, within 1 % (the covariances left out are below GROUP_COV_MIN)."""
+    from scipy.signal import fftconvolve
+
+    sys_path = __import__("pathlib").Path(__file__).parents[1] / "benchmarks"
+    import sys
+
+    sys.path.insert(0, str(sys_path))
+    from bm3d_psd import kernel
+
+    m = 64
+    psd = m * m * np.abs(np.fft.fft2(kernel(kname), (m, m))) ** 2
+    acf = shared.psd_acf(psd)[0, 0]
+    rng = np.random.default_rng(5)
+    size = 60
+    for kind, rows in ((0, shared.DCT8), (1, shared.BIOR15)):
+        block = _coefficient_basis(kind)
+        one = np.array([(b * fftconvolve(b, acf, mode="same")).sum() for b in block])
+        monkeypatch.setattr(shared, "GROUP_COV_MIN", 0.0)
+        full = shared.group_table(acf, rows)
+        monkeypatch.undo()
+        cut = shared.group_table(acf, rows)
+        if kname == "g2":  # a wide kernel, whose far covariances are cut
+            assert full.shape[0] > cut.shape[0] and full.shape[1] > cut.shape[1]
+        for n in (2, 8, 16, 32):
+            spread = 6 if n > 8 else 30  # clusters of overlapping blocks, or apart
+            gy = rng.integers(0, spread, n).astype(np.int32) + 10
+            gx = rng.integers(0, spread, n).astype(np.int32) + 10
+            gy[-1], gx[-1] = gy[0], gx[0]
+            haar = np.eye(n, dtype=np.float32)
+            shared.haar_forward(haar, n, 0, n)
+            want = np.empty((n, 64))
+            for i in range(n):
+                for q in range(64):
+                    f = np.zeros((size, size))
+                    for j in range(n):
+                        f[gy[j]:gy[j] + 8, gx[j]:gx[j] + 8] += haar[i, j] * block[q]
+                    want[i, q] = (f * fftconvolve(f, acf, mode="same")).sum() / one[q]
+            for tab, rtol in ((full, 2e-4), (cut, 1e-2)):
+                vr = np.empty((32, 64), np.float32)
+                acc = np.empty((32, 64), np.float32)
+                shared.overlap_variance(gy, gx, n, tab, vr, acc, 0, 64)
+                np.testing.assert_allclose(vr[:n], np.maximum(want, 1e-4), rtol=rtol,
+                                           atol=rtol * want.max())
+                vc = np.empty((32, 64), np.float32)
+                scratch = [np.empty(k, np.int32) for k in (32, 32, 497, 497)]
+                cpu._overlap_variance(gy, gx, n, tab, vc, acc, *scratch)
+                assert np.array_equal(vc[:n], vr[:n])
+
+
+def test_group_table_of_white_noise_is_the_white_table():
+    acf = np.zeros((33, 33))
+    acf[16, 16] = 2.5
+    assert np.array_equal(shared.group_table(acf, shared.DCT8), shared.TAB_DCT)
+    assert np.array_equal(shared.group_table(acf, shared.BIOR15), shared.TAB_BIOR)
+
+
 @pytest.mark.parametrize("args", [(0.0, "normal"), (-1.0, "fast"), (np.nan, "normal"),
                                   (10.0, "slow")])
 def test_bad_arguments(args):

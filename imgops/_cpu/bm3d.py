@@ -169,6 +169,7 @@ from .._shared.bm3d import (
     kaiser_window,
     kept_variance,
     overlap_tree,
+    pair_offset,
     pow2_floor,
     profile_params,
     range_grid,
@@ -379,6 +380,9 @@ def _overlap_variance(gy, gx, n, tab, vr, acc, ok, off, prow, poff):
     one branch at a time mispredicted). ``ok``, ``off`` (32), ``prow``, ``poff`` (496):
     int32 scratch."""
     zero = _F(0.0)
+    ry = tab.shape[0] - 1
+    rx = (tab.shape[1] - 1) // 2
+    width = tab.shape[1]
     for i in range(n):
         for k in range(BLOCK2):
             vr[i, k] = zero
@@ -387,10 +391,9 @@ def _overlap_variance(gy, gx, n, tab, vr, acc, ok, off, prow, poff):
         ya = gy[a]
         xa = gx[a]
         for b in range(a + 1, n):
-            dy = abs(ya - gy[b])
-            dx = abs(xa - gx[b])
-            ok[b] = 1 if (dy < BLOCK) & (dx < BLOCK) else 0
-            off[b] = dy * BLOCK + dx
+            dy, dx, near = pair_offset(ya, xa, gy[b], gx[b], ry, rx)
+            ok[b] = 1 if near else 0
+            off[b] = dy * width + rx + dx
         rows = PAIR_ROWS[a]
         for b in range(a + 1, n):
             prow[m] = rows[b]
@@ -398,8 +401,8 @@ def _overlap_variance(gy, gx, n, tab, vr, acc, ok, off, prow, poff):
             m += ok[b]
     for i in range(m):
         o = poff[i]
-        dy = o // BLOCK
-        add_covariance(vr, prow[i], tab, dy, o - dy * BLOCK, 0, BLOCK2)
+        dy = o // width
+        add_covariance(vr, prow[i], tab, dy, o - dy * width, 0, BLOCK2)
     overlap_tree(vr, acc, n, 0, BLOCK2)
 
 
@@ -635,7 +638,8 @@ def bm3d_planes(planes: np.ndarray, sigmas: np.ndarray, p: Profile, scale: float
                 lambda_scale: np.ndarray | None = None, origin=(0, 0),
                 rel_ht: np.ndarray | None = None,
                 rel_wiener: np.ndarray | None = None,
-                match_r: np.ndarray | None = None) -> np.ndarray:
+                match_r: np.ndarray | None = None,
+                tabs: tuple[np.ndarray, np.ndarray] = (TAB_BIOR, TAB_DCT)) -> np.ndarray:
     """Both BM3D stages on the channel stack ``planes`` (C, H, W), H, W >= 8, matched on
     channel 0; ``sigmas[c]`` per channel (the noise's standard deviation per pixel);
     ``scale`` = 255 / the data's nominal range (the thresholds tau are on the 0-255
@@ -644,8 +648,10 @@ def bm3d_planes(planes: np.ndarray, sigmas: np.ndarray, p: Profile, scale: float
     is used (``ref_positions``); ``rel_ht``, ``rel_wiener`` (``(C, 64)``, default all 1:
     white noise): each 2-D coefficient's noise variance relative to ``sigmas[c]^2`` in
     the biorthogonal and the DCT transform (:func:`~imgops._shared.bm3d.shrinkage`);
-    ``match_image`` (H, W): what stage 1 matches on instead of channel 0 (channel 0
-    whitened, for correlated noise: :func:`~imgops._shared.bm3d.whiten`)."""
+    ``match_r``: the autocovariance of channel 0's noise when it is correlated (stage 1
+    then matches on channel 0 whitened: :func:`~imgops._shared.bm3d.whiten`); ``tabs``:
+    the tables of the groups' exact variances in stage 1 and 2 where ``p.exact``
+    (:func:`~imgops._shared.bm3d.overlap_variance`; white noise's by default)."""
     C, H, W = planes.shape
     oy, ox = origin
     k1 = np.empty(BLOCK, _F)
@@ -669,7 +675,7 @@ def bm3d_planes(planes: np.ndarray, sigmas: np.ndarray, p: Profile, scale: float
     my, mx, mn = _match(match, m1, tau1, ys, xs)
     wsum = np.empty(planes.shape, _F)  # both stages' weights
     basic = _aggregate(ht_aggregate, (planes, my, mx, mn, p.ht.group, thr, sh.rel_ht,
-                                      sh.inv_var, p.exact, TAB_BIOR, win), ys,
+                                      sh.inv_var, p.exact, tabs[0], win), ys,
                        m1.half_window, k1,
                        np.empty(planes.shape, _F), wsum)
     if p.rematch:
@@ -678,7 +684,7 @@ def bm3d_planes(planes: np.ndarray, sigmas: np.ndarray, p: Profile, scale: float
         my, mx, mn = _match(match, m2, m2.tau * norm, ys, xs)
     return _aggregate(wiener_aggregate, (planes, basic, my, mx, mn, p.wiener.group,
                                          sh.var_wiener, sh.rel_wiener, sh.inv_var, p.exact,
-                                         TAB_DCT, win),
+                                         tabs[1], win),
                       ys, m2.half_window, k1, np.empty(planes.shape, _F), wsum)
 
 
@@ -792,24 +798,25 @@ def bm3d_hwc_range(image: np.ndarray, sigma: float, profile: str,
     if (ph, pw) != (H, W):
         planes = np.pad(planes, ((0, 0), (0, ph - H), (0, pw - W)), mode="symmetric")
     if C == 3:
-        p, sig, rel_ht, rel_wiener, match = channel_noise(noise, sigma, scale, profile, OPP,
-                                                          True, pixels)
+        p, sig, rel_ht, rel_wiener, match, tabs = channel_noise(noise, sigma, scale,
+                                                                profile, OPP, True, pixels)
         opp = np.empty(planes.shape, _F)
         mix3(OPP.astype(_F), planes, opp)
         est = bm3d_planes(opp, sig, p, scale, colour_lambda(p), origin, rel_ht, rel_wiener,
-                          match)
+                          match, tabs)
         out = np.empty(est.shape, _F)
         mix3(OPP_INV.astype(_F), est, out)
     else:
         out = np.empty(planes.shape, _F)
         for c in range(C):
-            p, sig, rel_ht, rel_wiener, match = channel_noise(
+            p, sig, rel_ht, rel_wiener, match, tabs = channel_noise(
                 noise, sigma, scale, profile, np.eye(C)[c:c + 1], False, pixels)
             if sig[0] == 0.0:  # a noiseless channel: as it is
                 out[c] = planes[c]
                 continue
             out[c] = bm3d_planes(planes[c:c + 1], sig, p, scale, origin=origin,
-                                 rel_ht=rel_ht, rel_wiener=rel_wiener, match_r=match)[0]
+                                 rel_ht=rel_ht, rel_wiener=rel_wiener, match_r=match,
+                                 tabs=tabs)[0]
     out = np.ascontiguousarray(out[:, :H, :W].transpose(1, 2, 0))
     if has_bad:
         badhwc = bad.transpose(1, 2, 0)

@@ -394,13 +394,14 @@ def _finish(num, wsum, k1, shape):
 def bm3d_planes_cuda(planes, sigmas: np.ndarray, p: Profile, scale: float,
                      lambda_scale: np.ndarray | None = None, origin=(0, 0),
                      rel_ht: np.ndarray | None = None, rel_wiener: np.ndarray | None = None,
-                     match_r: np.ndarray | None = None):
+                     match_r: np.ndarray | None = None,
+                     tabs: tuple[np.ndarray, np.ndarray] = (TAB_BIOR, TAB_DCT)):
     """Both BM3D stages on the device planes (C, H, W), H, W >= 8, matched on channel 0;
-    as ``imgops._cpu.bm3d.bm3d_planes`` (``origin`` and the per-coefficient variances
-    ``rel_ht``, ``rel_wiener`` too). ``match_r``: the autocovariance of channel 0's
-    noise when it is correlated: stage 1 then matches on channel 0 whitened, on the host
-    (``imgops._shared.bm3d.whiten``: one FFT of the plane; the plane goes to the host and
-    the whitened one back)."""
+    as ``imgops._cpu.bm3d.bm3d_planes`` (``origin``, the per-coefficient variances
+    ``rel_ht``, ``rel_wiener`` and the group variances' tables ``tabs`` too).
+    ``match_r``: the autocovariance of channel 0's noise when it is correlated: stage 1
+    then matches on channel 0 whitened, on the host (``imgops._shared.bm3d.whiten``: one
+    FFT of the plane; the plane goes to the host and the whitened one back)."""
     C, H, W = planes.shape
     oy, ox = origin
     k1h = np.empty(BLOCK, _F)
@@ -428,7 +429,7 @@ def bm3d_planes_cuda(planes, sigmas: np.ndarray, p: Profile, scale: float,
     wsum = cuda.to_device(np.zeros((C, H, W), _F))
     _ht_kernel[(xs.size, ys.size), BLOCK2](planes, BIOR, my, mx, mn, p.ht.group,
                                            cuda.to_device(thr), cuda.to_device(sh.rel_ht),
-                                           inv_var, p.exact, cuda.to_device(TAB_BIOR), win,
+                                           inv_var, p.exact, cuda.to_device(tabs[0]), win,
                                            num, wsum)
     basic = _finish(num, wsum, k1, (C, H, W))
 
@@ -442,7 +443,7 @@ def bm3d_planes_cuda(planes, sigmas: np.ndarray, p: Profile, scale: float,
     _wiener_kernel[(xs.size, ys.size), BLOCK2](planes, basic, my, mx, mn, p.wiener.group,
                                                cuda.to_device(sh.var_wiener),
                                                cuda.to_device(sh.rel_wiener), inv_var,
-                                               p.exact, cuda.to_device(TAB_DCT), win, num,
+                                               p.exact, cuda.to_device(tabs[1]), win, num,
                                                wsum)
     return _finish(num, wsum, k1, (C, H, W))
 
@@ -512,26 +513,26 @@ def bm3d_hwc_cuda_range(image_dev, sigma: float, profile: str, data_range: float
     pgrid, pblock = _grid2(pw, ph)
     out = cuda.device_array((H, W, C), _F)
     if C == 3:
-        p, sig, rel_ht, rel_wiener, match_r = channel_noise(noise, sigma, scale, profile,
-                                                            OPP, True, pixels)
+        p, sig, rel_ht, rel_wiener, match_r, tabs = channel_noise(noise, sigma, scale,
+                                                                  profile, OPP, True, pixels)
         planes = cuda.device_array((3, ph, pw), _F)
         _to_planes[pgrid, pblock](src, cuda.to_device(OPP.astype(_F)), 0, planes)
         est = bm3d_planes_cuda(planes, sig, p, scale, colour_lambda(p), origin, rel_ht,
-                               rel_wiener, match_r)
+                               rel_wiener, match_r, tabs)
         _from_planes[grid, block](est, cuda.to_device(OPP_INV.astype(_F)), 0, out)
     else:
         one = cuda.to_device(np.ones((1, 1), _F))
         for c in range(C):
             planes = cuda.device_array((1, ph, pw), _F)
             _to_planes[pgrid, pblock](src, one, c, planes)
-            p, sig, rel_ht, rel_wiener, match_r = channel_noise(
+            p, sig, rel_ht, rel_wiener, match_r, tabs = channel_noise(
                 noise, sigma, scale, profile, np.eye(C)[c:c + 1], False, pixels)
             if sig[0] == 0.0:  # a noiseless channel: as it is (the fill's values
                 est = planes  # where it was not finite, restored below)
                 _from_planes[grid, block](est, one, c, out)
                 continue
             est = bm3d_planes_cuda(planes, sig, p, scale, origin=origin, rel_ht=rel_ht,
-                                   rel_wiener=rel_wiener, match_r=match_r)
+                                   rel_wiener=rel_wiener, match_r=match_r, tabs=tabs)
             _from_planes[grid, block](est, one, c, out)
     if has_bad:
         _restore_nonfinite[grid, block](image_dev, out)

@@ -344,21 +344,41 @@ PAIR_ROWS = _pair_rows()
 
 
 @njit(inline="always", cache=True)
-def overlap_variance(gy, gx, n, tab, vr, acc, k0, k1):
-    """``vr[i, k]`` (``i < n``, ``k0 <= k < k1``): the white noise variance of the group's
-    3-D coefficient (i along the Haar transform, k the 2-D coefficient) relative to
-    sigma^2, for the blocks at ``(gy[j], gx[j])``, ``j < n`` (Makinen, Azzari, Foi, IEEE
-    TIP 2020, here for white noise). Blocks that overlap share pixels, so their noise is
-    correlated: 2-D coefficient k of two blocks at offset (dy, dx) has the covariance
-    ``tab[|dy|, |dx|, k]`` (:data:`TAB_BIOR`, :data:`TAB_DCT`; 0 beyond 7). In a flat
-    area whose group gathers neighbouring blocks the group's mean carries up to ``n``
-    times the noise of one block, and differences of overlapping blocks less.
+def pair_offset(ya, xa, yb, xb, ry, rx):
+    """The offset ``(dy, dx)`` from block a to block b, or its opposite, whichever has
+    ``dy > 0`` or ``dy == 0 <= dx`` (covariances of stationary noise are even), and
+    whether it is within ``ry`` rows and ``rx`` columns (the blocks' coefficients
+    covary)."""
+    dy = yb - ya
+    dx = xb - xa
+    flip = (dy < 0) | ((dy == 0) & (dx < 0))
+    dy = -dy if flip else dy
+    dx = -dx if flip else dx
+    return dy, dx, (dy <= ry) & (abs(dx) <= rx)
 
-    Each overlapping pair (a, b), in the order of a then b, adds its covariance to the
+
+@njit(inline="always", cache=True)
+def overlap_variance(gy, gx, n, tab, vr, acc, k0, k1):
+    """``vr[i, k]`` (``i < n``, ``k0 <= k < k1``): the noise variance of the group's 3-D
+    coefficient (i along the Haar transform, k the 2-D coefficient) relative to that of
+    the 2-D coefficient k of one block, for the blocks at ``(gy[j], gx[j])``, ``j < n``
+    (Makinen, Azzari, Foi, IEEE TIP 2020). Blocks that share pixels, or lie within the
+    noise's correlation length of each other, have correlated noise: 2-D coefficient k
+    of two blocks at offset (dy, dx) has the relative covariance ``tab[dy, Rx + dx, k]``
+    (the table's reaches ``Ry = tab.shape[0] - 1`` and ``Rx = (tab.shape[1] - 1) / 2``;
+    offsets with ``dy < 0`` read their opposite's; 0 beyond the reaches):
+    :data:`TAB_BIOR` and :data:`TAB_DCT` for white noise (reaches 7),
+    :func:`group_table` for correlated noise. In a flat area whose
+    group gathers neighbouring blocks the group's mean carries up to ``n`` times the
+    noise of one block, and differences of overlapping blocks less.
+
+    Each covarying pair (a, b), in the order of a then b, adds its covariance to the
     row ``PAIR_ROWS[a, b]`` (zeroed first), then :func:`overlap_tree` turns the rows into
     variances. The CPU enumerates the pairs with vector code in that same order
     (``imgops._cpu.bm3d``), bitwise these sums."""
     zero = _F(0.0)
+    ry = tab.shape[0] - 1
+    rx = (tab.shape[1] - 1) // 2
     for i in range(n):
         for k in range(k0, k1):
             vr[i, k] = zero
@@ -366,10 +386,9 @@ def overlap_variance(gy, gx, n, tab, vr, acc, k0, k1):
         ya = gy[a]
         xa = gx[a]
         for b in range(a + 1, n):
-            dy = abs(ya - gy[b])
-            dx = abs(xa - gx[b])
-            if dy < BLOCK and dx < BLOCK:
-                add_covariance(vr, PAIR_ROWS[a, b], tab, dy, dx, k0, k1)
+            dy, dx, near = pair_offset(ya, xa, gy[b], gx[b], ry, rx)
+            if near:
+                add_covariance(vr, PAIR_ROWS[a, b], tab, dy, rx + dx, k0, k1)
     overlap_tree(vr, acc, n, k0, k1)
 
 
@@ -582,10 +601,10 @@ class Profile:
     # estimate; 0: not whitened)
     whiten_ht: float = 0.0
     whiten_wiener: float = 0.0
-    # white noise: the matched channel's (gray, or CBM3D's luminance) group coefficients
-    # get their exact variances, overlapping blocks sharing noise (overlap_variance);
-    # else, and in the chroma channels, every coefficient of a 2-D frequency has that
-    # frequency's variance
+    # white noise, and correlated noise in colour images: the matched channel's (gray, or
+    # CBM3D's luminance) group coefficients get their exact variances, blocks near each
+    # other sharing noise (overlap_variance); else, and in the chroma channels, every
+    # coefficient of a 2-D frequency has that frequency's variance
     exact: bool = False
     # CBM3D's chroma channels' Wiener noise level, in sigmas (0: wiener_sigma)
     wiener_chroma: float = 0.0
@@ -663,17 +682,40 @@ def correlated_params(p: Profile, profile: str, colour: bool) -> Profile:
       +0.378 on seed 1, 91 % and 94 % of the cases within 0.1 dB either way; 1.08-1.13x
       faster, alternated, median of 7); stage 1's window as well lost 0.03-0.06 dB. Not
       for colour: -0.017 dB on average there, within 0.1 dB 79 -> 73 %.
+    * colour, both profiles: the luminance's groups get their exact variances under the
+      noise (``exact``: :func:`overlap_variance` with :func:`group_table`'s covariances:
+      blocks within the noise's correlation length of each other share noise, so a
+      group gathered in a smooth area carries far more of it in its mean than one
+      block), and the chroma channels' Wiener shrinkage is at
+      :data:`CORRELATED_WIENER_CHROMA` sigmas. On the 96 colour cases of
+      benchmarks/bm3d_psd.py (128 and 256 crops of astronaut, coffee, chelsea and rocket,
+      six kernels, sigma 15 and 25), normal profile: mean +0.040 -> +0.173 dB, within
+      0.1 dB 79 -> 88 %, worst -0.81 -> -0.22 (noise seed 0); +0.049 -> +0.164, 77 -> 91
+      %, -0.96 -> -0.25 (seed 1, not used to choose); fast -0.249 -> -0.103 (seed 1);
+      1.36x the time. The chroma at 1.1 (luminance's) gave +0.151 / +0.154, at 1.6
+      +0.166 (seed 0), 0.9 +0.085; with the chroma at 1.1, luminance's Wiener level 1.0
+      or 1.2 sigmas or the hard threshold 0.95 or 1.05 times were worse. Not for gray
+      images: on the 48 gray 128 cases within 0.1 dB fell 88 -> 71 % (mean +0.418 ->
+      +0.448; with the hard threshold at 1.0 times instead of 1.07: 81 %, +0.543) at
+      1.6-1.75x the time (camera 128: 9 -> 15 ms), which would take gray 256 crops below
+      40x the package's speed.
     """
     colour_ht = 0.8 if profile == "normal" else 0.625
     ht = colour_ht if colour else (1.0 if profile == "normal" else 0.875)
     window = GRAY_WIENER_HALF_WINDOW if profile == "normal" and not colour \
         else p.wiener.half_window
+    if colour:  # exact group variances, chroma shrunk at CORRELATED_WIENER_CHROMA
+        p = replace(p, exact=True, wiener_chroma=CORRELATED_WIENER_CHROMA)
     return replace(p, whiten_ht=ht,
                    whiten_wiener=(0.25 if colour else 0.5) if p.rematch else 0.0,
                    lambda3d=p.lambda3d * (1.0 if colour else 1.07),
                    wiener_sigma=p.wiener_sigma * 1.1,
                    wiener=replace(p.wiener, tau=2.0 * p.wiener.tau, half_window=window))
 
+
+#: CBM3D's chroma channels' Wiener noise level for correlated noise, in sigmas (see
+#: :func:`correlated_params`)
+CORRELATED_WIENER_CHROMA = 1.3
 
 #: The half-width of stage 2's search window for correlated noise in gray images, normal
 #: profile (31 x 31; see :func:`correlated_params`)
@@ -1016,10 +1058,14 @@ W_DCT_INV = np.linalg.inv(W_DCT)
 #: stage 1 in the biorthogonal transform, stage 2 the DCT).
 AC_BIOR = W_BIOR / np.where(np.arange(BLOCK) > 0, 2.0, 1.0)
 AC_DCT = W_DCT / np.where(np.arange(BLOCK) > 0, 2.0, 1.0)
-#: ``tab[dy, dx, 8 u + v] = ac[u, dy] ac[v, dx]`` (float32, 8 x 8 x 64): the covariance,
-#: relative to sigma^2, of 2-D coefficient (u, v) of two blocks at offset (+-dy, +-dx).
-TAB_BIOR = np.einsum("ua,vb->abuv", AC_BIOR, AC_BIOR).reshape(BLOCK, BLOCK, BLOCK2).astype(_F)
-TAB_DCT = np.einsum("ua,vb->abuv", AC_DCT, AC_DCT).reshape(BLOCK, BLOCK, BLOCK2).astype(_F)
+#: ``tab[dy, 7 + dx, 8 u + v] = ac[u, dy] ac[v, |dx|]`` (float32, 8 x 15 x 64, ``dy >=
+#: 0``): the covariance, relative to sigma^2, of 2-D coefficient (u, v) of two blocks at
+#: offset (dy, dx) or (-dy, -dx) under white noise (:func:`group_table` for correlated
+#: noise; the same layout).
+TAB_BIOR = np.einsum("ua,vb->abuv", AC_BIOR, AC_BIOR[:, np.r_[7:0:-1, 0:8]]).reshape(
+    BLOCK, 2 * BLOCK - 1, BLOCK2).astype(_F)
+TAB_DCT = np.einsum("ua,vb->abuv", AC_DCT, AC_DCT[:, np.r_[7:0:-1, 0:8]]).reshape(
+    BLOCK, 2 * BLOCK - 1, BLOCK2).astype(_F)
 #: DCT variances -> biorthogonal 1.5 variances of the same stationary noise, per axis:
 #: ``V_bior = DCT_TO_BIOR @ V_dct @ DCT_TO_BIOR.T`` (exact; see above).
 DCT_TO_BIOR = W_BIOR @ W_DCT_INV
@@ -1153,6 +1199,52 @@ def dct_variances(acf: np.ndarray) -> np.ndarray:
     return W_DCT @ sym_lags(np.asarray(acf, np.float64)) @ W_DCT.T
 
 
+#: Correlated noise: :func:`group_table` keeps the offsets out to where some coefficient's
+#: relative covariance still reaches this (a group's mean adds up to ``n - 1`` of them).
+GROUP_COV_MIN = 1e-3
+
+
+def group_table(acf: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The relative covariances of the 2-D coefficients of two blocks of noise of
+    autocovariance ``acf`` (``(2L + 1, 2L + 1)``) in the separable transform of analysis
+    rows ``rows`` (:data:`DCT8` or :data:`BIOR15`), in :func:`overlap_variance`'s layout
+    (float32): ``tab[dy, Rx + dx, 8 u + v] = cov_uv(dy, dx) /
+    cov_uv(0, 0)`` with ``cov_uv(d) = sum_e a_u(e_y) a_v(e_x) acf(d + e)``, ``a_u`` row
+    u's autocorrelation (lags -7..7); ``tab`` is ``(Ry + 1, 2 Rx + 1, 64)``, the reaches
+    ``Ry``, ``Rx`` the largest offsets on each axis at which some coefficient's relative
+    covariance reaches :data:`GROUP_COV_MIN` (at least 7, at most ``L + 7``). White noise
+    gives :data:`TAB_BIOR` / :data:`TAB_DCT` exactly."""
+    r = np.asarray(acf, np.float64)
+    L = (r.shape[0] - 1) // 2
+    e = BLOCK - 1
+    a = np.array([np.correlate(t, t, "full") for t in np.asarray(rows, np.float64)])
+    # the offsets where blocks can covary: the noise's support widened by a block
+    sy, sx = (np.abs(np.nonzero(r)[i] - L).max(initial=0) for i in (0, 1))
+    my, mx = sy + e, sx + e
+    c = L + 2 * e  # lag 0 in the padded covariance
+    big = np.pad(r, 2 * e)[c - e:c + my + e + 1, c - mx - e:c + mx + e + 1]  # lags -e..my+e,
+    # -(mx+e)..mx+e
+    # the two separable correlations as sums of shifted slices (no BLAS call, whose
+    # threads would keep spinning beside the kernels' afterwards), offsets dy >= 0 only
+    ny, nx = my + 1, 2 * mx + 1
+    cy = np.zeros((BLOCK, ny, big.shape[1]))
+    for j in range(2 * e + 1):
+        cy += a[:, j, None, None] * big[None, j:j + ny, :]
+    cov = np.zeros((BLOCK, BLOCK, ny, nx))
+    for j in range(2 * e + 1):
+        cov += a[None, :, j, None, None] * cy[:, None, :, j:j + nx]
+    cov = cov.transpose(2, 3, 0, 1)  # [dy, mx + dx, u, v]
+    var = cov[0, mx]
+    rel = cov / np.where(np.abs(var) > 0, var, 1.0)
+    iy, ix = np.nonzero(np.abs(rel).max(axis=(2, 3)) >= GROUP_COV_MIN)
+    ry = max(e, int(iy.max(initial=0)))
+    rx = max(e, int(np.abs(ix - mx).max(initial=0)))
+    tab = np.zeros((ry + 1, 2 * rx + 1, BLOCK, BLOCK))
+    keep = min(rx, mx)
+    tab[:min(ry, my) + 1, rx - keep:rx + keep + 1] = rel[:ry + 1, mx - keep:mx + keep + 1]
+    return np.ascontiguousarray(tab.reshape(ry + 1, 2 * rx + 1, BLOCK2), _F)
+
+
 def bior_variances(dct_var: np.ndarray) -> np.ndarray:
     """The biorthogonal 1.5 transform's coefficient variances of the noise whose DCT
     variances are ``dct_var[..., u, v]`` (exact for stationary noise)."""
@@ -1207,10 +1299,14 @@ def mixed_noise(acf: np.ndarray, mix: np.ndarray):
 def channel_noise(noise, sigma: float, scale: float, profile: str, mix: np.ndarray,
                   colour: bool, pixels: int | None = None):
     """What both drivers hand their planes' filter for the channels ``mix @ x`` (the
-    opponent channels of CBM3D, or one channel): ``(p, sig, rel_ht, rel_wiener, match_r)``,
-    the profile's parameters (for correlated noise :func:`correlated_params`), each
-    channel's noise level (float32) and coefficients' relative variances (None: white),
-    and the autocovariance stage 1 whitens its matching by (None: white). ``noise`` is
+    opponent channels of CBM3D, or one channel): ``(p, sig, rel_ht, rel_wiener, match_r,
+    tabs)``, the profile's parameters (for correlated noise :func:`correlated_params`),
+    each channel's noise level (float32) and coefficients' relative variances (None:
+    white), the autocovariance stage 1 whitens its matching by (None: white), and the
+    relative covariances of two blocks' coefficients in the biorthogonal and the DCT
+    transform (:func:`overlap_variance`'s tables: the white noise's, or
+    :func:`group_table`'s of the matched channel's noise where ``p.exact`` with
+    correlated noise). ``noise`` is
     the covariance on the lags from :func:`imgops._ops.bm3d_noise`, or None for white
     noise of ``sigma`` in every input channel. A channel whose ``sig`` is 0 has no noise:
     the caller keeps it as it is. ``pixels``: the whole image's height times width
@@ -1219,7 +1315,7 @@ def channel_noise(noise, sigma: float, scale: float, profile: str, mix: np.ndarr
         norms = OPP_NORMS if colour else np.ones(1)
         return (profile_params(sigma * scale, profile, colour=colour, pixels=pixels),
                 (sigma * norms).astype(np.float32),
-                None, None, None)
+                None, None, None, (TAB_BIOR, TAB_DCT))
     sig, rel_ht, rel_wiener, r = mixed_noise(noise, mix)
     level = sigma if colour else float(sig[0])  # colour: the parameters of the input's
     white = bool(np.all(rel_ht == 1.0) and np.all(rel_wiener == 1.0))  # noise
@@ -1227,9 +1323,12 @@ def channel_noise(noise, sigma: float, scale: float, profile: str, mix: np.ndarr
     if white:
         rel_ht = rel_wiener = None
     match_r = None if is_white(r[0]) else r[0]
+    tabs = (TAB_BIOR, TAB_DCT)
     if match_r is not None:
         p = correlated_params(p, profile, colour)
-    return p, sig, rel_ht, rel_wiener, match_r
+        if p.exact:  # the groups' variances under this noise (group_table)
+            tabs = (group_table(match_r, BIOR15), group_table(match_r, DCT8))
+    return p, sig, rel_ht, rel_wiener, match_r, tabs
 
 
 #: Stage 1 matches on the image whitened by the noise's spectrum (gain sqrt(mean PSD /
