@@ -382,7 +382,6 @@ def _overlap_variance(gy, gx, n, tab, vr, acc, ok, off, prow, poff):
     zero = _F(0.0)
     ry = tab.shape[0] - 1
     rx = (tab.shape[1] - 1) // 2
-    width = tab.shape[1]
     for i in range(n):
         for k in range(BLOCK2):
             vr[i, k] = zero
@@ -393,7 +392,7 @@ def _overlap_variance(gy, gx, n, tab, vr, acc, ok, off, prow, poff):
         for b in range(a + 1, n):
             dy, dx, near = pair_offset(ya, xa, gy[b], gx[b], ry, rx)
             ok[b] = 1 if near else 0
-            off[b] = dy * width + rx + dx
+            off[b] = (dy << 6) | (rx + dx)  # tab's columns: 2 rx + 1 <= 47 < 64
         rows = PAIR_ROWS[a]
         for b in range(a + 1, n):
             prow[m] = rows[b]
@@ -401,8 +400,7 @@ def _overlap_variance(gy, gx, n, tab, vr, acc, ok, off, prow, poff):
             m += ok[b]
     for i in range(m):
         o = poff[i]
-        dy = o // width
-        add_covariance(vr, prow[i], tab, dy, o - dy * width, 0, BLOCK2)
+        add_covariance(vr, prow[i], tab, o >> 6, o & 63, 0, BLOCK2)
     overlap_tree(vr, acc, n, 0, BLOCK2)
 
 
