@@ -959,6 +959,38 @@ def test_correlated_noise_search_windows():
     assert windows(acf, "fast", False) == (15, 15)
 
 
+@pytest.mark.parametrize("profile", ["normal", "fast"])
+def test_correlated_noise_exact_variances(profile):
+    """Correlated noise: colour images get the exact group variances in both stages,
+    from tables of the noise (wider than the white noise's for a 1 x 7 line: its
+    covariances reach 6 more columns), and the chroma Wiener level; gray images in stage
+    1 only (stage 2 keeps the white table, which it does not read); white noise keeps
+    the white tables in both."""
+    m = n = 64
+    kf = np.fft.fft2(np.ones((1, 7)) / np.sqrt(7), (m, n))
+    acf = shared.psd_acf(100.0 * m * n * np.abs(kf) ** 2)[0, 0]
+    white = shared.psd_acf(np.full((m, n), 100.0 * m * n))[0, 0]
+
+    def run(noise, colour):
+        c = 3 if colour else 1
+        cov = np.zeros((c, c) + noise.shape)
+        cov[np.arange(c), np.arange(c)] = noise
+        mix = shared.OPP if colour else np.eye(1)
+        out = shared.channel_noise(cov, 10.0, 1.0, profile, mix, colour)
+        return out[0], out[5]
+
+    p, (tb, td) = run(acf, True)
+    assert p.exact and p.exact_wiener and p.wiener_chroma == shared.CORRELATED_WIENER_CHROMA
+    assert tb.shape == td.shape == (8, 2 * 13 + 1, 64)
+    p, (tb, td) = run(acf, False)
+    assert p.exact and not p.exact_wiener
+    assert tb.shape == (8, 27, 64) and td is shared.TAB_DCT
+    for colour in (False, True):
+        p, (tb, td) = run(white, colour)
+        assert p.exact and p.exact_wiener
+        assert tb is shared.TAB_BIOR and td is shared.TAB_DCT
+
+
 @pytest.mark.parametrize("H", [8, 9, 40, 128, 129, 301, 1000])
 @pytest.mark.parametrize("step, hw", [(3, 19), (3, 15), (5, 15), (3, 0)])
 @pytest.mark.parametrize("origin", [0, 7])

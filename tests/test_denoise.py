@@ -376,7 +376,13 @@ def test_bm3d_psd_against_reference(name, sigma, kname):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_bm3d_psd_scales_with_float_data(dtype):
     """bm3d(k x, k^2 psd) = k bm3d(x, psd), and likewise per-channel sigmas and a noise
-    model (scaled), to float32 rounding, both profiles, gray and colour."""
+    model (scaled), to float32 rounding, both profiles, gray and colour. For k = 4096
+    (a power of two: every value scales exactly) everywhere; for k = 255 and 1 / 255 a
+    3-D coefficient within float32 rounding of its hard threshold may be kept at one
+    scale and not at the other, which moves the pixels of its blocks by a fraction of
+    the threshold: there, at most 1 % of the pixels beyond rounding, all within 1e-4
+    of the data's span (a threshold, a variance or a matching limit that did not scale
+    would move most pixels, by far more)."""
     eps = np.finfo(np.float32).eps
     for clean in (skdata.camera()[200:240, 180:220] / 255.0,
                   skdata.astronaut()[120:152, 200:230] / 255.0):
@@ -396,8 +402,13 @@ def test_bm3d_psd_scales_with_float_data(dtype):
                         k * k * noise if noise is psd else k * noise
                     got = imgops.bm3d((x * k).astype(dtype), scaled, profile=profile)
                     assert got.dtype == dtype
-                    np.testing.assert_allclose(got, k * base, rtol=0,
-                                               atol=16 * eps * k * span)
+                    if k == 4096.0:
+                        np.testing.assert_allclose(got, k * base, rtol=0,
+                                                   atol=16 * eps * k * span)
+                        continue
+                    err = np.abs(got - k * base)
+                    assert np.mean(err > 16 * eps * k * span) <= 0.01, (profile, k)
+                    assert err.max() <= 1e-4 * k * span, (profile, k, err.max())
 
 
 def test_bm3d_noise_model_input():

@@ -681,7 +681,8 @@ def bm3d_planes(planes: np.ndarray, sigmas: np.ndarray, p: Profile, scale: float
         match = basic[0] if wh is None else wh(basic[0], p.whiten_wiener)
         my, mx, mn = _match(match, m2, m2.tau * norm, ys, xs)
     return _aggregate(wiener_aggregate, (planes, basic, my, mx, mn, p.wiener.group,
-                                         sh.var_wiener, sh.rel_wiener, sh.inv_var, p.exact,
+                                         sh.var_wiener, sh.rel_wiener, sh.inv_var,
+                                         p.exact and p.exact_wiener,
                                          tabs[1], win),
                       ys, m2.half_window, k1, np.empty(planes.shape, _F), wsum)
 

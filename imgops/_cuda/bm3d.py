@@ -443,7 +443,8 @@ def bm3d_planes_cuda(planes, sigmas: np.ndarray, p: Profile, scale: float,
     _wiener_kernel[(xs.size, ys.size), BLOCK2](planes, basic, my, mx, mn, p.wiener.group,
                                                cuda.to_device(sh.var_wiener),
                                                cuda.to_device(sh.rel_wiener), inv_var,
-                                               p.exact, cuda.to_device(tabs[1]), win, num,
+                                               p.exact and p.exact_wiener,
+                                               cuda.to_device(tabs[1]), win, num,
                                                wsum)
     return _finish(num, wsum, k1, (C, H, W))
 

@@ -606,6 +606,8 @@ class Profile:
     # other sharing noise (overlap_variance); else, and in the chroma channels, every
     # coefficient of a 2-D frequency has that frequency's variance
     exact: bool = False
+    # with exact: whether stage 2 (the Wiener filter) uses them too, or only stage 1
+    exact_wiener: bool = True
     # CBM3D's chroma channels' Wiener noise level, in sigmas (0: wiener_sigma)
     wiener_chroma: float = 0.0
 
@@ -659,7 +661,8 @@ def correlated_params(p: Profile, profile: str, colour: bool) -> Profile:
     ``whiten_ht``, :func:`whiten`), the normal profile's stage 2 on the basic estimate
     whitened to the power ``whiten_wiener``, with its matching threshold doubled; the
     Wiener shrinkage's noise level is 1.1 times the profile's (``wiener_sigma``), and
-    gray images' hard threshold 1.07 times (2.9 for 2.7). Measured on 128 x 128 crops
+    gray images' hard threshold 0.95 times (1.07 before the exact variances below).
+    Measured on 128 x 128 crops
     of camera, brick, moon, astronaut and coffee with noise of six kernels
     (benchmarks/bm3d_psd.py) at sigma 10-40 against the ``bm3d`` package, starting from
     the white-noise parameters and full whitening in stage 1 only (normal profile: mean
@@ -694,11 +697,16 @@ def correlated_params(p: Profile, profile: str, colour: bool) -> Profile:
       %, -0.96 -> -0.25 (seed 1, not used to choose); fast -0.249 -> -0.103 (seed 1);
       1.36x the time. The chroma at 1.1 (luminance's) gave +0.151 / +0.154, at 1.6
       +0.166 (seed 0), 0.9 +0.085; with the chroma at 1.1, luminance's Wiener level 1.0
-      or 1.2 sigmas or the hard threshold 0.95 or 1.05 times were worse. Not for gray
-      images: on the 48 gray 128 cases within 0.1 dB fell 88 -> 71 % (mean +0.418 ->
-      +0.448; with the hard threshold at 1.0 times instead of 1.07: 81 %, +0.543) at
-      1.6-1.75x the time (camera 128: 9 -> 15 ms), which would take gray 256 crops below
-      40x the package's speed.
+      or 1.2 sigmas or the hard threshold 0.95 or 1.05 times were worse.
+    * gray, both profiles: exact variances in stage 1 only (``exact_wiener`` False), and
+      the hard threshold 0.95 times instead of 1.07. On the 96 gray cases: mean +0.397
+      -> +0.433 dB, within 0.1 dB 91 -> 95 %, worst -0.40 -> -0.25 (seed 0); +0.378 ->
+      +0.456, 94 -> 98 %, -0.44 -> -0.32 (seed 1); fast +0.173 -> +0.227 (seed 1);
+      1.17x the time (normal; fast 1.4x). Seed 0 could not choose between 0.95 and 1.0
+      times (95 % either way, +0.433 / +0.444); seed 1 did (98 % against 92 %). In both
+      stages the variances cost 1.6-1.75x the time (gray 256 crops would fall below 40x
+      the package's speed) and lost share within 0.1 dB (48 gray 128 cases, seed 0: 88
+      -> 71 % at 1.07 times, 81 % at 1.0); in stage 2 only: 88 -> 90 % at 1.56x.
     """
     colour_ht = 0.8 if profile == "normal" else 0.625
     ht = colour_ht if colour else (1.0 if profile == "normal" else 0.875)
@@ -706,9 +714,11 @@ def correlated_params(p: Profile, profile: str, colour: bool) -> Profile:
         else p.wiener.half_window
     if colour:  # exact group variances, chroma shrunk at CORRELATED_WIENER_CHROMA
         p = replace(p, exact=True, wiener_chroma=CORRELATED_WIENER_CHROMA)
+    else:  # exact group variances in stage 1
+        p = replace(p, exact=True, exact_wiener=False)
     return replace(p, whiten_ht=ht,
                    whiten_wiener=(0.25 if colour else 0.5) if p.rematch else 0.0,
-                   lambda3d=p.lambda3d * (1.0 if colour else 1.07),
+                   lambda3d=p.lambda3d * (1.0 if colour else 0.95),
                    wiener_sigma=p.wiener_sigma * 1.1,
                    wiener=replace(p.wiener, tau=2.0 * p.wiener.tau, half_window=window))
 
@@ -1236,6 +1246,10 @@ def group_table(acf: np.ndarray, rows: np.ndarray) -> np.ndarray:
     cov = cov.transpose(2, 3, 0, 1)  # [dy, mx + dx, u, v]
     var = cov[0, mx]
     rel = cov / np.where(np.abs(var) > 0, var, 1.0)
+    # covariances that are 0 but for rounding (beyond a line kernel's reach, say) are 0:
+    # their rounding differs between scales of the same noise, and would move a
+    # coefficient on the hard threshold
+    rel[np.abs(rel) < 1e-9] = 0.0
     iy, ix = np.nonzero(np.abs(rel).max(axis=(2, 3)) >= GROUP_COV_MIN)
     ry = max(e, int(iy.max(initial=0)))
     rx = max(e, int(np.abs(ix - mx).max(initial=0)))
@@ -1327,7 +1341,8 @@ def channel_noise(noise, sigma: float, scale: float, profile: str, mix: np.ndarr
     if match_r is not None:
         p = correlated_params(p, profile, colour)
         if p.exact:  # the groups' variances under this noise (group_table)
-            tabs = (group_table(match_r, BIOR15), group_table(match_r, DCT8))
+            tabs = (group_table(match_r, BIOR15),
+                    group_table(match_r, DCT8) if p.exact_wiener else TAB_DCT)
     return p, sig, rel_ht, rel_wiener, match_r, tabs
 
 
