@@ -256,13 +256,14 @@ def bm3d(image: np.ndarray, sigma, *, profile: str = "normal",
         the second stage matches on, and the parameters change a little (see the
         documentation's benchmark page): groups matched on the noisy pixels follow
         the noise's own streaks and blotches. Makitalo, Foi et al. [4]_ give the
-        transform-domain variances. For three-channel images the variance of each of
-        the luminance's 3-D coefficients is exact [6]_: blocks within the noise's
-        correlation length of each other share noise, and a group's Haar coefficients
-        add up the covariances of its pairs of blocks (from the noise's
-        autocovariance); for gray images, and in the chroma channels, it is taken as
-        its 2-D frequency's (exact when a group's blocks have independent noise, an
-        approximation for overlapping or nearby blocks).
+        transform-domain variances. The variance of each 3-D coefficient is exact [6]_
+        for the luminance of three-channel images in both stages, and for gray images
+        in the first: blocks within the noise's correlation length of each other share
+        noise, and a group's Haar coefficients add up the covariances of its pairs of
+        blocks (from the noise's autocovariance). Elsewhere (the chroma channels, the
+        second stage of gray images) it is taken as its 2-D frequency's (exact when a
+        group's blocks have independent noise, an approximation for overlapping or
+        nearby blocks).
 
         The papers' parameters (the block-matching thresholds, and the switch to the
         large-noise ones above sigma = 40 on the 0-255 scale, read from the noise's
