@@ -15,10 +15,11 @@ sigma / 3. The noisy image is float (0-255 scale, not clipped); its PSD, in the
 ``(sigma / 3)^2 M N``). Colour crops get independent noise of the same PSD in each
 channel and the ``(M, N)`` PSD. ``imgops.bm3d(z, psd, profile=...)`` runs on it; the
 reference is ``bm3d.bm3d(z / 255, psd / 255^2)`` (gray) or ``bm3d.bm3d_rgb`` (colour),
-its output scaled back; PSNR against the clean crop (peak 255). Times are wall-clock, one
-run each after a warm-up call (imgops) on this machine as it is (Numba's threads and the
-reference's all cores, or ``--threads``); ``x`` is the reference's time over imgops's
-(normal, fast).
+its output scaled back; PSNR against the clean crop (peak 255). Times are wall-clock on
+this machine as it is (Numba's threads and the reference's all cores, or ``--threads``):
+the reference's one run, imgops's the median of three after a warm-up call (its runs
+take milliseconds, so that one run would be at the mercy of the machine's hiccups);
+``x`` is the reference's time over imgops's (normal, fast).
 
 Kernels: ``gauss`` (Gaussian of sigma 1 px, 9 x 9), ``hline`` (1 x 7 line), ``vline``
 (9 x 1 line), ``g1`` (the anti-diagonal of 5 pixels: an orientation that the DCT's
@@ -113,10 +114,14 @@ def reference(z: np.ndarray, psd, threads: int = 0) -> tuple[np.ndarray, float]:
     return 255.0 * out, time.perf_counter() - t
 
 
-def timed(fn, *args, **kwargs):
-    t = time.perf_counter()
-    out = fn(*args, **kwargs)
-    return out, time.perf_counter() - t
+def timed(fn, *args, runs: int = 1, **kwargs):
+    """``fn(*args, **kwargs)`` and the median of its wall-clock times over ``runs``."""
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        out = fn(*args, **kwargs)
+        times.append(time.perf_counter() - t)
+    return out, float(np.median(times))
 
 
 def main() -> None:
@@ -180,7 +185,7 @@ def main() -> None:
                     got, ms = {}, {}
                     for p in ("normal", "fast"):
                         imgops.bm3d(z, psd, profile=p)  # warm (compiled, caches)
-                        out, t = timed(imgops.bm3d, z, psd, profile=p)
+                        out, t = timed(imgops.bm3d, z, psd, profile=p, runs=3)
                         got[p], ms[p] = psnr(out, clean), 1e3 * t
                     row = (f"| {name} | {size} | {sigma:g} | {kname} | {ref:.2f} | "
                            f"{got['normal']:.2f} | {got['normal'] - ref:+.2f} | "
