@@ -601,10 +601,10 @@ class Profile:
     # estimate; 0: not whitened)
     whiten_ht: float = 0.0
     whiten_wiener: float = 0.0
-    # white noise, and correlated noise in colour images: the matched channel's (gray, or
-    # CBM3D's luminance) group coefficients get their exact variances, blocks near each
-    # other sharing noise (overlap_variance); else, and in the chroma channels, every
-    # coefficient of a 2-D frequency has that frequency's variance
+    # white noise, and correlated noise (correlated_params): the matched channel's (gray,
+    # or CBM3D's luminance) group coefficients get their exact variances, blocks near
+    # each other sharing noise (overlap_variance); else, and in the chroma channels,
+    # every coefficient of a 2-D frequency has that frequency's variance
     exact: bool = False
     # with exact: whether stage 2 (the Wiener filter) uses them too, or only stage 1
     exact_wiener: bool = True
