@@ -2,6 +2,7 @@
 package (called only, as a reference), shapes, non-finite samples, channel counts,
 determinism; the CUDA driver in Numba's simulator."""
 
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -292,6 +293,18 @@ def test_integer_levels_finds_the_grid_of_quantized_data():
     assert shared.integer_levels(rng.normal(0, 1, (64, 64)).astype(np.float32)) is None
 
 
+def _coefficient_basis(kind):
+    """basis[q]: the pixel weights (8 x 8) of 2-D coefficient q of transform ``kind``."""
+    basis = np.empty((64, 64))
+    for j in range(64):
+        img = np.zeros((8, 8), np.float32)
+        img.flat[j] = 1.0
+        out = np.empty(64, np.float32)
+        shared.fwd2_at(kind, img, 0, 0, out)
+        basis[:, j] = out
+    return basis.reshape(64, 8, 8)
+
+
 def test_overlap_variances_are_exact():
     """A group's 3-D coefficient variances under white noise of variance 1, against the
     variance computed directly: each coefficient is a linear form of the image's pixels
@@ -301,13 +314,7 @@ def test_overlap_variances_are_exact():
     rng = np.random.default_rng(11)
     size = 30
     for kind, tab in ((0, shared.TAB_DCT), (1, shared.TAB_BIOR)):
-        basis = np.empty((64, 64))  # basis[q]: the pixel weights of 2-D coefficient q
-        for j in range(64):
-            img = np.zeros((8, 8), np.float32)
-            img.flat[j] = 1.0
-            out = np.empty(64, np.float32)
-            shared.fwd2_at(kind, img, 0, 0, out)
-            basis[:, j] = out
+        block = _coefficient_basis(kind)
         for n in (1, 2, 4, 8, 16, 32):
             spread = 4 if n > 4 else 12  # clusters of overlapping blocks, or apart
             gy = rng.integers(0, spread, n).astype(np.int32) + 6
@@ -317,7 +324,6 @@ def test_overlap_variances_are_exact():
             shared.haar_forward(haar, n, 0, n)  # column j: the Haar transform of e_j
             forms = np.zeros((n, 64, size, size))
             for j in range(n):
-                block = basis.reshape(64, 8, 8)
                 for i in range(n):
                     forms[i, :, gy[j]:gy[j] + 8, gx[j]:gx[j] + 8] += haar[i, j] * block
             want = (forms ** 2).sum(axis=(2, 3))
@@ -339,18 +345,6 @@ def test_overlap_variances_are_exact():
             assert np.array_equal(vc[:n], vr[:n])
 
 
-def _coefficient_basis(kind):
-    """basis[q]: the pixel weights (8 x 8) of 2-D coefficient q of transform ``kind``."""
-    basis = np.empty((64, 64))
-    for j in range(64):
-        img = np.zeros((8, 8), np.float32)
-        img.flat[j] = 1.0
-        out = np.empty(64, np.float32)
-        shared.fwd2_at(kind, img, 0, 0, out)
-        basis[:, j] = out
-    return basis.reshape(64, 8, 8)
-
-
 @pytest.mark.parametrize("kname", ["g1", "hline", "g2"])
 def test_group_variances_of_correlated_noise_are_exact(kname, monkeypatch):
     """The same under correlated noise (an anti-diagonal kernel, whose covariances differ
@@ -361,10 +355,7 @@ def test_group_variances_of_correlated_noise_are_exact(kname, monkeypatch):
     default reach, within 1 % (the covariances left out are below GROUP_COV_MIN)."""
     from scipy.signal import fftconvolve
 
-    sys_path = __import__("pathlib").Path(__file__).parents[1] / "benchmarks"
-    import sys
-
-    sys.path.insert(0, str(sys_path))
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
     from bm3d_psd import kernel
 
     m = 64
@@ -375,9 +366,9 @@ def test_group_variances_of_correlated_noise_are_exact(kname, monkeypatch):
     for kind, rows in ((0, shared.DCT8), (1, shared.BIOR15)):
         block = _coefficient_basis(kind)
         one = np.array([(b * fftconvolve(b, acf, mode="same")).sum() for b in block])
-        monkeypatch.setattr(shared, "GROUP_COV_MIN", 0.0)
-        full = shared.group_table(acf, rows)
-        monkeypatch.undo()
+        with monkeypatch.context() as mp:
+            mp.setattr(shared, "GROUP_COV_MIN", 0.0)
+            full = shared.group_table(acf, rows)
         cut = shared.group_table(acf, rows)
         if kname == "g2":  # a wide kernel, whose far covariances are cut
             assert full.shape[0] > cut.shape[0] and full.shape[1] > cut.shape[1]
