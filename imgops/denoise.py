@@ -480,9 +480,30 @@ def _blind_bm3d(image, backend: str = "auto", model: NoiseModel | None = None):
         model = estimate_noise_model(image) if model is None else model
         if model.kind == "poisson_gaussian" and model.a is not None and model.a > 0:
             return model
+        if _colour_noise(image, model):
+            return model
         camera = _camera_level(image, backend, model)
     # camera sRGB noise, which the white estimate misses
     return max(_white_sigma(image, backend), camera)
+
+
+def _colour_noise(image: np.ndarray, model: NoiseModel) -> bool:
+    """Whether the blind default denoises a 3-channel `image` under its correlated
+    `model` (``estimate_noise_model(image)``): noise strong in the colour differences,
+    which a texture without noise does not show (`imgops._noise.MODEL_CHROMA_LEVEL`)."""
+    from ._noise import (
+        MODEL_CHROMA_LEVEL,
+        MODEL_CHROMA_RATIO,
+        chroma_level,
+        chroma_ratio,
+        pilot_strength,
+    )
+
+    if image.ndim != 3 or image.shape[2] != 3 or model.kind != "correlated":
+        return False
+    strength = pilot_strength(image)
+    return strength > 0 and chroma_level(model) >= MODEL_CHROMA_LEVEL * strength \
+        and chroma_ratio(model) >= MODEL_CHROMA_RATIO
 
 
 def _camera_level(image: np.ndarray, backend: str, model: NoiseModel | None = None
@@ -503,22 +524,17 @@ def _camera_level(image: np.ndarray, backend: str, model: NoiseModel | None = No
         HEAVY_RATIO,
         PILOT_EXTENT,
         PILOT_PASSES,
-        PILOT_STRENGTH,
         chroma_ratio,
         estimate_noise_model,
         luminance_level,
+        pilot_strength,
         pilot_windows,
         residual_level,
     )
 
     if image.ndim != 3 or image.shape[2] != 3:
         return 0.0
-    stride = max(1, int(math.sqrt(image.shape[0] * image.shape[1] / 2 ** 18)))
-    y = image[::stride, ::stride].mean(axis=2, dtype=np.float64)  # ~256k samples at most
-    if not np.isfinite(y).all():
-        return 0.0
-    lo, hi = np.percentile(y, [1, 99])
-    strength = PILOT_STRENGTH * float(hi - lo)
+    strength = pilot_strength(image)
     if not strength > 0:
         return 0.0
     tiles = [image[rows, cols] for rows, cols in pilot_windows(image.shape)]
