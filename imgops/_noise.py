@@ -831,20 +831,25 @@ CAMERA_RATIO = 3.0
 #: pipelines), where a colourful texture's loss reads less (a 192 x 192 crop of a
 #: PolyU ground-truth photograph of fruit, without noise: 0.36, and it lost 11 dB).
 HEAVY_RATIO, CHROMA_MIN, HEAVY_CONFIRM = 1.25, 0.5, 0.75
-#: The blind default denoises a 3-channel image under its estimated correlated model
-#: itself, not at one white sigma, where the noise is strong in the colour differences:
-#: their level (`chroma_level`) at least MODEL_CHROMA_LEVEL times the pilot's sigma
-#: (`pilot_strength`), with a `chroma_ratio` of at least MODEL_CHROMA_RATIO. A texture
-#: varies mostly in brightness, and the model reads its luminance as noise; its colour
-#: differences it reads far lower (clean skimage.data photographs: 0.19 at most; a cat's
-#: fur under mild sensor noise, the pipelines' weakest shot noise: 0.46). The noise of
-#: camera sRGB images, which demosaicing correlates between channels and whose level the
-#: camera's own noise reduction varies over the image (a stationary model of it loses
-#: 0.3-4 dB against the pilot's reading), stays below: 0.43 at most on 100 real crops of
-#: five cameras, mostly below 0.2. Noise independent between channels reads 0.58-1.1 on
-#: photographs at sigma 15-25 (chroma ratio 0.99-1.7); the camera pipelines' strongest
-#: shot noise 0.55-1.75.
-MODEL_CHROMA_LEVEL, MODEL_CHROMA_RATIO = 0.55, 0.9
+#: Where the first pilot leaves no block flat (strong noise, or a texture), the blind
+#: default denoises a 3-channel image under its estimated correlated model itself, not
+#: at one white sigma, if the noise is strong in the colour differences: their level
+#: (`chroma_level`) at least MODEL_CHROMA_LEVEL times the pilot's sigma
+#: (`pilot_strength`) and MODEL_WHITE_RATIO times the white estimate, with a
+#: `chroma_ratio` of at least MODEL_CHROMA_RATIO. A texture varies mostly in brightness,
+#: and the model reads its luminance as noise; its colour differences it reads far lower
+#: (clean skimage.data photographs: 0.19 at most; a cat's fur under mild sensor noise,
+#: the camera pipeline's weaker shot noise: 0.46). Camera sRGB noise, which demosaicing
+#: correlates between channels and whose level the camera's own noise reduction varies
+#: over the image (a stationary model of it loses 0.3-4 dB against the pilot's reading),
+#: reads 0.43 at most on 100 real crops of five cameras, mostly below 0.2. Noise
+#: independent between channels reads 0.58-1.1 on photographs at sigma 15-25 (chroma
+#: ratio 0.99-1.7, 2.3-6 times the white estimate); the camera pipelines' strongest shot
+#: noise 0.55-1.75. The flat pilot and the white estimate keep the model away from small
+#: low-contrast crops where it reads white noise, clipped at black, or a clean crop's
+#: compression as strong colour noise (tiles of 64-192 pixels: 350 of 15000 passed the
+#: first two tests alone, and most lost 1-10 dB).
+MODEL_CHROMA_LEVEL, MODEL_CHROMA_RATIO, MODEL_WHITE_RATIO = 0.55, 0.9, 2.0
 _LOW_BAND = _FREQ <= 2
 _HIGH_BAND = _FREQ >= 8
 

@@ -473,27 +473,31 @@ def _blind_bm3d(image, backend: str = "auto", model: NoiseModel | None = None):
         noise = _blind_bm3d(np.ldexp(image, -e).astype(image.dtype), backend)
         return noise.scaled(2.0 ** e) if not isinstance(noise, float) else \
             float(np.ldexp(noise, e))
-    camera = 0.0
     if isinstance(image, np.ndarray) and image.ndim in (2, 3) and image.size \
             and _native_dtype(image) in (np.uint8, np.uint16, np.float32, np.float64) \
             and min(image.shape[:2]) >= 8:
         model = estimate_noise_model(image) if model is None else model
         if model.kind == "poisson_gaussian" and model.a is not None and model.a > 0:
             return model
-        if _colour_noise(image, model):
+        white = _white_sigma(image, backend)
+        camera, colour = _camera_reading(image, backend, model, white)
+        if colour:
             return model
-        camera = _camera_level(image, backend, model)
-    # camera sRGB noise, which the white estimate misses
-    return max(_white_sigma(image, backend), camera)
+        # camera sRGB noise, which the white estimate misses
+        return max(white, camera)
+    return _white_sigma(image, backend)
 
 
-def _colour_noise(image: np.ndarray, model: NoiseModel) -> bool:
-    """Whether the blind default denoises a 3-channel `image` under its correlated
-    `model` (``estimate_noise_model(image)``): noise strong in the colour differences,
-    which a texture without noise does not show (`imgops._noise.MODEL_CHROMA_LEVEL`)."""
+def _colour_noise(image: np.ndarray, model: NoiseModel, white: float) -> bool:
+    """Whether `model` (``estimate_noise_model(image)``) of a 3-channel `image` shows
+    correlated noise strong in the colour differences, which a texture without noise
+    does not show: their level at least ``MODEL_CHROMA_LEVEL`` times the pilot's sigma
+    and ``MODEL_WHITE_RATIO`` times `white` (the white estimate), with a chroma ratio of
+    at least ``MODEL_CHROMA_RATIO`` (see `imgops._noise`)."""
     from ._noise import (
         MODEL_CHROMA_LEVEL,
         MODEL_CHROMA_RATIO,
+        MODEL_WHITE_RATIO,
         chroma_level,
         chroma_ratio,
         pilot_strength,
@@ -501,21 +505,32 @@ def _colour_noise(image: np.ndarray, model: NoiseModel) -> bool:
 
     if image.ndim != 3 or image.shape[2] != 3 or model.kind != "correlated":
         return False
-    strength = pilot_strength(image)
-    return strength > 0 and chroma_level(model) >= MODEL_CHROMA_LEVEL * strength \
-        and chroma_ratio(model) >= MODEL_CHROMA_RATIO
+    strength, level = pilot_strength(image), chroma_level(model)
+    return strength > 0 and level >= MODEL_CHROMA_LEVEL * strength \
+        and level >= MODEL_WHITE_RATIO * white and chroma_ratio(model) >= MODEL_CHROMA_RATIO
 
 
 def _camera_level(image: np.ndarray, backend: str, model: NoiseModel | None = None
                   ) -> float:
-    """The white sigma for the noise of a camera sRGB image, or 0 if it shows none.
+    """The white sigma for the noise of a camera sRGB image, or 0 if it shows none
+    (`_camera_reading`'s level)."""
+    return _camera_reading(image, backend, model)[0]
+
+
+def _camera_reading(image: np.ndarray, backend: str, model: NoiseModel | None = None,
+                    white: float | None = None) -> tuple[float, bool]:
+    """The white sigma for the noise of a camera sRGB image, or 0 if it shows none; and
+    whether to denoise under `model` instead.
 
     For a 3-channel image: the level of the noise that BM3D fast at a strong sigma (the
     pilot; stronger if the noise proves strong) removes from the image's flat areas,
     when that noise is low-pass enough to be a camera's
     (`imgops._noise.residual_level`, ``CAMERA_RATIO``); 0 otherwise, and for images
     with non-finite samples or no contrast. ``model``: the image's
-    ``estimate_noise_model(image)`` where the caller has it (``HEAVY_RATIO``).
+    ``estimate_noise_model(image)`` where the caller has it (``HEAVY_RATIO``). Given
+    `white` (the white estimate), ``(0, True)`` where the first pilot leaves no block
+    flat and the model shows strong colour noise (`_colour_noise`): noise that neither
+    reading can measure. Otherwise ``(level, False)``.
     """
     from ._noise import (
         CAMERA_RATIO,
@@ -533,10 +548,10 @@ def _camera_level(image: np.ndarray, backend: str, model: NoiseModel | None = No
     )
 
     if image.ndim != 3 or image.shape[2] != 3:
-        return 0.0
+        return 0.0, False
     strength = pilot_strength(image)
     if not strength > 0:
-        return 0.0
+        return 0.0, False
     tiles = [image[rows, cols] for rows, cols in pilot_windows(image.shape)]
     step = 0.0 if image.dtype.kind == "f" else 1.0  # an integer pilot's rounding
     heavy = None  # decided where the first pilot leaves nothing flat
@@ -553,6 +568,8 @@ def _camera_level(image: np.ndarray, backend: str, model: NoiseModel | None = No
             # anywhere (the pipelines' strongest shot noise lost 4-8 dB to the white
             # estimate), or a texture; the model tells them apart (HEAVY_RATIO)
             model = estimate_noise_model(image) if model is None else model
+            if white is not None and _colour_noise(image, model, white):
+                return 0.0, True
             level = luminance_level(model)
             heavy = model.kind == "correlated" and level > HEAVY_RATIO * strength \
                 and chroma_ratio(model) >= CHROMA_MIN
@@ -570,13 +587,13 @@ def _camera_level(image: np.ndarray, backend: str, model: NoiseModel | None = No
         # retrying there too lost 1 dB) unless the model reads strong noise (above)
         strength = 2 * max(strength, r.loose)
     if r.ratio < CAMERA_RATIO or not r.low > 0:
-        return 0.0
+        return 0.0, False
     # read to a 64th of an octave of the pilot's sigma (which scales with the data to
     # float rounding): the reading itself scales only to about 1e-5 (the pilot's
     # outputs do not scale exactly), and BM3D at sigmas that close may still differ
     q = round(64 * math.log2(r.low / strength)) / 64
     read = strength * 2.0 ** q
-    return read if read >= confirm else 0.0
+    return (read if read >= confirm else 0.0), False
 
 
 def estimate_noise(image: np.ndarray, *, backend: str = "auto") -> float:
