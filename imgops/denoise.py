@@ -685,8 +685,16 @@ def denoise(image: np.ndarray, method: str = "bm3d", **params) -> np.ndarray:
         :func:`estimate_noise_model` finds correlated noise well above the pilot's
         sigma with colour blotches (a texture without noise varies mostly in
         brightness) and the stronger pilot confirms its level; otherwise ``s`` stays.
-        Under the estimated correlated model itself, fine texture read as noise
-        would be smoothed away (see the documentation's benchmark page).
+      * a 3-channel image whose noise the first pilot leaves nowhere flat, and in which
+        :func:`estimate_noise_model` finds correlated noise strong in the colour
+        differences (their per-channel level at least 0.55 times the pilot's sigma and
+        twice ``s``, and at least 0.9 times as strong as in brightness at low
+        frequencies), is denoised under that model (BM3D fast): noise independent
+        between channels, such as a sensor's before demosaicing, leaves colour
+        blotches that a texture does not. Elsewhere, under the estimated correlated
+        model, fine texture read as noise would be smoothed away (see the
+        documentation's benchmark page); gray images and noise of brightness alone
+        keep the white estimate.
     - ``"nl_means"``: :func:`nl_means` with ``h = 0.8 * s``,
       ``sigma = s``, ``patch_size = 5``, ``patch_distance = 6`` (scikit-image's
       documented recipe [1]_).
