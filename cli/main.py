@@ -230,21 +230,33 @@ def denoise(inputs, output, method, profile, h, noise, patch_size, patch_distanc
             and noise_model is None:
         def for_stack(pictures):
             """One noise estimate for every plane of a stack: the median of theirs (bm3d:
-            the median Poisson-Gaussian law where most planes have one, else the median
-            of the sigmas the blind default takes plane by plane; nl-means: the median
-            white sigma)."""
+            the median Poisson-Gaussian law where most planes have one; where most
+            take a correlated model, that of the plane whose luminance level is the
+            median; else the median of the sigmas the blind default takes plane by
+            plane; nl-means: the median white sigma)."""
             colors = (np.asarray(p.color) for p in pictures)
             if method != "bm3d":
                 s = float(np.median([imgops.estimate_noise(c) for c in colors]))
             else:
-                laws, sigmas = [], []
+                from imgops._noise import luminance_level
+
+                laws, models, sigmas = [], [], []
                 for c in colors:
                     noise = _blind_bm3d(c, backend)  # what the default takes per plane
                     if isinstance(noise, float):
                         sigmas.append(noise)
-                    else:
+                    elif noise.kind == "poisson_gaussian":
                         laws.append((noise.a, noise.b))
                         sigmas.append(imgops.estimate_noise(c))
+                    else:  # strong colour noise: the plane's own correlated model
+                        models.append(noise)
+                        sigmas.append(imgops.estimate_noise(c))
+                if 2 * len(models) > len(sigmas):
+                    models.sort(key=luminance_level)
+                    one = models[(len(models) - 1) // 2]
+                    prof = params.get("profile", "fast")
+                    return _filter(lambda arr: imgops.bm3d(arr, one, profile=prof,
+                                                           backend=backend))
                 if 2 * len(laws) > len(sigmas):
                     a, b = (float(v) for v in np.median(np.array(laws), axis=0))
                     law = imgops.NoiseModel("poisson_gaussian", np.ones((8, 8)), a=a, b=b)
@@ -433,10 +445,11 @@ def noise(paths, recursive, glob, model, as_json):
     """Print each file's estimated noise model: its kind, an equivalent white sigma per
     channel (in the image's units), the white estimate imgops.estimate_noise gives,
     a Poisson-Gaussian fit var = a*y + b where one was made, and what `imgops
-    denoise` assumes by default (the model where it is Poisson-Gaussian, else one
-    white sigma: the white estimate, or the level of a camera's sRGB noise read from
-    a pilot denoiser where that is larger). FILES are files or folders. Exit status 1
-    if a file could not be read."""
+    denoise` assumes by default (the model where it is Poisson-Gaussian or shows strong
+    colour noise that a pilot denoiser leaves nowhere flat, else one white sigma: the
+    white estimate, or the level of a camera's sRGB noise read from the pilot where that
+    is larger). FILES are files or folders. Exit status 1 if a file could not be
+    read."""
     import imgops
     from imgops.denoise import _blind_bm3d
 
@@ -450,8 +463,9 @@ def noise(paths, recursive, glob, model, as_json):
             white = float(imgops.estimate_noise(color))
             # what `imgops denoise` assumes (the auto model is the one just estimated)
             default = _blind_bm3d(color, model=m if model == "auto" else None)
-            if not isinstance(default, float):  # Poisson-Gaussian: the Anscombe path
-                default = None
+            under = None  # the kind of model the default denoises under, if one
+            if not isinstance(default, float):  # Poisson-Gaussian, or strong colour noise
+                under, default = default.kind, None
         except Exception as exc:  # any file's failure is reported, the rest go on
             failed += 1
             click.echo(f"{src}: {exc}", err=True)
@@ -461,13 +475,14 @@ def noise(paths, recursive, glob, model, as_json):
                  "white_sigma": round(white, 4) if math.isfinite(white) else None,
                  "a": None if m.a is None else float(m.a),
                  "b": None if m.b is None else float(m.b),
-                 "default_sigma": None if default is None else round(default, 6)}
+                 "default_sigma": None if default is None else round(default, 6),
+                 "default_model": under}
         if as_json:
             click.echo(json.dumps(entry))
             continue
         sig = ", ".join(f"{s:.3g}" for s in entry["sigma"])
         pg = f", var = {m.a:.4g}*y + {m.b:.4g}" if m.kind == "poisson_gaussian" else ""
-        dflt = "runs BM3D under the Poisson-Gaussian model" if default is None else \
+        dflt = f"runs BM3D under the {under.replace('_', '-')} model" if under else \
             "leaves it unchanged (no noise measured)" if default == 0 else \
             f"runs BM3D at sigma {default:.3g}"
         click.echo(f"{src}: {m.kind}, sigma per channel [{sig}] (white estimate "

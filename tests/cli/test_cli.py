@@ -971,6 +971,44 @@ def test_stack_noise_per_stack_camera_noise(tmp_path):
         np.testing.assert_array_equal(g, imgops.bm3d(p, s, profile="fast"))
 
 
+def test_noise_per_stack_and_noise_command_with_strong_colour_noise(tmp_path):
+    """Planes whose blind default denoises under their correlated model (strong colour
+    noise, independent between channels, that the pilot leaves nowhere flat): --noise-per
+    stack denoises every plane under the model of the plane with the median luminance
+    level (before: a Poisson-Gaussian law was assumed, and a model without one broke the
+    stack's median); `imgops noise` says which model the default takes."""
+    import json
+
+    from noise_synth import correlated, gaussian_kernel
+    from skimage import data
+
+    from imgops._noise import luminance_level
+    from imgops.denoise import _blind_bm3d
+
+    src = tmp_path / "in"
+    src.mkdir()
+    clean = data.astronaut()[100:228, 100:228].astype(np.float64)
+    planes = np.stack([np.clip(np.rint(correlated(clean, sigma, gaussian_kernel(1.0), s)),
+                               0, 255).astype(np.uint8)
+                       for s, sigma in enumerate((22.0, 25.0, 28.0))])
+    tifffile.imwrite(src / "z.tif", planes, photometric="rgb")
+    models = [_blind_bm3d(p) for p in planes]
+    assert all(not isinstance(m, float) and m.kind == "correlated" for m in models)
+    one = sorted(models, key=luminance_level)[1]
+    assert one is models[1]  # the middle sigma
+    r = invoke("denoise", "--noise-per", "stack", src, tmp_path / "one")
+    assert r.exit_code == 0, r.output
+    got = tifffile.imread(tmp_path / "one" / "z.tif")
+    for g, p in zip(got, planes, strict=True):
+        np.testing.assert_array_equal(g, imgops.bm3d(p, one, profile="fast"))
+    save_png(tmp_path / "png" / "c.png", planes[0])
+    entry = json.loads(invoke("noise", "--json", tmp_path / "png").output.strip())
+    assert entry["default_model"] == "correlated" and entry["default_sigma"] is None
+    assert "runs BM3D under the correlated model" in invoke("noise", tmp_path / "png").output
+    assert invoke("denoise", tmp_path / "png", tmp_path / "out").exit_code == 0
+    np.testing.assert_array_equal(load(tmp_path / "out" / "c.png"), imgops.denoise(planes[0]))
+
+
 # --------------------------------------------------------------------------- speed paths
 @pytest.mark.parametrize("mode", ["RGB", "L"])
 def test_jpeg_fast_decode_equals_pillow(tmp_path, mode):
@@ -1065,6 +1103,7 @@ def test_noise_command(tmp_path):
     assert entry["kind"] == "white" and len(entry["sigma"]) == 3
     assert all(8.5 < s < 11.5 for s in entry["sigma"]), entry
     assert entry["default_sigma"] == pytest.approx(entry["white_sigma"], abs=1e-3)
+    assert entry["default_model"] is None
     r = invoke("noise", tmp_path / "in" / "n.png")
     assert r.exit_code == 0 and "white, sigma per channel" in r.output
     # camera-like noise (low-pass): the default's sigma is the pilot's reading, which
