@@ -847,7 +847,7 @@ HEAVY_RATIO, CHROMA_MIN, HEAVY_CONFIRM = 1.25, 0.5, 0.75
 #: ratio 0.99-1.7, 2.3-6 times the white estimate); the camera pipelines' strongest shot
 #: noise 0.55-1.75. The flat pilot and the white estimate keep the model away from small
 #: low-contrast crops where it reads white noise, clipped at black, or a clean crop's
-#: compression as strong colour noise (tiles of 64-192 pixels: 350 of 15000 passed the
+#: compression as strong colour noise (tiles of 64-192 pixels: 352 of 19170 passed the
 #: first two tests alone, and most lost 1-10 dB).
 MODEL_CHROMA_LEVEL, MODEL_CHROMA_RATIO, MODEL_WHITE_RATIO = 0.55, 0.9, 2.0
 _LOW_BAND = _FREQ <= 2
