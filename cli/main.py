@@ -482,7 +482,8 @@ def noise(paths, recursive, glob, model, as_json):
             continue
         sig = ", ".join(f"{s:.3g}" for s in entry["sigma"])
         pg = f", var = {m.a:.4g}*y + {m.b:.4g}" if m.kind == "poisson_gaussian" else ""
-        dflt = f"runs BM3D under the {under.replace('_', '-')} model" if under else \
+        names = {"poisson_gaussian": "Poisson-Gaussian", "correlated": "correlated"}
+        dflt = f"runs BM3D under the {names[under]} model" if under else \
             "leaves it unchanged (no noise measured)" if default == 0 else \
             f"runs BM3D at sigma {default:.3g}"
         click.echo(f"{src}: {m.kind}, sigma per channel [{sig}] (white estimate "
