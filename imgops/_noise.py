@@ -877,6 +877,15 @@ def luminance_level(model: NoiseModel) -> float:
     return math.sqrt(c * max(float(v.mean()), 0.0))
 
 
+def _opponent_variances(model: NoiseModel) -> np.ndarray:
+    """A 3-channel `model`'s noise variance per DCT coefficient in CBM3D's opponent
+    channels (``imgops._shared.bm3d.OPP``), shaped ``(3, 8, 8)``: Y, U, V; negative
+    rounding clipped to 0."""
+    from ._shared.bm3d import OPP  # BM3D's module: loaded only where it runs
+
+    return np.maximum(np.einsum("ic,id,cduv->iuv", OPP, OPP, model.cov), 0.0)
+
+
 def chroma_ratio(model: NoiseModel) -> float:
     """How much of a 3-channel `model`'s low-frequency noise is in the colour
     differences: ``sqrt((var_U + var_V) / var_Y)`` in CBM3D's opponent channels
@@ -889,9 +898,7 @@ def chroma_ratio(model: NoiseModel) -> float:
     there."""
     if model.channels != 3:
         return 0.0
-    from ._shared.bm3d import OPP  # BM3D's module: loaded only where it runs
-
-    var = np.maximum(np.einsum("ic,id,cduv->iuv", OPP, OPP, model.cov), 0.0)
+    var = _opponent_variances(model)
     y, uv = float(var[0][_LOW_BAND].mean()), float(var[1:, _LOW_BAND].mean(axis=1).sum())
     return math.sqrt(uv / y) if y > 0 else 0.0
 
@@ -904,10 +911,7 @@ def chroma_level(model: NoiseModel) -> float:
     other channel counts."""
     if model.channels != 3:
         return 0.0
-    from ._shared.bm3d import OPP  # BM3D's module: loaded only where it runs
-
-    var = np.einsum("ic,id,cduv->iuv", OPP[1:], OPP[1:], model.cov)
-    return math.sqrt(max(float(var.mean(axis=(1, 2)).sum()), 0.0) / 0.875)
+    return math.sqrt(float(_opponent_variances(model)[1:].mean(axis=(1, 2)).sum()) / 0.875)
 
 
 def pilot_windows(shape: tuple[int, ...]) -> list[tuple[slice, slice]]:

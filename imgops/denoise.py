@@ -488,12 +488,14 @@ def _blind_bm3d(image, backend: str = "auto", model: NoiseModel | None = None):
     return _white_sigma(image, backend)
 
 
-def _colour_noise(image: np.ndarray, model: NoiseModel, white: float) -> bool:
+def _colour_noise(image: np.ndarray, model: NoiseModel, white: float,
+                  strength: float | None = None) -> bool:
     """Whether `model` (``estimate_noise_model(image)``) of a 3-channel `image` shows
     correlated noise strong in the colour differences, which a texture without noise
     does not show: their level at least ``MODEL_CHROMA_LEVEL`` times the pilot's sigma
-    and ``MODEL_WHITE_RATIO`` times `white` (the white estimate), with a chroma ratio of
-    at least ``MODEL_CHROMA_RATIO`` (see `imgops._noise`)."""
+    (`strength`, ``pilot_strength(image)`` where not given) and ``MODEL_WHITE_RATIO``
+    times `white` (the white estimate), with a chroma ratio of at least
+    ``MODEL_CHROMA_RATIO`` (see `imgops._noise`)."""
     from ._noise import (
         MODEL_CHROMA_LEVEL,
         MODEL_CHROMA_RATIO,
@@ -505,7 +507,8 @@ def _colour_noise(image: np.ndarray, model: NoiseModel, white: float) -> bool:
 
     if image.ndim != 3 or image.shape[2] != 3 or model.kind != "correlated":
         return False
-    strength, level = pilot_strength(image), chroma_level(model)
+    strength = pilot_strength(image) if strength is None else strength
+    level = chroma_level(model)
     return strength > 0 and level >= MODEL_CHROMA_LEVEL * strength \
         and level >= MODEL_WHITE_RATIO * white and chroma_ratio(model) >= MODEL_CHROMA_RATIO
 
@@ -568,7 +571,7 @@ def _camera_reading(image: np.ndarray, backend: str, model: NoiseModel | None = 
             # anywhere (the pipelines' strongest shot noise lost 4-8 dB to the white
             # estimate), or a texture; the model tells them apart (HEAVY_RATIO)
             model = estimate_noise_model(image) if model is None else model
-            if white is not None and _colour_noise(image, model, white):
+            if white is not None and _colour_noise(image, model, white, strength):
                 return 0.0, True
             level = luminance_level(model)
             heavy = model.kind == "correlated" and level > HEAVY_RATIO * strength \

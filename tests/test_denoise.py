@@ -761,8 +761,10 @@ def test_denoise_default_uses_the_model_for_strong_colour_noise():
 def test_noise_model_luminance_level_and_chroma_ratio():
     """Independent white noise of sigma s in each of 3 channels: luminance level s and
     chroma ratio sqrt(0.875 / (1/3)) = 1.62; the same noise in all channels (brightness
-    alone): chroma ratio 0; one channel: 0."""
-    from imgops._noise import chroma_ratio, luminance_level
+    alone): chroma ratio 0; one channel: 0. The colour level (the per-channel sigma
+    equivalent to the noise in U and V): s for the independent noise, 0 for the same
+    noise in every channel and for one channel."""
+    from imgops._noise import chroma_level, chroma_ratio, luminance_level
 
     cov = np.zeros((3, 3, 8, 8))
     for c in range(3):
@@ -774,6 +776,9 @@ def test_noise_model_luminance_level_and_chroma_ratio():
     assert luminance_level(grey) == pytest.approx(2 * math.sqrt(3))
     assert chroma_ratio(grey) == pytest.approx(0.0, abs=1e-7)
     assert chroma_ratio(imgops.NoiseModel("white", np.full((8, 8), 4.0))) == 0.0
+    assert chroma_level(m) == pytest.approx(2.0)
+    assert chroma_level(grey) == pytest.approx(0.0, abs=1e-7)
+    assert chroma_level(imgops.NoiseModel("white", np.full((8, 8), 4.0))) == 0.0
     # the low band alone: colour noise at high frequencies only does not count
     cov = np.full((3, 3, 8, 8), 4.0)
     high = np.add.outer(np.arange(8), np.arange(8)) >= 8
