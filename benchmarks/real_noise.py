@@ -8,8 +8,13 @@ noise (noisy minus mean), and the rule's sigma for ``imgops.bm3d(noisy, s,
 profile="fast")`` against the best of a sweep. The camera-pipeline cases are in
 ``benchmarks/noise_pipelines.py``.
 
+``--true-noise`` adds, per PolyU crop, BM3D fast given the noise measured against the
+ground truth (noisy minus mean), as a model (its per-coefficient covariance, channels
+included) and as a PSD (each channel's periodogram, smoothed over 5 x 5 frequencies),
+each at the measured level and at twice it: what an exact noise estimate could reach.
+
     python benchmarks/real_noise.py [--polyu DIR] [--every 4] [--no-bm3d] [--skip-synthetic]
-        [--normal-sigma 16] [--picture OUT.png]
+        [--normal-sigma 16] [--picture OUT.png] [--true-noise]
 """
 
 from __future__ import annotations
@@ -134,8 +139,33 @@ def _picture(path: str, noisy: np.ndarray, gt: np.ndarray, model) -> None:
     print(f"(picture: {path})")
 
 
+def _measured_psd(noise: np.ndarray) -> np.ndarray:
+    """The ``(M, N, C)`` PSD (``imgops.bm3d``'s convention) of a measured noise: each
+    channel's periodogram, its mean removed, smoothed over 5 x 5 frequencies."""
+    from scipy.ndimage import uniform_filter
+    return np.stack([uniform_filter(np.abs(np.fft.fft2(ch - ch.mean())) ** 2, 5,
+                                    mode="wrap") for ch in np.moveaxis(noise, -1, 0)], -1)
+
+
+TRUE_ROWS = {"true_model": "bm3d under the measured noise's model, fast",
+             "true_model2": "bm3d under the measured noise's model x2 sigma, fast",
+             "true_psd": "bm3d under the measured noise's PSD, fast",
+             "true_psd2": "bm3d under the measured noise's PSD x2 sigma, fast"}
+
+
+def _true_noise(noisy: np.ndarray, gt: np.ndarray) -> dict[str, float]:
+    """PSNR of BM3D fast given the noise measured against the ground truth (TRUE_ROWS)."""
+    from imgops import NoiseModel
+    noise = noisy.astype(np.float64) - gt
+    model = NoiseModel("correlated", S.true_cov(noise))
+    psd = _measured_psd(noise)
+    given = {"true_model": model, "true_model2": model.scaled(2.0), "true_psd": psd,
+             "true_psd2": 4.0 * psd}
+    return {k: psnr(imgops.bm3d(noisy, v, profile="fast"), gt) for k, v in given.items()}
+
+
 def polyu(root: str, every: int, bm3d: bool, normal_sigma: float = 0.0,
-          picture: str = "") -> None:
+          picture: str = "", true_noise: bool = False) -> None:
     from PIL import Image
     if not root:
         print("\n(PolyU skipped: give --polyu FOLDER or set IMGOPS_POLYU)")
@@ -166,6 +196,8 @@ def polyu(root: str, every: int, bm3d: bool, normal_sigma: float = 0.0,
                        model=psnr(imgops.bm3d(noisy, m, profile="fast"), gt))
             if normal_sigma:
                 row["normal"] = psnr(imgops.bm3d(noisy, normal_sigma, profile="normal"), gt)
+            if true_noise:
+                row.update(_true_noise(noisy, gt))
             if picture and len(rows) == 0:
                 _picture(picture, noisy, gt, m)
             tail = (f" {best} | {row['noisy']:.2f} / {interp_psnr(curve, row['rule']):.2f} / "
@@ -191,6 +223,8 @@ def polyu(root: str, every: int, bm3d: bool, normal_sigma: float = 0.0,
                  ("bm3d under estimate_noise_model, fast", [x["model"] for x in rows])]
         if normal_sigma:
             table.append((f"bm3d sigma {normal_sigma:g}, normal", [x["normal"] for x in rows]))
+        if true_noise:
+            table += [(label, [x[k] for x in rows]) for k, label in TRUE_ROWS.items()]
         fixed_best = max(POLYU_SWEEP, key=lambda s: np.mean([x["curve"][s] for x in rows]))
         table.append((f"bm3d best single sigma ({fixed_best}), fast",
                       [x["curve"][fixed_best] for x in rows]))
@@ -226,12 +260,15 @@ def main() -> None:
                     help="also bm3d(profile='normal') at this one sigma on every crop")
     ap.add_argument("--picture", default="",
                     help="write noisy | default | model | truth of the first crop here")
+    ap.add_argument("--true-noise", action="store_true",
+                    help="also bm3d given the noise measured against the ground truth")
     args = ap.parse_args()
     if not args.skip_synthetic:
         synthetic()
         clean()
         timing()
-    polyu(args.polyu, args.every, not args.no_bm3d, args.normal_sigma, args.picture)
+    polyu(args.polyu, args.every, not args.no_bm3d, args.normal_sigma, args.picture,
+          args.true_noise)
 
 
 if __name__ == "__main__":
