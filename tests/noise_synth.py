@@ -137,6 +137,22 @@ def signal_dependent(clean: np.ndarray, k: float, seed: int) -> np.ndarray:
     return clean + k * np.sqrt(np.maximum(clean, 0)) * z
 
 
+def level_law(clean: np.ndarray, lo: float, hi: float, seed: int):
+    """clean + N(0, s(y)^2) with s(y) = lo + (hi - lo) y / 255 linear in the intensity
+    (0-255 units; each sample's own clean value); and the true NoiseModel: white, the
+    reference sigma the root mean square of s over the image, the law as levels 0 and
+    255 with gains lo and hi over it. Returns ``(z, model)``."""
+    from imgops import NoiseModel
+
+    sd = lo + (hi - lo) * np.asarray(clean, np.float64) / 255.0
+    z = clean + sd * np.random.default_rng(seed).standard_normal(np.shape(clean))
+    ref = float(np.sqrt(np.mean(sd**2)))
+    c = 1 if np.ndim(clean) == 2 else np.shape(clean)[2]
+    cov = np.zeros((c, c, 8, 8))
+    cov[np.arange(c), np.arange(c)] = ref * ref
+    return z, NoiseModel("white", cov, levels=[0.0, 255.0], gain=[lo / ref, hi / ref])
+
+
 def poisson_gaussian(clean: np.ndarray, peak: float,
                      seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The GAT papers' recipe: y = clean scaled to [0, peak], z = Poisson(y) +

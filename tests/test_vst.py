@@ -42,3 +42,34 @@ def test_transform_is_scale_free():
                                    rtol=1e-12)
         np.testing.assert_allclose(gat_inverse(gat(z, 0.7, 0.3), k * 0.7, k * k * 0.3),
                                    k * gat_inverse(gat(z, 0.7, 0.3), 0.7, 0.3), rtol=1e-9)
+
+
+def test_level_transform_stabilizes_a_noise_level_function():
+    """LevelTransform: f' = 1 / g (g the gains, raised to GAIN_FLOOR of the largest,
+    linear between the levels, constant beyond), f(0) = 0, an exact inverse, non-finite
+    samples kept, and the transform of levels k t is k f(t)."""
+    from imgops._vst import GAIN_FLOOR, LevelTransform
+
+    flat = LevelTransform([0.0, 100.0], [2.0, 2.0])
+    t = np.linspace(-300, 600, 37)
+    np.testing.assert_allclose(flat.forward(t), t / 2, rtol=1e-12, atol=1e-12)
+    levels, gain = np.array([20.0, 80.0, 200.0]), np.array([0.5, 2.0, 1.0])
+    f = LevelTransform(levels, gain)
+    assert f.forward(0.0) == 0.0
+    g = lambda x: np.interp(x, levels, gain)  # noqa: E731
+    for x in (-50.0, 10.0, 50.0, 79.0, 150.0, 199.0, 230.0, 1e4):
+        h = 1e-3
+        slope = (f.forward(x + h) - f.forward(x - h)) / (2 * h)
+        assert slope == pytest.approx(1 / g(x), rel=2e-3), x  # a knot interval's secant
+    x = np.concatenate([np.linspace(-1e3, 1e4, 2001), [np.nan, np.inf, -np.inf]])
+    back = f.inverse(f.forward(x))
+    np.testing.assert_allclose(back[:-3], x[:-3], rtol=1e-9, atol=1e-9)
+    assert np.isnan(back[-3]) and back[-2] == np.inf and back[-1] == -np.inf
+    for k in (1 / 255, 4095.0):
+        fk = LevelTransform(k * levels, gain)
+        np.testing.assert_allclose(fk.forward(k * x[:-3]), k * f.forward(x[:-3]),
+                                   rtol=1e-9, atol=1e-9 * k)
+    # a level without noise: its gain is raised to GAIN_FLOOR times the largest
+    z = LevelTransform([0.0, 10.0, 20.0], [1.0, 0.0, 1.0])
+    slope = (z.forward(10.01) - z.forward(9.99)) / 0.02
+    assert slope == pytest.approx(1 / GAIN_FLOOR, rel=0.02)

@@ -61,8 +61,9 @@ def test_bm3d_cuda_measures_the_float_range_as_the_cpu():
                                             ((10, 9, 2), "fast")])
 def test_bm3d_cuda_noise_forms_agree_with_cpu(shape, profile):
     """Per-channel sigmas, a correlated PSD (per-coefficient thresholds and Wiener
-    variances on the GPU, the matching image whitened on the host) and a NoiseModel:
-    the CPU's results."""
+    variances on the GPU, the matching image whitened on the host) and NoiseModels (one
+    with a Poisson-Gaussian law, one with a noise level function: their transforms on the
+    host, for a device array too): the CPU's results."""
     from imgops._noise import NoiseModel
 
     rng = np.random.default_rng(7)
@@ -73,9 +74,11 @@ def test_bm3d_cuda_noise_forms_agree_with_cpu(shape, profile):
     psd = 0.01 * m * n * np.abs(np.fft.fft2(np.ones((1, 3)) / np.sqrt(3), (m, n))) ** 2
     cov = np.zeros((c, c, 8, 8))
     cov[np.arange(c), np.arange(c)] = np.linspace(0.02, 0.005, 64).reshape(8, 8)
-    # a Poisson-Gaussian law: the Anscombe transforms on the host around the GPU's BM3D
+    # a Poisson-Gaussian law, a noise level function: the stabilizing transforms on the
+    # host around the GPU's BM3D
     forms = [psd, NoiseModel("correlated", cov * 0.1),
-             NoiseModel("poisson_gaussian", np.full((8, 8), 0.01), a=0.02, b=1e-4)]
+             NoiseModel("poisson_gaussian", np.full((8, 8), 0.01), a=0.02, b=1e-4),
+             NoiseModel("white", np.full((8, 8), 0.01), levels=[0.2, 0.8], gain=[0.5, 1.5])]
     if c > 1:
         forms.append(np.linspace(0.05, 0.12, c))
     for sigma in forms:
@@ -83,7 +86,7 @@ def test_bm3d_cuda_noise_forms_agree_with_cpu(shape, profile):
         got = np.asarray(imgops.bm3d(img, sigma, profile=profile, backend="cuda"))
         assert got.shape == want.shape and got.dtype == np.float32
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-5, equal_nan=True)
-        if isinstance(sigma, NoiseModel) and sigma.kind == "poisson_gaussian":
+        if isinstance(sigma, NoiseModel) and sigma.kind != "correlated":
             from numba import cuda
 
             dev = imgops.bm3d(cuda.to_device(img), sigma, profile=profile)
