@@ -231,9 +231,10 @@ def denoise(inputs, output, method, profile, h, noise, patch_size, patch_distanc
         def for_stack(pictures):
             """One noise estimate for every plane of a stack: the median of theirs (bm3d:
             the median Poisson-Gaussian law where most planes have one; where most
-            take a correlated model, that of the plane whose luminance level is the
-            median; else the median of the sigmas the blind default takes plane by
-            plane; nl-means: the median white sigma)."""
+            take a model of their own (strong colour noise, a white level law), that
+            of the plane whose luminance level is the median; else the median of the
+            sigmas the blind default takes plane by plane; nl-means: the median white
+            sigma)."""
             colors = (np.asarray(p.color) for p in pictures)
             if method != "bm3d":
                 s = float(np.median([imgops.estimate_noise(c) for c in colors]))
@@ -248,7 +249,7 @@ def denoise(inputs, output, method, profile, h, noise, patch_size, patch_distanc
                     elif noise.kind == "poisson_gaussian":
                         laws.append((noise.a, noise.b))
                         sigmas.append(imgops.estimate_noise(c))
-                    else:  # strong colour noise: the plane's own correlated model
+                    else:  # strong colour noise, a white level law: the plane's model
                         models.append(noise)
                         sigmas.append(imgops.estimate_noise(c))
                 if 2 * len(models) > len(sigmas):
@@ -464,7 +465,8 @@ def noise(paths, recursive, glob, model, as_json):
             # what `imgops denoise` assumes (the auto model is the one just estimated)
             default = _blind_bm3d(color, model=m if model == "auto" else None)
             under = None  # the kind of model the default denoises under, if one
-            if not isinstance(default, float):  # Poisson-Gaussian, or strong colour noise
+            # a Poisson-Gaussian law, a white level law, or strong colour noise
+            if not isinstance(default, float):
                 under, default = default.kind, None
         except Exception as exc:  # any file's failure is reported, the rest go on
             failed += 1
@@ -482,7 +484,8 @@ def noise(paths, recursive, glob, model, as_json):
             continue
         sig = ", ".join(f"{s:.3g}" for s in entry["sigma"])
         pg = f", var = {m.a:.4g}*y + {m.b:.4g}" if m.kind == "poisson_gaussian" else ""
-        names = {"poisson_gaussian": "Poisson-Gaussian", "correlated": "correlated"}
+        names = {"poisson_gaussian": "Poisson-Gaussian", "correlated": "correlated",
+                 "white": "white, intensity-dependent"}
         dflt = f"runs BM3D under the {names[under]} model" if under else \
             "leaves it unchanged (no noise measured)" if default == 0 else \
             f"runs BM3D at sigma {default:.3g}"

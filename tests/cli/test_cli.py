@@ -1084,6 +1084,29 @@ def test_worker_processes_are_forked_only_from_a_single_threaded_process(tmp_pat
     assert r.stdout.split() == expected.split()
 
 
+def test_noise_command_and_denoise_with_a_level_law(tmp_path):
+    """Noise whose sigma grows with intensity (2 -> 30): the blind default denoises under
+    the estimated white model with its law; `imgops noise` names it (it raised KeyError
+    on a white model before), and `imgops denoise` writes imgops.denoise's result."""
+    import json
+
+    from noise_synth import level_law
+    from skimage import data
+
+    clean = data.camera()[128:384, 128:384].astype(np.float64)
+    z, _ = level_law(clean, 2.0, 30.0, 5)
+    img = np.clip(np.rint(z), 0, 255).astype(np.uint8)
+    save_png(tmp_path / "in" / "law.png", img)
+    r = invoke("noise", "--json", tmp_path / "in")
+    assert r.exit_code == 0, r.output
+    entry = json.loads(r.output.strip())
+    assert entry["default_model"] == "white" and entry["default_sigma"] is None
+    r = invoke("noise", tmp_path / "in")
+    assert "runs BM3D under the white, intensity-dependent model" in r.output, r.output
+    assert invoke("denoise", tmp_path / "in", tmp_path / "out").exit_code == 0
+    np.testing.assert_array_equal(load(tmp_path / "out" / "law.png"), imgops.denoise(img))
+
+
 def test_noise_command(tmp_path):
     """`imgops noise` prints each file's model: white noise of sigma 10 on a smooth
     image reads as white, about 10; --json gives one object per file, with the sigma
