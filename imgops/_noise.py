@@ -302,7 +302,11 @@ def estimate_noise_model(image: np.ndarray, model: str = "auto") -> NoiseModel:
         sample), the intensity law left flat.
     model : {"auto", "white", "correlated", "poisson_gaussian"}, optional
         The kind of model returned. ``"white"`` flattens the spectrum (each channel
-        pair's mean over the 63 AC coefficients) and keeps the intensity law;
+        pair's mean over the 63 AC coefficients) and keeps the intensity law where it
+        is one (`level_law`: the gains spread at least `LAW_RATIO` times over at least
+        `LAW_BINS` bins, a straight line explaining `LAW_FIT` of them), else flattens it
+        too (the gains that content gives white noise of one sigma: textured areas at
+        some intensities read noisier), at the blocks' mean variance;
         ``"correlated"`` keeps the estimated spectrum; ``"poisson_gaussian"`` fits
         ``var(y) = a y + b`` to the bins' levels (``y`` the mean over channels, the
         variance averaged over channels; bins within 2 standard deviations of a clip
@@ -697,6 +701,14 @@ def _finish(cov_ac, levels, gain, counts, model, lo_hi) -> NoiseModel:
     if kind in ("white", "poisson_gaussian"):
         mean = full.reshape(c, c, -1)[:, :, 1:].mean(axis=2)
         full = np.broadcast_to(mean[:, :, None, None], full.shape).copy()
+    if kind == "white" and len(levels) > 1 \
+            and not level_law(NoiseModel(kind, full, levels, gain)):
+        # white noise whose gains show no law (LAW_RATIO, LAW_FIT): content read unevenly
+        # as noise (textured coins at the bright levels, a checkerboard's edges at the
+        # middle ones), not the noise's level; flat, at the blocks' mean variance
+        w = counts.astype(float)
+        full *= float((w * gain**2).sum() / w.sum()) if w.sum() > 0 else 1.0
+        gain = np.ones_like(gain)
     if kind == "poisson_gaussian":
         if a is None:
             a, b = 0.0, float(np.trace(full[:, :, 0, 0]) / c)

@@ -120,6 +120,28 @@ def test_signal_dependent_noise_has_a_rising_gain():
     assert m.a is not None and 0.64 * 0.6 < m.a < 0.64 * 1.5
 
 
+def test_white_law_kept_only_where_it_is_one():
+    """A white model keeps its intensity law where the gains spread and follow a line
+    (sigma 2 -> 30 with intensity: the gains rise over 5x), and is flat where white noise
+    of one sigma reads unevenly by content (camera and coins at sigma 10: textured areas
+    at some intensities; BM3D under those gains lost 0.5-0.6 dB), at the same mean
+    variance (the sigma read is unchanged by the flattening)."""
+    from noise_synth import level_law
+
+    from imgops._noise import level_law as is_law
+
+    clean = data.camera()[128:384, 128:384].astype(np.float64)
+    z, _ = level_law(clean, 2.0, 30.0, 5)
+    m = estimate_noise_model(z.astype(np.float32))
+    assert m.kind == "white" and is_law(m) and m.gain[-1] > 4 * m.gain[0]
+    rng = np.random.default_rng(10)
+    for img in (data.camera(), data.coins()):
+        z = (img + rng.normal(0, 10, img.shape)).astype(np.float32)
+        m = estimate_noise_model(z, "white")
+        np.testing.assert_array_equal(m.gain, np.ones_like(m.gain))
+        assert m.sigma[0] == pytest.approx(10, rel=0.25)  # 11.4, 11.9: texture read too
+
+
 @pytest.mark.parametrize("peak", [2.0, 10.0, 60.0])
 def test_poisson_gaussian(peak):
     z, _ = poisson_gaussian(_smooth(), peak, 8)
