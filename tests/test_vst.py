@@ -46,8 +46,8 @@ def test_transform_is_scale_free():
 
 def test_level_transform_stabilizes_a_noise_level_function():
     """LevelTransform: f' = 1 / g (g the gains, raised to GAIN_FLOOR of the largest,
-    linear between the levels, constant beyond), f(0) = 0, an exact inverse, non-finite
-    samples kept, and the transform of levels k t is k f(t)."""
+    linear between the levels, constant beyond), f(0) = 0, an inverse to 1e-6 of the
+    levels' span, non-finite samples kept, and the transform of levels k t is k f(t)."""
     from imgops._vst import GAIN_FLOOR, LevelTransform
 
     flat = LevelTransform([0.0, 100.0], [2.0, 2.0])
@@ -63,7 +63,8 @@ def test_level_transform_stabilizes_a_noise_level_function():
         assert slope == pytest.approx(1 / g(x), rel=2e-3), x  # a knot interval's secant
     x = np.concatenate([np.linspace(-1e3, 1e4, 2001), [np.nan, np.inf, -np.inf]])
     back = f.inverse(f.forward(x))
-    np.testing.assert_allclose(back[:-3], x[:-3], rtol=1e-9, atol=1e-9)
+    # both maps are linear interpolations on even grids: inverse to ~1e-7 of the span
+    np.testing.assert_allclose(back[:-3], x[:-3], rtol=0, atol=1e-6 * 200)
     assert np.isnan(back[-3]) and back[-2] == np.inf and back[-1] == -np.inf
     for k in (1 / 255, 4095.0):
         fk = LevelTransform(k * levels, gain)
