@@ -25,6 +25,8 @@ import sys
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from noise_pipelines import psnr  # noqa: E402
 from noise_synth import level_law  # noqa: E402
 
 import imgops  # noqa: E402
@@ -40,10 +42,6 @@ def images() -> dict[str, np.ndarray]:
             "moon": data.moon()[128:384, 128:384].astype(np.float64),
             "astronaut": data.astronaut()[100:356, 150:406].astype(np.float64),
             "coffee": data.coffee()[100:356, 200:456].astype(np.float64)}
-
-
-def psnr(x: np.ndarray, ref: np.ndarray) -> float:
-    return float(10 * np.log10(255.0 ** 2 / np.mean((np.asarray(x, float) - ref) ** 2)))
 
 
 def main() -> None:

@@ -701,8 +701,7 @@ def _finish(cov_ac, levels, gain, counts, model, lo_hi) -> NoiseModel:
     if kind in ("white", "poisson_gaussian"):
         mean = full.reshape(c, c, -1)[:, :, 1:].mean(axis=2)
         full = np.broadcast_to(mean[:, :, None, None], full.shape).copy()
-    if kind == "white" and len(levels) > 1 \
-            and not level_law(NoiseModel(kind, full, levels, gain)):
+    if kind == "white" and len(levels) > 1 and not _is_law(levels, gain):
         # white noise whose gains show no law (LAW_RATIO, LAW_FIT): content read unevenly
         # as noise (textured coins at the bright levels, a checkerboard's edges at the
         # middle ones), not the noise's level; flat, at the blocks' mean variance
@@ -931,7 +930,11 @@ def level_law(model: NoiseModel) -> bool:
     """Whether `model`'s noise level changes with intensity enough, and smoothly enough,
     to be a law of the noise rather than content read as noise (``LAW_RATIO``,
     ``LAW_BINS``, ``LAW_FIT``)."""
-    g, lv = model.gain, model.levels
+    return _is_law(model.levels, model.gain)
+
+
+def _is_law(lv: np.ndarray, g: np.ndarray) -> bool:
+    """`level_law` of the gains `g` at the increasing levels `lv`."""
     if g.size < LAW_BINS or not g.max() > 0:
         return False
     if g.max() < LAW_RATIO * max(g.min(), 0.1 * g.max()):

@@ -132,7 +132,6 @@ class LevelTransform:
         self.levels, self.gain, self.t = levels, g, t
         self._fwd = (lo, (hi - lo) / (KNOTS - 1), f)
         self._inv = self._grid(f, t)
-        self._expected: dict[float, tuple] = {}
 
     @staticmethod
     def _grid(xs: np.ndarray, ys: np.ndarray) -> tuple:
@@ -168,16 +167,9 @@ class LevelTransform:
         increasing; beyond the grid it follows the end segments."""
         if not s2 > 0:
             return self.inverse(d)
-        key = float(s2)
-        table = self._expected.get(key)
-        if table is None:
-            u, w = np.polynomial.hermite_e.hermegauss(41)
-            w = w / w.sum()
-            sd = math.sqrt(key) * np.interp(self.t, self.levels, self.gain)
-            e = np.einsum("tk,k->t", self.forward(self.t[:, None] + sd[:, None] * u[None, :]),
-                          w)
-            e = np.maximum.accumulate(e)
-            table = self._grid(e, self.t)
-            if len(self._expected) < 16:
-                self._expected[key] = table
+        u, w = np.polynomial.hermite_e.hermegauss(41)
+        w = w / w.sum()
+        sd = math.sqrt(s2) * np.interp(self.t, self.levels, self.gain)
+        e = np.einsum("tk,k->t", self.forward(self.t[:, None] + sd[:, None] * u[None, :]), w)
+        table = self._grid(np.maximum.accumulate(e), self.t)
         return self._map(d, table)
