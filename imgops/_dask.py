@@ -493,8 +493,9 @@ def map_stencil(image, func: Callable[[np.ndarray], np.ndarray], halo: int | tup
 
 
 def _out_dtype(op, dtype) -> np.dtype:
-    return _v.edge_dtype(dtype) if getattr(op, "out_dtype", "same") == "float" else \
-        np.dtype(dtype)
+    kind = getattr(op, "out_dtype", "same")
+    return _v.edge_dtype(dtype) if kind == "float" else \
+        np.dtype(np.float64) if kind == "float64" else np.dtype(dtype)
 
 
 def _stencil(image, op, params: dict, arguments: dict, compute: Callable):

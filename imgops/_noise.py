@@ -387,8 +387,8 @@ def far_exponent(image) -> int:
     if not isinstance(image, np.ndarray) or image.dtype.kind != "f" or image.size == 0:
         return 0
     flat = np.asarray(image).reshape(-1)  # a plain array (np.matrix stays 2-D)
-    sample = np.abs(flat[::max(1, flat.size // 250_000)]).astype(np.float64)
-    peak = float(sample[np.isfinite(sample)].max(initial=0.0))
+    sample = np.abs(flat[::max(1, flat.size // 250_000)])
+    peak = float(np.max(sample, where=sample < np.inf, initial=0.0))  # NaN fails the test
     e = math.frexp(peak)[1] if peak > 0 else 0
     return e if abs(e) > 40 else 0
 
@@ -456,11 +456,10 @@ def _dct(blocks: np.ndarray) -> np.ndarray:
     """The 2-D DCT of blocks ``(n, C, 8, 8)``, flattened to ``(n, C, 64)`` as v * 8 + u."""
     n, c = blocks.shape[:2]
     d = _D.astype(blocks.dtype)
-    # einsum's own loops, not BLAS: the matrices are 8 wide, and multi-threaded BLAS
-    # leaves its threads spinning after the call, slowing the Numba kernels that follow
-    # (the blind default's BM3D ran 1.3-2x slower right after the BLAS version)
-    t = np.einsum("ncyx,vx->ncyv", blocks, d)
-    t = np.einsum("ncyv,uy->ncvu", t, d)
+    # a stack of 8x8 products (NumPy's matmul, 3-4x faster than einsum's loops); not one
+    # large BLAS product, whose threads would spin on after the call and slow the
+    # Numba kernels that follow (the blind default's BM3D ran 1.3-2x slower)
+    t = d @ blocks.swapaxes(-1, -2) @ d.T
     return t.reshape(n, c, BLOCK * BLOCK)
 
 

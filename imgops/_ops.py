@@ -14,7 +14,8 @@ A record's fields:
     keyword parameters the implementations take.
 ``out_dtype``
     ``"same"`` (the input's dtype, integers rounded half to even and saturated),
-    ``"float"`` (float32, float64 for float64 input), ``"bool"`` or ``"scalar"``.
+    ``"float"`` (float32, float64 for float64 input), ``"float64"``, ``"bool"`` or
+    ``"scalar"``.
 ``halo(params) -> (rows, cols)``
     Stencils: how many input rows and columns beyond an output region it reads
     (``None``: the operation is not a stencil).
@@ -466,6 +467,21 @@ def _check_avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
             "count_include_pad": bool(count_include_pad)}
 
 
+def _check_lookup(image, x0, step, ys):
+    """A table on an even grid (``imgops._vst.Table``): ``ys[k]`` at ``x0 + k step``."""
+    ys = np.ascontiguousarray(ys, np.float64)
+    if ys.ndim != 1 or ys.size < 2 or not np.isfinite(ys).all():
+        raise ValueError("ys must be a 1-D table of at least two finite values")
+    return {"x0": v.check_float(x0, "x0"), "step": v.check_float(step, "step", low=0.0,
+                                                                  low_open=True), "ys": ys}
+
+
+def _check_gat_counts(image, x0, step, ys, top, s2):
+    """`_check_lookup`'s table, its top and the Gaussian part's variance in counts."""
+    return {**_check_lookup(image, x0, step, ys), "top": v.check_float(top, "top"),
+            "s2": v.check_float(s2, "s2", low=0.0)}
+
+
 def _no_params(x):
     return {}
 
@@ -546,6 +562,13 @@ OPS: dict[str, Op] = {op.name: op for op in [
        halo=lambda p: (1, 1)),
     Op("copy", "util", _no_params, "copy", "copy", "the input itself",
        halo=lambda p: (0, 0)),
+    # the variance-stabilizing maps (imgops._vst's tables, read on the host)
+    Op("lookup", "util", _check_lookup, "lookup", None,
+       "imgops._vst.lookup (linear interpolation on an even grid, end segments beyond)",
+       out_dtype="float64", halo=lambda p: (0, 0)),
+    Op("gat_counts", "util", _check_gat_counts, "gat_counts", None,
+       "imgops._vst.gat_inverse (the GAT's exact unbiased inverse), in counts",
+       out_dtype="float64", halo=lambda p: (0, 0)),
     Op("canny", "feature", _check_canny, "canny", "canny", "skimage.feature.canny",
        out_dtype="bool", ndims=(2,)),
     Op("max_pool", "pool", _check_max_pool, "max_pool", "max_pool",

@@ -1,6 +1,8 @@
 """Variance stabilization: the generalized Anscombe transform of Poisson-Gaussian noise
 and its exact unbiased inverse, and the transform of a noise level function
-(:class:`LevelTransform`). Host-side NumPy only.
+(:class:`LevelTransform`), as tables on even grids (:class:`Table`). Host-side NumPy;
+:mod:`imgops.denoise` reads the tables on images with the CPU target's kernels (the
+``"lookup"`` and ``"gat_counts"`` records), whatever the denoiser's backend.
 
 Noise ``z = a p + n`` with ``p`` Poisson of mean ``y / a`` and ``n`` Gaussian of variance
 ``b`` has ``var(z) = a y + b``. The generalized Anscombe transform (GAT)
@@ -31,10 +33,11 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["LevelTransform", "gat", "gat_inverse"]
+__all__ = ["LevelTransform", "Table", "gat", "gat_inverse", "gat_table", "lookup"]
 
 #: The table of the expected transform runs up to this many counts (``y / a``).
 TABLE_TOP = 60.0
@@ -76,14 +79,50 @@ def _table(s2: float) -> tuple[np.ndarray, np.ndarray]:
     return lam, e
 
 
+class Table(NamedTuple):
+    """A map tabulated on an even grid: ``ys[k]`` at ``x0 + k step`` (float64, at least
+    two values, ``step > 0``), read by :func:`lookup` (and by the CPU target's kernels,
+    which :mod:`imgops.denoise` runs on images)."""
+
+    x0: float
+    step: float
+    ys: np.ndarray
+
+
+def lookup(x, table: Table) -> np.ndarray:
+    """`table` read at `x` by linear interpolation (an index computed, not searched),
+    extended along its end segments at any distance; float64. NaN stays NaN; infinities
+    map to infinities where the end segment slopes."""
+    x0, step, ys = table
+    u = (np.asarray(x, np.float64) - x0) * (1.0 / step)
+    # the index from u clipped first (a far value's floor would overflow the cast); NaN
+    # reads index 0 and stays NaN through u - i
+    i = np.floor(np.nan_to_num(np.clip(u, 0, len(ys) - 2))).astype(np.intp)
+    a = ys[i]
+    return a + (ys[i + 1] - a) * (u - i)
+
+
+@functools.lru_cache(maxsize=16)
+def gat_table(s2: float) -> tuple[Table, float]:
+    """The unbiased inverse of the GAT in counts, for a Gaussian part of variance `s2`
+    (in counts squared): `_table`'s inverse resampled on :data:`KNOTS` evenly spaced
+    expected transforms from ``E(0)`` to ``E(TABLE_TOP)``; and that top, beyond which
+    the asymptotic inverse holds. It reads within 3e-5 counts of `_table`'s own linear
+    interpolation, searched (which took 5x the time)."""
+    lam, e = _table(s2)
+    grid = np.linspace(e[0], e[-1], KNOTS)
+    return Table(float(e[0]), float((e[-1] - e[0]) / (KNOTS - 1)),
+                 np.interp(grid, e, lam)), float(e[-1])
+
+
 def gat_inverse(d: np.ndarray, a: float, b: float) -> np.ndarray:
     """The exact unbiased inverse of :func:`gat`: the intensity ``y`` (image units,
     float64, ``>= 0``) whose expected transform is `d`. Non-finite values stay."""
     d = np.asarray(d, np.float64)
     s2 = float(b) / (a * a)
-    lam, e = _table(round(s2, 12))
-    counts = np.interp(d, e, lam)  # below E(0): 0
-    high = d > e[-1]
+    table, top = gat_table(round(s2, 12))
+    counts = np.maximum(lookup(d, table), 0.0)  # below E(0): 0
+    high = d > top
     if high.any():
         counts = np.where(high, np.maximum(0.25 * d * d - 0.125 - s2, 0.0), counts)
     return a * counts
@@ -93,9 +132,10 @@ def gat_inverse(d: np.ndarray, a: float, b: float) -> np.ndarray:
 #: intensity bin where the estimate found almost no noise, JPEG's flattened shadows,
 #: would make the transform nearly vertical there and blow its noise up).
 GAIN_FLOOR = 0.1
-#: The transform, its inverse and the inverse of its expectation are tabulated on this
-#: many evenly spaced points each (of intensity, of the transform), and read by linear
-#: interpolation, extrapolated along the end segments (``g`` is constant beyond the levels).
+#: The transform, its inverse and the inverse of its expectation (and the GAT expectation's
+#: inverse) are tabulated on this many evenly spaced points each (of intensity, of the
+#: transform), and read by linear interpolation, extrapolated along the end segments
+#: (``g`` is constant beyond the levels).
 KNOTS = 4096
 
 
@@ -115,9 +155,9 @@ class LevelTransform:
     :data:`GAIN_FLOOR` times the largest. ``f`` is integrated (trapezoids of ``1 / g``)
     on :data:`KNOTS` even steps from ``min(levels[0], 0)`` to ``max(levels[-1], 0)``, with
     ``f(0) = 0``: the transform of levels ``k t`` is ``k f(t)`` (to rounding), so BM3D
-    under it scales with the data as BM3D does. Every map is a linear interpolation on an
-    even grid (an index computed, not searched: a few passes over the image), so
-    :meth:`inverse` undoes :meth:`forward` to about 1e-7 of the levels' span.
+    under it scales with the data as BM3D does. Every map is a :class:`Table` (a linear
+    interpolation on an even grid), so :meth:`inverse` undoes :meth:`forward` to about
+    1e-7 of the levels' span.
     """
 
     def __init__(self, levels, gain):
@@ -130,34 +170,34 @@ class LevelTransform:
         f = np.concatenate([[0.0], np.cumsum(0.5 * (inv[1:] + inv[:-1]) * np.diff(t))])
         f -= np.interp(0.0, t, f)
         self.levels, self.gain, self.t = levels, g, t
-        self._fwd = (lo, (hi - lo) / (KNOTS - 1), f)
-        self._inv = self._grid(f, t)
+        #: The tables of :meth:`forward` and :meth:`inverse`.
+        self.forward_table = Table(lo, (hi - lo) / (KNOTS - 1), f)
+        self.inverse_table = self._grid(f, t)
 
     @staticmethod
-    def _grid(xs: np.ndarray, ys: np.ndarray) -> tuple:
+    def _grid(xs: np.ndarray, ys: np.ndarray) -> Table:
         """The map ``xs -> ys`` (``xs`` increasing) resampled on an even grid of ``xs``."""
         grid = np.linspace(xs[0], xs[-1], KNOTS)
-        return xs[0], (xs[-1] - xs[0]) / (KNOTS - 1), np.interp(grid, xs, ys)
-
-    @staticmethod
-    def _map(x, table) -> np.ndarray:
-        """Linear interpolation on the even grid ``table = (x0, step, ys)``, extrapolated
-        along the end segments; NaN stays NaN and infinities stay infinite (the maps
-        increase)."""
-        x0, step, ys = table
-        u = (np.asarray(x, np.float64) - x0) * (1.0 / step)
-        with np.errstate(invalid="ignore"):  # NaN and infinities cast to any index
-            i = np.clip(np.floor(u).astype(np.intp), 0, len(ys) - 2)
-        a = ys[i]
-        return a + (ys[i + 1] - a) * (u - i)
+        return Table(float(xs[0]), float((xs[-1] - xs[0]) / (KNOTS - 1)),
+                     np.interp(grid, xs, ys))
 
     def forward(self, z: np.ndarray) -> np.ndarray:
         """``f(z)``, float64; non-finite samples stay as they are."""
-        return self._map(z, self._fwd)
+        return lookup(z, self.forward_table)
 
     def inverse(self, d: np.ndarray) -> np.ndarray:
         """The ``y`` with ``f(y) = d``, float64; non-finite values stay as they are."""
-        return self._map(d, self._inv)
+        return lookup(d, self.inverse_table)
+
+    def unbiased_table(self, s2: float) -> Table:
+        """The table of :meth:`unbiased_inverse` for the reference variance `s2`."""
+        if not s2 > 0:
+            return self.inverse_table
+        u, w = np.polynomial.hermite_e.hermegauss(41)
+        w = w / w.sum()
+        sd = math.sqrt(s2) * np.interp(self.t, self.levels, self.gain)
+        e = np.einsum("tk,k->t", self.forward(self.t[:, None] + sd[:, None] * u[None, :]), w)
+        return self._grid(np.maximum.accumulate(e), self.t)
 
     def unbiased_inverse(self, d: np.ndarray, s2: float) -> np.ndarray:
         """The ``y`` whose expected transform ``E[f(y + g(y) s n)]`` (``n`` standard
@@ -165,11 +205,4 @@ class LevelTransform:
         inverse for ``s2 <= 0``; non-finite values stay as they are. The expectation is
         tabulated on the transform's grid (Gauss-Hermite quadrature, 41 nodes) and made
         increasing; beyond the grid it follows the end segments."""
-        if not s2 > 0:
-            return self.inverse(d)
-        u, w = np.polynomial.hermite_e.hermegauss(41)
-        w = w / w.sum()
-        sd = math.sqrt(s2) * np.interp(self.t, self.levels, self.gain)
-        e = np.einsum("tk,k->t", self.forward(self.t[:, None] + sd[:, None] * u[None, :]), w)
-        table = self._grid(np.maximum.accumulate(e), self.t)
-        return self._map(d, table)
+        return lookup(d, self.unbiased_table(s2))

@@ -15,7 +15,7 @@ from .. import _layout, _validate
 from .._shared import nms, taps
 from .._shared.networks import selection_network
 from .._shared.noise import immerkaer_sigma, immerkaer_sums
-from . import border, denoise, engine, feature, median_nets, rank, resample
+from . import border, denoise, engine, feature, median_nets, rank, resample, vst
 from . import nn as nn_kernels
 
 MODES = _validate.MODES
@@ -250,6 +250,25 @@ def estimate_noise(image, finite_only=False):
     ``finite_only``: over the windows free of NaN and infinities)."""
     src = _layout.as4d(image)
     return immerkaer_sigma(*immerkaer_sums(src, finite_only), finite_only)
+
+
+def _flat_io(image):
+    """The image's samples in a flat contiguous array, and a float64 one for the result."""
+    return np.ascontiguousarray(image).reshape(-1), np.empty(image.size, np.float64)
+
+
+def lookup(image, *, x0, step, ys):
+    """The table ``ys`` on the even grid ``x0 + k step`` read at every sample (float64)."""
+    flat, out = _flat_io(image)
+    vst.lookup_flat(flat, x0, 1.0 / step, ys, out)
+    return out.reshape(image.shape)
+
+
+def gat_counts(image, *, x0, step, ys, top, s2):
+    """The GAT's unbiased inverse, in counts, of every sample (float64)."""
+    flat, out = _flat_io(image)
+    vst.gat_counts_flat(flat, x0, 1.0 / step, ys, top, s2, out)
+    return out.reshape(image.shape)
 
 
 def copy(image):
