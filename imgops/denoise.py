@@ -476,11 +476,12 @@ def _bm3d_level_function(image, model, profile: str, backend: str):
     def forward(z):  # vst.forward(z), by the CPU's kernel
         return _lookup(z, vst.forward_table)
 
+    tables = [vst.unbiased_table(float(v)) for v in var]  # once, not per Dask chunk
+
     def inverse(d):  # each channel's own unbiased inverse (the last axis holds them)
         if var.size == 1 or d.shape[-1] != var.size:
-            return _lookup(d, vst.unbiased_table(float(var[0])))
-        return np.stack([_lookup(d[..., c], vst.unbiased_table(float(v)))
-                         for c, v in enumerate(var)], axis=-1)
+            return _lookup(d, tables[0])
+        return np.stack([_lookup(d[..., c], t) for c, t in enumerate(tables)], axis=-1)
 
     return _bm3d_transformed(image, forward, inverse, stationary, False, profile, backend)
 
