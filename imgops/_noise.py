@@ -362,10 +362,8 @@ def estimate_noise_model(image: np.ndarray, model: str = "auto") -> NoiseModel:
         return _tiny(x, model)
     work = np.float64 if x.dtype == np.float64 else np.float32
     blocks, lo_hi = _gather(x, work)
-    coef = _dct(blocks)  # (n, C, 64), index v * 8 + u
+    dc, ac = _transform(blocks)  # the DC; the used AC coefficients, deramped
     del blocks
-    dc = coef[:, :, 0]
-    ac = _deramp(coef)
     chan = np.einsum("ncq,ncq->nc", ac, ac)
     active = chan.sum(axis=0) > 0  # channels that vary somewhere
     moving = chan.sum(axis=1) > 0
@@ -472,20 +470,46 @@ _RAMP /= np.linalg.norm(_RAMP)
 _USED = np.array([i for i in range(1, BLOCK * BLOCK) if (i % BLOCK + i // BLOCK) >= MIN_FREQ])
 
 
-def _deramp(coef: np.ndarray) -> np.ndarray:
-    """The used AC coefficients ``(n, C, 58)`` with each block's plane projected out.
+def _operator() -> np.ndarray:
+    """``(64, 1 + 58)``: a flattened block (index y * 8 + x) times it gives the DC and
+    the used AC coefficients of its DCT (`_dct`'s) with the block's plane projected out.
 
     A ramp along x lies in the first row's odd coefficients (99 % of its energy at
     index 1, 1 % at 3): that direction is removed from both the first row's and the first
     column's odd coefficients, so smooth shading neither reads as noise nor makes a
-    block look textured. The noise those coefficients keep changes by about 2 %.
+    block look textured. The noise those coefficients keep changes by about 2 %. Both
+    maps are linear, folded into one matrix here.
     """
-    c8 = coef.reshape(coef.shape[0], coef.shape[1], BLOCK, BLOCK)
-    for row in (c8[:, :, 0, :], c8[:, :, :, 0]):
-        odd = row[:, :, _ODD]
-        proj = np.einsum("nck,k->nc", odd, _RAMP.astype(odd.dtype))
-        row[:, :, _ODD] = odd - proj[..., None] * _RAMP.astype(odd.dtype)
-    return coef[:, :, _USED]
+    dct = np.einsum("vx,uy->vuyx", _D, _D).reshape(BLOCK * BLOCK, BLOCK * BLOCK)
+    proj = np.eye(BLOCK * BLOCK)
+    for index in (_ODD, _ODD * BLOCK):  # the first row's and first column's odd ones
+        ramp = np.zeros(BLOCK * BLOCK)
+        ramp[index] = _RAMP
+        proj -= np.outer(ramp, ramp)
+    return np.ascontiguousarray((dct.T @ proj)[:, np.r_[0, _USED]])
+
+
+_OPERATOR = _operator()
+#: `_transform` multiplies this many blocks' rows at a time: each product small enough
+#: for BLAS to run it on one thread (a large multi-threaded product leaves its threads
+#: spinning after the call, which slowed the Numba kernels that follow 1.3-2x).
+_ROWS = 32
+
+
+def _transform(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The DC ``(n, C)`` and the used AC coefficients ``(n, C, 58)``, the plane projected
+    out (`_operator`), of blocks ``(n, C, 8, 8)``: one product, where the DCT and then
+    the projection took 9x the time (7.4 -> 0.8 ms on 4096 colour blocks)."""
+    n, c = blocks.shape[:2]
+    flat = np.ascontiguousarray(blocks).reshape(n * c, BLOCK * BLOCK)
+    op = _OPERATOR.astype(blocks.dtype)
+    out = np.empty((n * c, op.shape[1]), blocks.dtype)
+    m = len(flat) // _ROWS * _ROWS
+    np.matmul(flat[:m].reshape(-1, _ROWS, flat.shape[1]), op,
+              out=out[:m].reshape(-1, _ROWS, op.shape[1]))
+    np.matmul(flat[m:], op, out=out[m:])
+    out = out.reshape(n, c, op.shape[1])
+    return out[:, :, 0], np.ascontiguousarray(out[:, :, 1:])
 
 
 def _norm_ppf(p: float) -> float:

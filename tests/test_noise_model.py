@@ -179,6 +179,32 @@ def test_textures_without_noise_read_lower_than_immerkaer_in_the_high_band():
         assert bands(m.cov)["high"][0] < imgops.estimate_noise(img)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_block_transform_is_the_dct_with_the_plane_projected_out(dtype):
+    """The estimator's block transform (one product) against SciPy's orthonormal DCT-II
+    and the projection written out: a block's ramps leave its used AC coefficients at
+    zero, and the rest passes unchanged but for the first row's and column's odd ones."""
+    scipy_fft = pytest.importorskip("scipy.fft")
+    from imgops._noise import _ODD, _RAMP, _USED, _transform
+
+    rng = np.random.default_rng(2)
+    blocks = rng.normal(0, 10, (77, 3, 8, 8)).astype(dtype)  # not a multiple of 32 rows
+    dc, ac = _transform(blocks)
+    # v * 8 + u: u the vertical frequency, v the horizontal one
+    coef = scipy_fft.dctn(blocks.astype(np.float64), norm="ortho", axes=(2, 3))
+    coef = coef.swapaxes(2, 3).reshape(77, 3, 64)
+    for index in (_ODD, _ODD * 8):
+        proj = coef[:, :, index] @ _RAMP
+        coef[:, :, index] -= proj[..., None] * _RAMP
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    assert dc.shape == (77, 3) and ac.shape == (77, 3, len(_USED)) and ac.dtype == dtype
+    np.testing.assert_allclose(dc, coef[:, :, 0], rtol=0, atol=tol * 80)
+    np.testing.assert_allclose(ac, coef[:, :, _USED], rtol=0, atol=tol * 80)
+    yy, xx = np.mgrid[0:8, 0:8]
+    plane = (3.0 * yy - 2.0 * xx + 5)[None, None].astype(dtype)
+    np.testing.assert_allclose(_transform(plane)[1], 0, atol=tol * 10)
+
+
 @pytest.mark.parametrize("name, make", [
     ("chelsea", lambda c: white(c, 5.0, 3)),
     ("coffee", lambda c: correlated(c, 10.0, gaussian_kernel(1.0), 3)),
