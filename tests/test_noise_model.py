@@ -205,6 +205,16 @@ def test_block_transform_is_the_dct_with_the_plane_projected_out(dtype):
     np.testing.assert_allclose(_transform(plane)[1], 0, atol=tol * 10)
 
 
+def test_channel_mean_is_numpys_to_the_last_bit():
+    from imgops._noise import _channel_mean
+
+    rng = np.random.default_rng(6)
+    for dtype, c in ((np.uint8, 3), (np.uint16, 1), (np.float32, 3), (np.float64, 4)):
+        x = (rng.normal(0, 1e3, (33, 17, c)) + 3e3).astype(dtype)
+        for view in (x, x[::2, ::-3]):
+            assert np.array_equal(_channel_mean(view), view.mean(axis=2, dtype=np.float64))
+
+
 @pytest.mark.parametrize("name, make", [
     ("chelsea", lambda c: white(c, 5.0, 3)),
     ("coffee", lambda c: correlated(c, 10.0, gaussian_kernel(1.0), 3)),
