@@ -652,6 +652,30 @@ def test_denoise_default_leaves_white_noise_and_clean_photographs_to_the_white_e
     assert _camera_level(nan, "cpu") == 0.0
 
 
+def test_denoise_default_runs_no_pilot_where_the_model_is_white(monkeypatch):
+    """A 3-channel image whose estimated model is white (a flat spectrum) keeps the white
+    estimate without the camera reading's pilot; one with camera-like noise still runs
+    it."""
+    import importlib
+
+    from noise_synth import camera_like
+
+    D = importlib.import_module("imgops.denoise")
+    calls = []
+    reading = D._camera_reading
+    monkeypatch.setattr(D, "_camera_reading",
+                        lambda *a, **k: calls.append(1) or reading(*a, **k))
+    z = _noisy(np.ascontiguousarray(skdata.astronaut()[100:356, 100:356]), 10)
+    assert imgops.estimate_noise_model(z).kind == "white"
+    np.testing.assert_array_equal(imgops.denoise(z),
+                                  imgops.bm3d(z, imgops.estimate_noise(z), profile="fast"))
+    assert calls == []
+    _, cam = camera_like()
+    assert imgops.estimate_noise_model(cam).kind != "white"
+    imgops.denoise(cam)
+    assert calls
+
+
 def test_denoise_default_retries_the_pilot_for_strong_camera_noise_where_nothing_is_flat(
         monkeypatch):
     """Strong shot noise through the synthetic camera (Brooks et al.; the benchmarks'
