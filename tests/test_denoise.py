@@ -949,6 +949,8 @@ def test_bm3d_level_function_is_the_stabilized_path():
     x[3, 4], x[5, 5] = np.nan, np.inf
     got = imgops.bm3d(x, law, profile="fast")
     assert np.isnan(got[3, 4]) and got[5, 5] == np.inf and np.isfinite(got).sum() == x.size - 2
+    np.testing.assert_array_equal(imgops.bm3d(x.astype(x.dtype.newbyteorder(">")), law,
+                                              profile="fast"), got)  # byte order
     # a correlated model's law is not used (estimated for camera noise, it scatters)
     corr = NoiseModel("correlated", np.linspace(0.5, 1.5, 64).reshape(8, 8) * law.cov[0, 0],
                       levels=law.levels, gain=law.gain)

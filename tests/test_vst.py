@@ -94,7 +94,8 @@ def test_table_lookup_kernel_against_interpolation(dtype):
     table = Table(10.0, 0.75, np.cumsum(rng.uniform(0.1, 2.0, 300)))
     grid = table.x0 + table.step * np.arange(table.ys.size)
     x = rng.uniform(0, 250 if dtype == np.uint8 else 300, (37, 29, 3)).astype(dtype)
-    for view in (x, x[::2, ::-3], x[..., 1].T):
+    swapped = x.astype(x.dtype.newbyteorder(">" if np.little_endian else "<"))
+    for view in (x, x[::2, ::-3], x[..., 1].T, swapped):
         got = run("lookup", view, "cpu", **table._asdict())
         assert got.shape == view.shape and got.dtype == np.float64
         np.testing.assert_allclose(got, lookup(view, table), rtol=1e-15, atol=1e-12)

@@ -253,8 +253,10 @@ def estimate_noise(image, finite_only=False):
 
 
 def _flat_io(image):
-    """The image's samples in a flat contiguous array, and a float64 one for the result."""
-    return np.ascontiguousarray(image).reshape(-1), np.empty(image.size, np.float64)
+    """The image's samples in a flat contiguous array in native byte order, and a float64
+    one for the result."""
+    flat = np.ascontiguousarray(image, dtype=_validate.native(image.dtype)).reshape(-1)
+    return flat, np.empty(image.size, np.float64)
 
 
 def lookup(image, *, x0, step, ys):
