@@ -110,6 +110,13 @@ def run(name: str, image, backend: str = "auto", **arguments):
     return implementation(op, target)(image, **params)
 
 
+def chunk_threads():
+    """The context in which a Dask task runs Numba's parallel kernels outside :func:`run`
+    (``imgops._dask.numba_threads``: the task's share of the threads; under the
+    ``workqueue`` layer, which aborts on concurrent launches, a process-wide lock)."""
+    return importlib.import_module("imgops._dask").numba_threads()
+
+
 def backends(*, cuda: bool = True) -> dict:
     """Report the compute backends available on this machine.
 

@@ -901,9 +901,10 @@ _HIGH_BAND = _FREQ >= 8
 
 
 def _channel_mean(x: np.ndarray) -> np.ndarray:
-    """``x.mean(axis=2, dtype=np.float64)`` of an ``(H, W, C)`` array, to the last bit
-    (the channels summed in order, then divided), in a sixth of its time: NumPy's
-    reduction over a short last axis is slow."""
+    """``x.mean(axis=2, dtype=np.float64)`` of an ``(H, W, C)`` array, to the last bit for
+    fewer than 8 channels (summed in order, then divided, as NumPy does below its
+    pairwise summation's blocks of 8), in a sixth of its time: NumPy's reduction over a
+    short last axis is slow."""
     y = x[..., 0].astype(np.float64)
     for k in range(1, x.shape[-1]):
         y += x[..., k]

@@ -469,7 +469,7 @@ def _check_avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
 
 def _check_lookup(image, x0, step, ys):
     """A table on an even grid (``imgops._vst.Table``): ``ys[k]`` at ``x0 + k step``."""
-    ys = np.ascontiguousarray(ys, np.float64)
+    ys = np.array(ys, np.float64)  # a writable copy: the kernels' one signature
     if ys.ndim != 1 or ys.size < 2 or not np.isfinite(ys).all():
         raise ValueError("ys must be a 1-D table of at least two finite values")
     return {"x0": v.check_float(x0, "x0"), "step": v.check_float(step, "step", low=0.0,

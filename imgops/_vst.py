@@ -110,9 +110,9 @@ def gat_table(s2: float) -> tuple[Table, float]:
     the asymptotic inverse holds. It reads within 3e-5 counts of `_table`'s own linear
     interpolation, searched (which took 5x the time)."""
     lam, e = _table(s2)
-    grid = np.linspace(e[0], e[-1], KNOTS)
-    return Table(float(e[0]), float((e[-1] - e[0]) / (KNOTS - 1)),
-                 np.interp(grid, e, lam)), float(e[-1])
+    ys = np.interp(np.linspace(e[0], e[-1], KNOTS), e, lam)
+    ys.setflags(write=False)  # cached: shared by every caller
+    return Table(float(e[0]), float((e[-1] - e[0]) / (KNOTS - 1)), ys), float(e[-1])
 
 
 def gat_inverse(d: np.ndarray, a: float, b: float) -> np.ndarray:

@@ -517,8 +517,15 @@ def _bm3d_transformed(image, forward, inverse, noise, wide: bool, profile: str,
 
     da = sys.modules.get("dask.array")
     if da is not None and isinstance(image, da.Array):
-        t = image.map_blocks(fwd, dtype=work)
-        return bm3d(t, noise, profile=profile, backend=backend).map_blocks(inv, dtype=dtype)
+        def task(fn):  # the maps' kernels share the threads as every Dask task's do
+            def chunk(x):
+                with _dispatch.chunk_threads():
+                    return fn(x)
+            return chunk
+
+        t = image.map_blocks(task(fwd), dtype=work)
+        return bm3d(t, noise, profile=profile, backend=backend).map_blocks(task(inv),
+                                                                           dtype=dtype)
     if _dispatch.is_device_array(image):
         from numba import cuda
 

@@ -466,6 +466,27 @@ def test_workqueue_layer_is_serialised():
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=600)
 
 
+def test_workqueue_layer_serialises_the_stabilized_bm3d_maps():
+    """bm3d under a level law or a Poisson-Gaussian model maps each chunk on the host
+    with parallel kernels, which take the same lock (before: the process aborted with
+    "Concurrent access has been detected")."""
+    code = ("import numpy, dask, dask.array as da, imgops\n"
+            "from imgops import NoiseModel\n"
+            "rng = numpy.random.default_rng(0)\n"
+            "z = rng.poisson(20.0, (96, 96)).astype('f4')\n"
+            "law = NoiseModel('white', numpy.full((8, 8), 4.0), levels=[0.0, 40.0],\n"
+            "                 gain=[0.5, 1.5])\n"
+            "pg = NoiseModel('poisson_gaussian', numpy.full((8, 8), 1.0), a=1.0, b=0.5)\n"
+            "x = da.from_array(z, chunks=24)\n"
+            "with dask.config.set(scheduler='threads', num_workers=4):\n"
+            "    for m in (law, pg, law):\n"
+            "        y = imgops.bm3d(x, m, profile='fast').compute()\n"
+            "import numba; assert numba.threading_layer() == 'workqueue'\n"
+            "assert numpy.isfinite(y).all() and y.shape == z.shape\n")
+    env = {**os.environ, "NUMBA_THREADING_LAYER": "workqueue"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=600)
+
+
 # --------------------------------------------------------------------------- distributed
 @pytest.fixture(scope="module")
 def cluster_client():

@@ -131,4 +131,8 @@ def test_gat_inverse_kernel_against_numpy():
         d[0, :4] = [np.nan, np.inf, -np.inf, -5.0]
         got = a * run("gat_counts", d, "cpu", **table._asdict(), top=top, s2=s2)
         np.testing.assert_allclose(got, gat_inverse(d, a, b), rtol=1e-12, atol=1e-12 * a)
+        swapped = d.astype(d.dtype.newbyteorder(">" if np.little_endian else "<"))
+        np.testing.assert_array_equal(
+            a * run("gat_counts", swapped[::-1], "cpu", **table._asdict(), top=top, s2=s2),
+            got[::-1])
         assert np.isnan(got[0, 0]) and got[0, 1] == np.inf and got[0, 2] == got[0, 3] == 0
