@@ -310,8 +310,8 @@ def estimate_noise_model(image: np.ndarray, model: str = "auto") -> NoiseModel:
         ``"correlated"`` keeps the estimated spectrum; ``"poisson_gaussian"`` fits
         ``var(y) = a y + b`` to the bins' levels (``y`` the mean over channels, the
         variance averaged over channels; bins within 2 standard deviations of a clip
-        level are left out, as blocks holding clipped samples are) and flattens the
-        spectrum. ``"auto"``
+        level are left out, as blocks holding clipped samples are, and those above the
+        line as texture, as below) and flattens the spectrum. ``"auto"``
         (default) chooses: white if the spectrum is flat (the mean level of the low AC
         frequencies, ``1 <= u + v <= 3``, within `FLAT_RATIO` of that of the high
         ones, ``u + v >= 8``, widened by 3 standard errors of that ratio for the
@@ -319,9 +319,12 @@ def estimate_noise_model(image: np.ndarray, model: str = "auto") -> NoiseModel:
         then Poisson-Gaussian if, over at least 3 bins, the
         variance grows with intensity, by at least `PG_SLOPE` of its mean from the
         lowest to the highest level, on a line (relative rms residual below
-        `PG_RESIDUAL`) whose intercept is not markedly negative (above -0.3 times the
-        mean variance) or, if it is (a black level), that stays positive at the darkest
-        level (at least `PG_FLOOR` of the mean variance); correlated otherwise.
+        `PG_RESIDUAL`, over the bins left once those more than `PG_RESIDUAL` above it,
+        other than the lowest and the highest, are set aside one by one as texture,
+        keeping at least 3 bins and half the blocks) whose intercept is not markedly
+        negative (above -0.3 times the mean variance) or, if it is (a black level), that
+        stays positive at the darkest level (at least `PG_FLOOR` of the mean variance);
+        correlated otherwise.
 
     Returns
     -------
@@ -790,18 +793,41 @@ def _fit_pg(levels, gain, counts, full, lo_hi):
     y, v, wt = levels[ok], var[ok], counts[ok] / np.maximum(var[ok], 1e-300) ** 2
     if v.max() <= 0:
         return 0.0, 0.0, False
-    wsum = wt.sum()
-    ym, vm = (wt * y).sum() / wsum, (wt * v).sum() / wsum
-    syy = (wt * (y - ym) ** 2).sum()
-    a = float((wt * (y - ym) * (v - vm)).sum() / syy) if syy > 0 else 0.0
-    b = float(vm - a * ym)
+    n = counts[ok].astype(float)
+
+    def line(keep):
+        w = wt * keep
+        wsum = w.sum()
+        ym, vm = (w * y).sum() / wsum, (w * v).sum() / wsum
+        syy = (w * (y - ym) ** 2).sum()
+        a = float((w * (y - ym) * (v - vm)).sum() / syy) if syy > 0 else 0.0
+        return a, float(vm - a * ym)
+
+    keep = np.ones(len(y), bool)
+    a, b = line(keep)
+    # content only adds variance: a bin more than PG_RESIDUAL above the line (texture that
+    # the gate let through: the grass of camera's middle tones read twice the noise) is
+    # left out and the line refitted, the worst first, while at least 3 bins and half
+    # the blocks stay; never the end bins, where a law that bends (not Poisson-Gaussian:
+    # a sigma linear in intensity) leaves the line
+    inner = np.zeros(len(y), bool)
+    inner[1:-1] = True
+    for _ in range(len(y)):
+        rel = (v - a * y - b) / np.maximum(v, 1e-300)
+        worst = int(np.argmax(np.where(keep & inner, rel, -np.inf)))
+        if rel[worst] <= PG_RESIDUAL or keep.sum() <= 3 \
+                or n[keep].sum() - n[worst] < 0.5 * n.sum():
+            break
+        keep[worst] = False
+        a, b = line(keep)
+    y, v, n = y[keep], v[keep], n[keep]
     rel = (v - a * y - b) / np.maximum(v, 1e-300)
-    resid = math.sqrt(float((counts[ok] * rel * rel).sum() / counts[ok].sum()))
-    span = a * (y.max() - y.min()) / max(float(np.average(v, weights=counts[ok])), 1e-300)
+    resid = math.sqrt(float((n * rel * rel).sum() / n.sum()))
+    span = a * (y.max() - y.min()) / max(float(np.average(v, weights=n)), 1e-300)
     # the intercept not markedly negative, or, where it is (a black level: var =
     # a (y - g) + s^2), the line still positive at the darkest level seen, by at least
     # PG_FLOOR of the mean variance
-    mean_v = float(np.average(v, weights=counts[ok]))
+    mean_v = float(np.average(v, weights=n))
     pg = bool(a > 0 and span >= PG_SLOPE and resid <= PG_RESIDUAL
               and (b >= -0.3 * mean_v or a * float(y.min()) + b >= PG_FLOOR * mean_v))
     if -0.3 * mean_v <= b < 0:
