@@ -452,6 +452,13 @@ def test_task_threads_policy():
     assert numba.get_num_threads() == total
 
 
+def _under_workqueue(code: str) -> None:
+    """Run `code` in a fresh interpreter whose Numba threading layer is workqueue (which
+    aborts the process on concurrent parallel launches); fail if it fails."""
+    env = {**os.environ, "NUMBA_THREADING_LAYER": "workqueue"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=600)
+
+
 def test_workqueue_layer_is_serialised():
     """The workqueue layer aborts on concurrent parallel launches: tasks take a lock."""
     code = ("import numpy, dask, dask.array as da, imgops\n"
@@ -462,8 +469,7 @@ def test_workqueue_layer_is_serialised():
             "        y = imgops.gaussian(x, 2.0).compute()\n"
             "import numba; assert numba.threading_layer() == 'workqueue'\n"
             "assert abs(y - imgops.gaussian(x.compute(), 2.0)).max() < 1e-5\n")
-    env = {**os.environ, "NUMBA_THREADING_LAYER": "workqueue"}
-    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=600)
+    _under_workqueue(code)
 
 
 def test_workqueue_layer_serialises_the_stabilized_bm3d_maps():
@@ -483,8 +489,7 @@ def test_workqueue_layer_serialises_the_stabilized_bm3d_maps():
             "        y = imgops.bm3d(x, m, profile='fast').compute()\n"
             "import numba; assert numba.threading_layer() == 'workqueue'\n"
             "assert numpy.isfinite(y).all() and y.shape == z.shape\n")
-    env = {**os.environ, "NUMBA_THREADING_LAYER": "workqueue"}
-    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=600)
+    _under_workqueue(code)
 
 
 # --------------------------------------------------------------------------- distributed
