@@ -910,6 +910,17 @@ HEAVY_RATIO, CHROMA_MIN, HEAVY_CONFIRM = 1.25, 0.5, 0.75
 #: compression as strong colour noise (tiles of 64-192 pixels: 352 of 19170 passed the
 #: first two tests alone, and most lost 1-10 dB).
 MODEL_CHROMA_LEVEL, MODEL_CHROMA_RATIO, MODEL_WHITE_RATIO = 0.55, 0.9, 2.0
+#: Nor on an image with a side below MODEL_MIN_SIDE: from the 225 blocks of a 64 x 64
+#: crop the model reads a clean photograph's colour (JPEG's chroma, fine foliage) as
+#: strong colour noise that nothing flat under the pilot contradicts. On the 10 900
+#: tiles of 64, 96, 128 and 192 pixels cut on a grid from the 100 PolyU ground truths,
+#: the rule took 17 tiles of 64 pixels (dark stairs, a wall, leaves), each 16-36 dB
+#: worse under the model (52-83 dB against the ground truth down to 33-52), and none
+#: larger; on the same tiles of the real noisy captures, 12 of 64 pixels (-0.35 to
+#: +3.8 dB against the white estimate) and one of 128 (+2.8). The price: strong colour
+#: noise in a crop that small keeps the white estimate (a 64 x 64 astronaut crop with
+#: the Gaussian kernel's noise at sigma 25: 20.3 dB against 31.2 under the model).
+MODEL_MIN_SIDE = 96
 #: The blind default denoises under the estimated model itself (its level law stabilized:
 #: `imgops.bm3d`) where "auto" finds white noise whose level changes with intensity
 #: (`level_law`): the largest gain at least LAW_RATIO times the smallest (each gain

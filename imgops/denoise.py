@@ -586,17 +586,20 @@ def _colour_noise(image: np.ndarray, model: NoiseModel, white: float,
     does not show: their level at least ``MODEL_CHROMA_LEVEL`` times the pilot's sigma
     (`strength`, ``pilot_strength(image)`` where not given) and ``MODEL_WHITE_RATIO``
     times `white` (the white estimate), with a chroma ratio of at least
-    ``MODEL_CHROMA_RATIO`` (see `imgops._noise`)."""
+    ``MODEL_CHROMA_RATIO``; never on an image with a side below ``MODEL_MIN_SIDE``
+    (see `imgops._noise`)."""
     from ._noise import (
         MODEL_CHROMA_LEVEL,
         MODEL_CHROMA_RATIO,
+        MODEL_MIN_SIDE,
         MODEL_WHITE_RATIO,
         chroma_level,
         chroma_ratio,
         pilot_strength,
     )
 
-    if image.ndim != 3 or image.shape[2] != 3 or model.kind != "correlated":
+    if image.ndim != 3 or image.shape[2] != 3 or model.kind != "correlated" \
+            or min(image.shape[:2]) < MODEL_MIN_SIDE:
         return False
     strength = pilot_strength(image) if strength is None else strength
     level = chroma_level(model)
@@ -786,16 +789,17 @@ def denoise(image: np.ndarray, method: str = "bm3d", **params) -> np.ndarray:
         :func:`estimate_noise_model` finds correlated noise well above the pilot's
         sigma with colour blotches (a texture without noise varies mostly in
         brightness) and the stronger pilot confirms its level; otherwise ``s`` stays.
-      * a 3-channel image whose noise the first pilot leaves nowhere flat, and in which
-        :func:`estimate_noise_model` finds correlated noise strong in the colour
-        differences (their per-channel level at least 0.55 times the pilot's sigma and
-        twice ``s``, and at least 0.9 times as strong as in brightness at low
-        frequencies), is denoised under that model (BM3D fast): noise independent
-        between channels, such as a sensor's before demosaicing, leaves colour
-        blotches that a texture does not. Elsewhere, under the estimated correlated
-        model, fine texture read as noise would be smoothed away (see the
-        documentation's benchmark page); gray images and noise of brightness alone
-        keep the white estimate.
+      * a 3-channel image of at least 96 x 96 pixels whose noise the first pilot
+        leaves nowhere flat, and in which :func:`estimate_noise_model` finds
+        correlated noise strong in the colour differences (their per-channel level at
+        least 0.55 times the pilot's sigma and twice ``s``, and at least 0.9 times as
+        strong as in brightness at low frequencies), is denoised under that model
+        (BM3D fast): noise independent between channels, such as a sensor's before
+        demosaicing, leaves colour blotches that a texture does not. Elsewhere, under
+        the estimated correlated model, fine texture read as noise would be smoothed
+        away (see the documentation's benchmark page); gray images, noise of
+        brightness alone and smaller crops (whose few blocks let the model read a
+        clean photograph's colour as such noise) keep the white estimate.
     - ``"nl_means"``: :func:`nl_means` with ``h = 0.8 * s``,
       ``sigma = s``, ``patch_size = 5``, ``patch_distance = 6`` (scikit-image's
       documented recipe [1]_).

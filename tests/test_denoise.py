@@ -782,6 +782,33 @@ def test_denoise_default_uses_the_model_for_strong_colour_noise():
             assert not routed(camera(crop, seed, compress=compress)["noisy"])
 
 
+def test_denoise_default_keeps_crops_below_the_model_side_off_the_model():
+    """The colour-noise rule needs a side of ``MODEL_MIN_SIDE`` (96): from the 225 blocks
+    of a 64 x 64 crop the model read clean crops of real photographs' ground truths
+    (dark stairs, leaves; JPEG) as strong colour noise, and the model cost them 16-36 dB.
+    The same strong noise (a Gaussian kernel of 1 px at sigma 25 per channel, astronaut)
+    takes the model on a 96 x 96 crop and keeps the white estimate on a 64 x 64 one."""
+    import importlib
+
+    from noise_synth import correlated, gaussian_kernel
+
+    from imgops._noise import MODEL_MIN_SIDE
+
+    D = importlib.import_module("imgops.denoise")
+    assert MODEL_MIN_SIDE == 96
+    clean = skdata.astronaut()[100:228, 100:228].astype(np.float64)
+    z = correlated(clean, 25.0, gaussian_kernel(1.0), 0)
+    for side, routed in ((96, True), (64, False)):
+        crop = np.ascontiguousarray(z[:side, :side])
+        m = imgops.estimate_noise_model(crop)
+        white = D._white_sigma(crop, "cpu")
+        assert D._camera_reading(crop, "cpu", m, white)[1] is routed
+        noise = D._blind_bm3d(crop, "cpu", m)
+        assert isinstance(noise, float) is not routed
+        if not routed:  # the white estimate (nothing flat for the pilot to read)
+            assert noise == white
+
+
 def test_noise_model_luminance_level_and_chroma_ratio():
     """Independent white noise of sigma s in each of 3 channels: luminance level s and
     chroma ratio sqrt(0.875 / (1/3)) = 1.62; the same noise in all channels (brightness
