@@ -447,10 +447,10 @@ def noise(paths, recursive, glob, model, as_json):
     channel (in the image's units), the white estimate imgops.estimate_noise gives,
     a Poisson-Gaussian fit var = a*y + b where one was made, and what `imgops
     denoise` assumes by default (the model where it is Poisson-Gaussian or shows strong
-    colour noise that a pilot denoiser leaves nowhere flat, else one white sigma: the
-    white estimate, or the level of a camera's sRGB noise read from the pilot where that
-    is larger). FILES are files or folders. Exit status 1 if a file could not be
-    read."""
+    colour noise that a pilot denoiser leaves nowhere flat in an image of 96 pixels or
+    more a side, else one white sigma: the white estimate, or the level of a camera's
+    sRGB noise read from the pilot where that is larger). FILES are files or folders.
+    Exit status 1 if a file could not be read."""
     import imgops
     from imgops.denoise import _blind_bm3d
 
