@@ -1053,6 +1053,61 @@ def test_denoise_methods_and_constant_image():
         imgops.denoise(noisy, "wiener")
 
 
+def test_denoise_strength_scales_the_estimated_noise():
+    """``strength=k`` is the default's own noise, k times stronger, on every route: a
+    white sigma (BM3D, and nl_means' and bilateral's recipes), the camera reading, and a
+    model (its covariances times k^2, its Poisson-Gaussian law too); 1 changes nothing."""
+    from noise_synth import camera_like
+
+    from imgops.denoise import _blind_bm3d, stronger
+
+    white = _noisy(skdata.astronaut()[:64, :64], 10)
+    s = imgops.estimate_noise(white)
+    for k in (0.5, 2.0):
+        np.testing.assert_array_equal(imgops.denoise(white, strength=k),
+                                      imgops.bm3d(white, k * s, profile="fast"))
+    np.testing.assert_array_equal(imgops.denoise(white, strength=1),
+                                  imgops.denoise(white))
+    np.testing.assert_array_equal(
+        imgops.denoise(white, "nl_means", strength=1.5),
+        imgops.nl_means(white, 1.2 * s, sigma=1.5 * s, patch_size=5, patch_distance=6))
+    np.testing.assert_array_equal(imgops.denoise(white, "nl_means", h=9.0, strength=2),
+                                  imgops.denoise(white, "nl_means", h=9.0, sigma=2 * s))
+    np.testing.assert_array_equal(imgops.denoise(white, "bilateral", strength=2),
+                                  imgops.bilateral(white, 4 * s * math.sqrt(3), 1.5))
+    _, cam = camera_like(size=128)
+    read = _blind_bm3d(cam)
+    assert isinstance(read, float) and read > 2 * imgops.estimate_noise(cam)
+    np.testing.assert_array_equal(imgops.denoise(cam, strength=2),
+                                  imgops.bm3d(cam, 2 * read, profile="fast"))
+    pg = _poisson_gaussian(10.0, size=256)[0]
+    law = _blind_bm3d(pg)
+    assert law.kind == "poisson_gaussian"
+    twice = stronger(law, 2.0)
+    assert (twice.a, twice.b) == (4 * law.a, 4 * law.b)
+    np.testing.assert_array_equal(twice.cov, 4 * law.cov)
+    np.testing.assert_array_equal(twice.levels, law.levels)
+    np.testing.assert_array_equal(imgops.denoise(pg, strength=2),
+                                  imgops.bm3d(pg, twice, profile="fast"))
+    flat = np.full((16, 16), 9, np.uint8)  # no noise found: a copy, whatever the strength
+    np.testing.assert_array_equal(imgops.denoise(flat, strength=3), flat)
+
+
+@pytest.mark.parametrize("params, error, msg", [
+    ({"strength": 0}, ValueError, "> 0"), ({"strength": -1.0}, ValueError, "> 0"),
+    ({"strength": math.nan}, ValueError, "finite"), ({"strength": "2"}, TypeError, "real"),
+    ({"strength": True}, TypeError, "real"),
+    ({"strength": 2, "sigma": 5.0}, ValueError, "sigma given"),
+    ({"method": "nl_means", "strength": 2, "h": 3.0, "sigma": 2.0}, ValueError, "unused"),
+    ({"method": "bilateral", "strength": 2, "sigma_color": 9.0}, ValueError, "unused"),
+    ({"method": "median", "strength": 2}, TypeError, "noise estimate"),
+    ({"method": "gaussian", "strength": 2}, TypeError, "noise estimate"),
+])
+def test_denoise_strength_errors(params, error, msg):
+    with pytest.raises(error, match=msg):
+        imgops.denoise(np.zeros((8, 8), np.uint8), **params)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea", "camera"])
 def test_denoise_quality(name):
