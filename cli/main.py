@@ -1,6 +1,6 @@
 """``imgops``: batch-process folders of images.
 
-    imgops denoise photos/ clean/            # nl-means, strength from the noise estimate
+    imgops denoise photos/ clean/            # BM3D, strength from the noise estimate
     imgops blur --sigma 2 a.png b.jpg out/
     imgops edges --method canny -r scans/ edges/
     imgops downsample --factor 2 --method area in/ small/
@@ -175,6 +175,10 @@ def main():
               help="nl-means cut-off (default 0.8 x estimated noise).")
 @click.option("--noise", type=float,
               help="bm3d / nl-means noise sigma, in the image's units (default: estimated).")
+@click.option("--strength", type=float, callback=positive("--strength"),
+              help="bm3d, nl-means, bilateral: multiply the noise estimated from each "
+                   "image by this (default 1; above 1 smooths more: the default's reading "
+                   "of a camera JPEG is often low, see the docs' real-photographs table).")
 @click.option("--patch-size", type=click.IntRange(1, 101), help="nl-means patch (default 5).")
 @click.option("--patch-distance", type=click.IntRange(0, 100),
               help="nl-means search radius (default 6).")
@@ -194,20 +198,20 @@ def main():
               help="Multi-page TIFFs (bm3d, nl-means): estimate the noise for each plane, "
                    "or once for the whole stack (the median of the planes' estimates; "
                    "bm3d: their median Poisson-Gaussian law where most planes have one).")
-def denoise(inputs, output, method, profile, h, noise, patch_size, patch_distance,
+def denoise(inputs, output, method, profile, h, noise, strength, patch_size, patch_distance,
             sigma_color, sigma_spatial, size, sigma, noise_model, noise_per, backend, **kw):
     """Remove noise: the same result as imgops.denoise(image, method, ...)."""
     import imgops
-    from imgops.denoise import _blind_bm3d
+    from imgops.denoise import _blind_bm3d, stronger
 
-    given = {"profile": profile, "h": h, "noise": noise, "noise_model": noise_model,
-             "patch_size": patch_size,
+    given = {"profile": profile, "h": h, "noise": noise, "strength": strength,
+             "noise_model": noise_model, "patch_size": patch_size,
              "patch_distance": patch_distance, "sigma_color": sigma_color,
              "sigma_spatial": sigma_spatial, "size": size, "sigma": sigma}
     given = {k: v for k, v in given.items() if v is not None}
-    allowed = {"bm3d": {"noise", "noise_model", "profile"},
-               "nl-means": {"h", "noise", "patch_size", "patch_distance"},
-               "bilateral": {"sigma_color", "sigma_spatial"}, "median": {"size"},
+    allowed = {"bm3d": {"noise", "strength", "noise_model", "profile"},
+               "nl-means": {"h", "noise", "strength", "patch_size", "patch_distance"},
+               "bilateral": {"sigma_color", "strength", "sigma_spatial"}, "median": {"size"},
                "gaussian": {"sigma"}}[method]
     extra = set(given) - allowed
     if extra:
@@ -215,7 +219,12 @@ def denoise(inputs, output, method, profile, h, noise, patch_size, patch_distanc
         raise click.UsageError(f"option(s) {names} do not apply to --method {method}")
     if noise is not None and noise_model is not None:
         raise click.UsageError("--noise (a white sigma) and --noise-model exclude each other")
+    if strength is not None and (noise is not None and (method != "nl-means" or h is not None)
+                                 or sigma_color is not None):
+        raise click.UsageError("--strength scales the estimated noise, which the options "
+                               "given leave unused")
     given.pop("noise_model", None)
+    times = 1.0 if strength is None else strength
     # --noise is the denoisers' sigma (the noise level); --sigma is gaussian's width
     params = {("sigma" if k == "noise" else k): v for k, v in given.items()}
     lib_method = method.replace("-", "_")
@@ -224,7 +233,7 @@ def denoise(inputs, output, method, profile, h, noise, patch_size, patch_distanc
         kind = noise_model.replace("-", "_")
         prof = params.get("profile", "fast")
         process = _filter(lambda a: imgops.bm3d(
-            a, imgops.estimate_noise_model(np.asarray(a), kind), profile=prof,
+            a, stronger(imgops.estimate_noise_model(np.asarray(a), kind), times), profile=prof,
             backend=backend))
     if noise_per == "stack" and method in ("bm3d", "nl-means") and "sigma" not in params \
             and noise_model is None:
@@ -237,21 +246,22 @@ def denoise(inputs, output, method, profile, h, noise, patch_size, patch_distanc
             sigma)."""
             colors = (np.asarray(p.color) for p in pictures)
             if method != "bm3d":
-                s = float(np.median([imgops.estimate_noise(c) for c in colors]))
+                s = times * float(np.median([imgops.estimate_noise(c) for c in colors]))
             else:
                 from imgops._noise import luminance_level
 
                 laws, models, sigmas = [], [], []
                 for c in colors:
-                    noise = _blind_bm3d(c, backend)  # what the default takes per plane
+                    # what the default takes per plane (--strength: `times` as strong)
+                    noise = stronger(_blind_bm3d(c, backend), times)
                     if isinstance(noise, float):
                         sigmas.append(noise)
                     elif noise.kind == "poisson_gaussian":
                         laws.append((noise.a, noise.b))
-                        sigmas.append(imgops.estimate_noise(c))
+                        sigmas.append(times * imgops.estimate_noise(c))
                     else:  # strong colour noise, a white level law: the plane's model
                         models.append(noise)
-                        sigmas.append(imgops.estimate_noise(c))
+                        sigmas.append(times * imgops.estimate_noise(c))
                 if 2 * len(models) > len(sigmas):
                     models.sort(key=luminance_level)
                     one = models[(len(models) - 1) // 2]
@@ -267,6 +277,7 @@ def denoise(inputs, output, method, profile, h, noise, patch_size, patch_distanc
                 s = float(np.median(sigmas))
             fixed = {"sigma": s, **({"h": 0.8 * s} if method == "nl-means" else {}),
                      **params}
+            fixed.pop("strength", None)  # in s already
             if s == 0.0:  # no noise found: the planes come back unchanged
                 return _filter(lambda a: a.copy())
             return _filter(lambda a: imgops.denoise(a, lib_method, backend=backend,

@@ -1,5 +1,6 @@
 """The command line on real folders: pixels, formats, safety, failures, interruption."""
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -72,6 +73,11 @@ def test_denoise_default_equals_api(folder, tmp_path):
      lambda a: imgops.denoise(a, "bm3d", sigma=20.0, profile="normal")),
     (["--method", "gaussian", "--sigma", "2"], lambda a: imgops.denoise(a, "gaussian",
                                                                         sigma=2.0)),
+    (["--strength", "2"], lambda a: imgops.denoise(a, strength=2.0)),
+    (["--method", "nl-means", "--noise", "12", "--strength", "1.5"],
+     lambda a: imgops.denoise(a, "nl_means", sigma=12.0, strength=1.5)),
+    (["--method", "bilateral", "--strength", "0.5"],
+     lambda a: imgops.denoise(a, "bilateral", strength=0.5)),
 ])
 def test_denoise_options_equal_api(folder, tmp_path, args, fn):
     r = invoke("denoise", *args, folder / "a.png", tmp_path / "o")
@@ -85,6 +91,19 @@ def test_denoise_options_equal_api(folder, tmp_path, args, fn):
 def test_denoise_options_of_another_method_are_refused(folder, tmp_path, args):
     r = invoke("denoise", *args, folder / "a.png", tmp_path / "o")
     assert r.exit_code == 2 and "do not apply" in r.output
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["--strength", "2", "--noise", "5"], "leave unused"),
+    (["--method", "nl-means", "--strength", "2", "--noise", "5", "--h", "4"], "leave unused"),
+    (["--method", "bilateral", "--strength", "2", "--sigma-color", "9"], "leave unused"),
+    (["--method", "median", "--strength", "2"], "do not apply"),
+    (["--strength", "0"], "must be > 0"),
+])
+def test_denoise_strength_refused_where_it_means_nothing(folder, tmp_path, args, msg):
+    r = invoke("denoise", *args, folder / "a.png", tmp_path / "o")
+    assert r.exit_code == 2 and msg in r.output
     assert not (tmp_path / "o").exists()
 
 
@@ -969,6 +988,11 @@ def test_stack_noise_per_stack_camera_noise(tmp_path):
     s = float(np.median(sigmas))
     for g, p in zip(got, planes, strict=True):
         np.testing.assert_array_equal(g, imgops.bm3d(p, s, profile="fast"))
+    r = invoke("denoise", "--noise-per", "stack", "--strength", "2", src, tmp_path / "two")
+    assert r.exit_code == 0, r.output
+    got = tifffile.imread(tmp_path / "two" / "z.tif")
+    for g, p in zip(got, planes, strict=True):
+        np.testing.assert_array_equal(g, imgops.bm3d(p, 2 * s, profile="fast"))
 
 
 def test_noise_per_stack_and_noise_command_with_strong_colour_noise(tmp_path):
@@ -1174,8 +1198,15 @@ def test_denoise_noise_model_option(tmp_path):
     save_png(tmp_path / "in" / "c.png", img)
     r = invoke("denoise", "--noise-model", "correlated", tmp_path / "in", tmp_path / "out")
     assert r.exit_code == 0, r.output
-    want = imgops.bm3d(img, imgops.estimate_noise_model(img, "correlated"), profile="fast")
+    model = imgops.estimate_noise_model(img, "correlated")
+    want = imgops.bm3d(img, model, profile="fast")
     np.testing.assert_array_equal(load(tmp_path / "out" / "c.png"), want)
+    r = invoke("denoise", "--noise-model", "correlated", "--strength", "1.5", tmp_path / "in",
+               tmp_path / "out15")
+    assert r.exit_code == 0, r.output
+    louder = dataclasses.replace(model, cov=2.25 * model.cov)  # its levels and gain kept
+    want = imgops.bm3d(img, louder, profile="fast")
+    np.testing.assert_array_equal(load(tmp_path / "out15" / "c.png"), want)
     r = invoke("denoise", "--noise-model", "auto", "--noise", 5, tmp_path / "in",
                tmp_path / "o2")
     assert r.exit_code == 2 and "exclude" in r.output
