@@ -6,6 +6,7 @@ single sigma for ``imgops.bm3d(noisy, s, profile="fast")`` against the sigmas th
 candidate rules derive from the model (see `rule_sigmas`).
 
     python benchmarks/noise_pipelines.py [--seeds 6] [--size 192] [--no-bm3d] [--picture OUT]
+        [--strength S ...]      # also imgops.denoise(noisy, strength=S) for each S
 
 Six seeds span the recipe's shot-noise range (1.1e-4 to 7.5e-3); two stay at its quiet end.
 """
@@ -91,6 +92,8 @@ def main() -> None:
     ap.add_argument("--picture", default="",
                     help="write noisy | default | model | clean of the noisiest JPEG case")
     ap.add_argument("--no-bm3d", action="store_true")
+    ap.add_argument("--strength", type=float, nargs="*", default=[],
+                    help="also imgops.denoise(z, strength=S) for each S given")
     args = ap.parse_args()
     rows = []
     print("| image | seed | JPEG q | shot | read | Y sigma est/true | Y low est/true | "
@@ -112,7 +115,9 @@ def main() -> None:
                        default=psnr(imgops.denoise(case["noisy"]), case["clean"]),
                        model=psnr(imgops.bm3d(case["noisy"], m, profile="fast"),
                                   case["clean"]),
-                       case=case, shot=p["shot"])
+                       case=case, shot=p["shot"],
+                       strength={k: psnr(imgops.denoise(case["noisy"], strength=k),
+                                         case["clean"]) for k in args.strength})
             best = f"{sb} ({curve[sb]:.2f})"
             r = rule_sigma(m)
             rule = f"{r:.1f} ({interp_psnr(curve, r):.2f})"
@@ -173,6 +178,8 @@ def summarize(rows: list[dict]) -> None:
             for label, vals in (
                     ("noisy input", noisy),
                     ("imgops.denoise (blind default)", [r["default"] for r in sub]),
+                    *((f"imgops.denoise, strength {k:g}", [r["strength"][k] for r in sub])
+                      for k in sub[0]["strength"]),
                     ("bm3d under estimate_noise_model, fast", [r["model"] for r in sub]),
                     (f"bm3d best single sigma ({fixed}), fast",
                      [r["curve"][fixed] for r in sub]),

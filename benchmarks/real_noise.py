@@ -12,9 +12,10 @@ profile="fast")`` against the best of a sweep. The camera-pipeline cases are in
 ground truth (noisy minus mean), as a model (its per-coefficient covariance, channels
 included) and as a PSD (each channel's periodogram, smoothed over 5 x 5 frequencies),
 each at the measured level and at twice it: what an exact noise estimate could reach.
+``--strength 1.5 2`` adds ``imgops.denoise(noisy, strength=S)`` for each S.
 
     python benchmarks/real_noise.py [--polyu DIR] [--every 4] [--no-bm3d] [--skip-synthetic]
-        [--normal-sigma 16] [--picture OUT.png] [--true-noise]
+        [--normal-sigma 16] [--picture OUT.png] [--true-noise] [--strength S ...]
 """
 
 from __future__ import annotations
@@ -165,7 +166,7 @@ def _true_noise(noisy: np.ndarray, gt: np.ndarray) -> dict[str, float]:
 
 
 def polyu(root: str, every: int, bm3d: bool, normal_sigma: float = 0.0,
-          picture: str = "", true_noise: bool = False) -> None:
+          picture: str = "", true_noise: bool = False, strengths=()) -> None:
     from PIL import Image
     if not root:
         print("\n(PolyU skipped: give --polyu FOLDER or set IMGOPS_POLYU)")
@@ -193,6 +194,8 @@ def polyu(root: str, every: int, bm3d: bool, normal_sigma: float = 0.0,
             best = max(curve, key=curve.get)
             row.update(curve=curve, best=best, noisy=psnr(noisy, gt),
                        default=psnr(imgops.denoise(noisy), gt),
+                       strength={k: psnr(imgops.denoise(noisy, strength=k), gt)
+                                 for k in strengths},
                        model=psnr(imgops.bm3d(noisy, m, profile="fast"), gt))
             if normal_sigma:
                 row["normal"] = psnr(imgops.bm3d(noisy, normal_sigma, profile="normal"), gt)
@@ -220,6 +223,8 @@ def polyu(root: str, every: int, bm3d: bool, normal_sigma: float = 0.0,
         base = np.array([x["noisy"] for x in rows])
         table = [("noisy input", base),
                  ("imgops.denoise (blind default)", [x["default"] for x in rows]),
+                 *((f"imgops.denoise, strength {k:g}", [x["strength"][k] for x in rows])
+                   for k in strengths),
                  ("bm3d under estimate_noise_model, fast", [x["model"] for x in rows])]
         if normal_sigma:
             table.append((f"bm3d sigma {normal_sigma:g}, normal", [x["normal"] for x in rows]))
@@ -262,13 +267,15 @@ def main() -> None:
                     help="write noisy | default | model | truth of the first crop here")
     ap.add_argument("--true-noise", action="store_true",
                     help="also bm3d given the noise measured against the ground truth")
+    ap.add_argument("--strength", type=float, nargs="*", default=[],
+                    help="also imgops.denoise(z, strength=S) for each S given")
     args = ap.parse_args()
     if not args.skip_synthetic:
         synthetic()
         clean()
         timing()
     polyu(args.polyu, args.every, not args.no_bm3d, args.normal_sigma, args.picture,
-          args.true_noise)
+          args.true_noise, args.strength)
 
 
 if __name__ == "__main__":
