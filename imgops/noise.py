@@ -7,10 +7,12 @@ and JPEG leave it), the covariance between the channels, and how its level chang
 with intensity (a noise level function; a Poisson-Gaussian law ``var = a y + b`` for
 linear, raw or scientific data). The ``imgops noise`` command prints it per file.
 
-The estimator is new and its accuracy is still being measured: on textured images
-its low-frequency estimates read part of the texture as noise, and the blind denoiser
-(:func:`imgops.denoise`) does not use it yet. The documentation's benchmarks page has
-the measurements.
+The estimator's accuracy is still being measured: on textured images its
+low-frequency estimates read part of the texture as noise. The blind denoiser
+(:func:`imgops.denoise`) therefore uses the model only to choose its route: a
+Poisson-Gaussian law or a white level law (denoised under it), strong colour noise
+(denoised under the correlated model), white noise (no camera pilot); elsewhere it
+keeps one white sigma. The documentation's benchmarks page has the measurements.
 """
 
 from __future__ import annotations
