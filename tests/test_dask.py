@@ -411,6 +411,10 @@ def test_bm3d_chunked_equals_whole(profile):
     u8 = (noisy * 255).round().astype(np.uint8)
     got = imgops.denoise(da.from_array(u8, chunks=(50, 45, 3))).compute()
     assert np.abs(got.astype(int) - imgops.denoise(u8)).max() <= 1
+    if profile == "fast":  # strength: the dask array's own estimate, k times stronger
+        x = da.from_array(u8, chunks=(50, 45, 3))
+        want = imgops.bm3d(x, 2 * imgops.estimate_noise(x), profile="fast").compute()
+        np.testing.assert_array_equal(imgops.denoise(x, strength=2).compute(), want)
 
 
 # --------------------------------------------------------------------------- threads
