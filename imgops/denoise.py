@@ -753,16 +753,18 @@ def estimate_noise(image: np.ndarray, *, backend: str = "auto") -> float:
 
 
 def _strength(method: str, params: dict) -> float:
-    """`denoise`'s ``strength``, popped from `params` and checked (1 where not given)."""
+    """`denoise`'s ``strength``, popped from `params` and checked (1 where not given):
+    an error where the other parameters leave no estimate for it to scale."""
     if "strength" not in params:
         return 1.0
     if method not in ("bm3d", "nl_means", "bilateral"):
         raise TypeError("strength applies to the methods whose strength comes from the "
                         f"noise estimate (bm3d, nl_means, bilateral); not to {method}")
     strength = check_float(params.pop("strength"), "strength", low=0.0, low_open=True)
-    if method == "bm3d" and "sigma" in params:
-        raise ValueError("strength scales the estimated noise; with sigma given, give the "
-                         "sigma wanted instead")
+    unused = {"bm3d": {"sigma"}, "nl_means": {"h", "sigma"}, "bilateral": {"sigma_color"}}
+    if unused[method] <= params.keys():
+        raise ValueError("strength scales the estimated noise, which the parameters given "
+                         f"({', '.join(sorted(unused[method]))}) leave unused")
     return strength
 
 
@@ -942,7 +944,7 @@ def denoise(image: np.ndarray, method: str = "bm3d", **params) -> np.ndarray:
         return gaussian(image, **{"sigma": 1.0, **params}, backend=backend)
     if method == "bm3d" and "sigma" not in params:
         noise = stronger(_blind_bm3d(image, backend), strength)
-        if not isinstance(noise, float):  # a Poisson-Gaussian NoiseModel
+        if not isinstance(noise, float):  # a NoiseModel to denoise under (_blind_bm3d)
             return bm3d(image, noise, backend=backend, **{"profile": "fast", **params})
         if noise == 0.0:
             return _dispatch.run("copy", image, backend)
@@ -951,9 +953,6 @@ def denoise(image: np.ndarray, method: str = "bm3d", **params) -> np.ndarray:
         return bm3d(image, backend=backend, **{"profile": "fast", **params})
     needs_sigma = method == "nl_means" and not {"h", "sigma"} <= params.keys() or \
         method == "bilateral" and "sigma_color" not in params
-    if strength != 1.0 and not needs_sigma:
-        raise ValueError("strength scales the estimated noise, which the parameters given "
-                         f"leave unused ({method})")
     sig = strength * _white_sigma(image, backend) if needs_sigma else 0.0
     if needs_sigma and sig == 0.0:
         return _dispatch.run("copy", image, backend)
