@@ -202,7 +202,7 @@ def denoise(inputs, output, method, profile, h, noise, strength, patch_size, pat
             sigma_color, sigma_spatial, size, sigma, noise_model, noise_per, backend, **kw):
     """Remove noise: the same result as imgops.denoise(image, method, ...)."""
     import imgops
-    from imgops.denoise import _blind_bm3d, stronger
+    from imgops.denoise import _blind_bm3d, _strength, stronger
 
     given = {"profile": profile, "h": h, "noise": noise, "strength": strength,
              "noise_model": noise_model, "patch_size": patch_size,
@@ -219,15 +219,15 @@ def denoise(inputs, output, method, profile, h, noise, strength, patch_size, pat
         raise click.UsageError(f"option(s) {names} do not apply to --method {method}")
     if noise is not None and noise_model is not None:
         raise click.UsageError("--noise (a white sigma) and --noise-model exclude each other")
-    if strength is not None and (noise is not None and (method != "nl-means" or h is not None)
-                                 or sigma_color is not None):
-        raise click.UsageError("--strength scales the estimated noise, which the options "
-                               "given leave unused")
     given.pop("noise_model", None)
     times = 1.0 if strength is None else strength
     # --noise is the denoisers' sigma (the noise level); --sigma is gaussian's width
     params = {("sigma" if k == "noise" else k): v for k, v in given.items()}
     lib_method = method.replace("-", "_")
+    try:  # the API's own check of strength against the other parameters, before any file
+        _strength(lib_method, dict(params))
+    except ValueError as e:
+        raise click.UsageError(f"--strength: {e}") from None
     process = _filter(lambda a: imgops.denoise(a, lib_method, backend=backend, **params))
     if noise_model is not None:
         kind = noise_model.replace("-", "_")
